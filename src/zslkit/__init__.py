@@ -1,0 +1,17 @@
+"""zslkit: a toolkit for zero-shot learning.
+
+Packages, by concept:
+
+* :mod:`zslkit.data` -- ``ZSLData``, xlsa17 readers/writers, surrogate data.
+* :mod:`zslkit.embeddings` -- class-semantic sources (attributes, word vectors, files).
+* :mod:`zslkit.vgse` -- VGSE discovery (patch clustering, class relation).
+* :mod:`zslkit.models` -- ZSL estimators on features, AttentionNet.
+* :mod:`zslkit.losses` -- ReMSE and ranking losses.
+* :mod:`zslkit.evaluation` -- ZSL/GZSL protocol, AUSUC, imbalance analysis.
+"""
+
+from zslkit.errors import CheckpointError, ConfigError, ZSLDataError, ZSLKitError
+
+__version__ = "0.1.0"
+
+__all__ = ["CheckpointError", "ConfigError", "ZSLDataError", "ZSLKitError", "__version__"]

@@ -1,0 +1,3 @@
+from zslkit.cli import main
+
+main()

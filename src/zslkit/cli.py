@@ -1,0 +1,162 @@
+"""Command line interface: argument parsing and printing only; every command calls one library function.
+
+Errors caused by input (:class:`zslkit.errors.ZSLKitError`) print one ``error:`` line and exit
+with status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from zslkit import __version__
+from zslkit.errors import ZSLKitError
+
+
+class _Group(click.Group):
+    """Turns zslkit's own errors into one clear line and a non-zero exit (no traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ZSLKitError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="zslkit")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and debug logging.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and results.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """zslkit: zero-shot learning toolkit (xlsa17 data, ZSL/GZSL protocol, models, ReMSE, VGSE)."""
+    ctx.obj = {"debug": debug}
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.group()
+def data() -> None:
+    """Inspect and generate datasets."""
+
+
+@data.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def data_inspect(path: Path, as_json: bool) -> None:
+    """Summarise a dataset directory or a .mat/.npy/.csv file."""
+    from zslkit.data.inspect import format_summary, inspect_path
+
+    summary = inspect_path(path)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        if summary.get("surrogate"):
+            click.secho("SURROGATE data: synthetic features, not a real benchmark", fg="yellow")
+        click.echo(format_summary(summary))
+
+
+@data.command("synth")
+@click.option("--att-splits", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A real xlsa17 att_splits.mat; its splits and classes are kept exactly.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--feature-dim", default=2048, show_default=True, type=int)
+@click.option("--n-unseen", default=None, type=int, help="Unseen classes to draw when no testclasses.txt exists.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing surrogate dataset in --out.")
+def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unseen: int | None, overwrite: bool) -> None:
+    """Write a SURROGATE xlsa17 dataset (real splits, synthetic features)."""
+    from zslkit.data.surrogate import SurrogateConfig, make_surrogate
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    make_surrogate(att_splits, out, seed=seed, config=SurrogateConfig(feature_dim=feature_dim), n_unseen=n_unseen,
+                   overwrite=overwrite)
+    s = load_xlsa17(out).summary()
+    click.secho(f"wrote SURROGATE dataset {out} (synthetic features; not a real benchmark)", fg="yellow")
+    click.echo(f"  {s['num_images']} images x {s['feature_dim']} dims, {s['num_seen']} seen + {s['num_unseen']} "
+               f"unseen classes, splits {s['splits']}")
+
+
+@main.command("train")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="xlsa17 dataset directory.")
+@click.option("--model", default="eszsl", show_default=True, help="Model name (see `zslkit models`).")
+@click.option("--semantic", default="att", show_default=True,
+              help="att | original_att | word2vec | sent | vgse | path to a .mat/.npy/.csv class matrix.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Fix a hyperparameter (skips its search); repeatable.")
+@click.option("--no-tune", is_flag=True, help="Use the constructor defaults / --param values; no validation search.")
+@click.option("--val-fold", "val_folds", multiple=True, type=int, default=(1,), show_default=True,
+              help="Validation class fold(s) for model selection.")
+@click.option("--gamma", default=None, type=float, help="Fix the calibration gamma instead of choosing it on validation.")
+def train_cmd(data_dir: Path, model: str, semantic: str, out: Path, seed: int, params: tuple[str, ...], no_tune: bool,
+              val_folds: tuple[int, ...], gamma: float | None) -> None:
+    """Train a ZSL model on a dataset and write RUN_DIR/metrics.json + config.yaml."""
+    from zslkit.pipeline import TrainConfig, train
+
+    cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=_parse_params(params),
+                      tune=not no_tune, val_folds=list(val_folds), gamma=gamma)
+    result = train(cfg)
+    result.save(out)
+    _print_result(result.to_dict())
+    click.echo(f"wrote {out / 'metrics.json'}")
+
+
+def _parse_params(items: tuple[str, ...]) -> dict:
+    import yaml
+
+    from zslkit.errors import ConfigError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--param expects NAME=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def _print_result(d: dict) -> None:
+    if d.get("surrogate"):
+        click.secho("SURROGATE data: these numbers are not benchmark results", fg="yellow")
+    z, g = d["zsl"], d["gzsl"]
+    click.echo(f"ZSL   T1 {z['T1']:6.2f}")
+    click.echo(f"GZSL  U {g['U']:6.2f}  S {g['S']:6.2f}  H {g['H']:6.2f}  (gamma {g['gamma']:.4g}, {d['gamma_source']})")
+    click.echo(f"AUSUC {d['ausuc']:6.2f}   [oracle H {d['gzsl_oracle']['H']:.2f}: gamma tuned on test, for comparison only]")
+    click.echo(f"params {d['params']}")
+
+
+@main.command("models")
+def models_cmd() -> None:
+    """List the registered models."""
+    from zslkit.registry import model_names
+
+    for name in model_names():
+        click.echo(name)
+
+
+@main.command("demo")
+@click.option("--out", default="zslkit-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=0, show_default=True, type=int)
+def demo_cmd(out: Path, seed: int) -> None:
+    """Built-in default: a small SURROGATE dataset (no downloads), ESZSL on attributes vs word vectors."""
+    from zslkit.demo import run_demo
+
+    summary = run_demo(out, seed=seed)
+    click.secho("SURROGATE data (synthetic): these numbers are not benchmark results", fg="yellow")
+    for row in summary["rows"]:
+        click.echo(f"  {row['model']:8s} {row['semantic']:9s} T1 {row['T1']:6.2f}  U {row['U']:6.2f}  "
+                   f"S {row['S']:6.2f}  H {row['H']:6.2f}  AUSUC {row['ausuc']:6.2f}")
+    click.echo(f"wrote {out / 'metrics.json'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

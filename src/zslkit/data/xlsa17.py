@@ -1,0 +1,363 @@
+"""Readers and writers for the xlsa17 layout (Xian et al., "proposed splits" v2.0).
+
+A dataset directory holds:
+
+* ``res101.mat``: ``features`` (D x N), ``labels`` (N x 1, 1-based), ``image_files`` (N x 1 cell).
+* ``att_splits.mat``: ``att`` (K x C, columns L2-normalised), ``original_att`` (K x C),
+  ``allclasses_names`` (C x 1 cell), ``trainval_loc``, ``test_seen_loc``, ``test_unseen_loc``
+  and sometimes ``train_loc``/``val_loc`` (all N-space, 1-based).
+* class lists ``trainvalclasses.txt``, ``testclasses.txt``, ``trainclasses{1,2,3}.txt``,
+  ``valclasses{1,2,3}.txt`` (one name a line).
+* optionally other semantic files with the att_splits layout (``word2vec_splits.mat``,
+  ``sent_splits.mat``, ``VGSE_SMO.mat``).
+
+In memory zslkit uses N x D features, 0-based labels/indices and C x K semantics; the
+conversions happen here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from zslkit.data.matfile import load_mat, mat_strings, save_mat
+from zslkit.data.semantic_files import orient_class_matrix, read_semantic_matrix
+from zslkit.data.zsldata import ZSLData
+from zslkit.errors import ZSLDataError
+
+log = logging.getLogger(__name__)
+
+LOC_FIELDS = ("trainval_loc", "test_seen_loc", "test_unseen_loc", "train_loc", "val_loc")
+SURROGATE_FIELD = "zslkit_surrogate"
+#: semantic name -> file in the dataset directory holding it (as field ``att``)
+SEMANTIC_FILES = {"att": "att_splits.mat", "original_att": "att_splits.mat", "word2vec": "word2vec_splits.mat",
+                  "sent": "sent_splits.mat", "vgse": "VGSE_SMO.mat"}
+
+
+@dataclass
+class Res101:
+    """Contents of a ``res101.mat``: features (N x D float32), labels (N,) 0-based."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    image_files: list[str] | None
+    surrogate: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AttSplits:
+    """Contents of an ``att_splits.mat``-style file, converted to zslkit conventions.
+
+    ``att``/``original_att`` are C x K; ``locs`` maps ``trainval``/``test_seen``/... to 0-based
+    index arrays; ``class_names`` is ``None`` for files without ``allclasses_names`` (FLO).
+    """
+
+    att: np.ndarray
+    class_names: list[str] | None
+    locs: dict[str, np.ndarray]
+    original_att: np.ndarray | None = None
+    surrogate: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _finite(arr: np.ndarray, where: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))
+        raise ZSLDataError(f"{where}: {len(bad)} NaN/inf values (first at index {tuple(bad[0])})")
+
+
+def _numeric(value: Any, where: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ZSLDataError(f"{where}: expected a numeric matrix, got {arr.dtype} data")
+    return arr
+
+
+def _index_vector(value: Any, where: str, one_based: bool = True) -> np.ndarray:
+    arr = _numeric(value, where)
+    if arr.ndim > 2 or (arr.ndim == 2 and min(arr.shape) > 1):
+        raise ZSLDataError(f"{where}: expected a vector of indices, got shape {arr.shape}")
+    arr = arr.ravel()
+    if arr.size and np.issubdtype(arr.dtype, np.floating):
+        _finite(arr, where)
+        if not np.all(arr == np.round(arr)):
+            raise ZSLDataError(f"{where}: indices must be whole numbers")
+    arr = arr.astype(np.int64)
+    if one_based:
+        if arr.size and arr.min() < 1:
+            raise ZSLDataError(f"{where}: 1-based indices expected (MATLAB), found value {arr.min()}")
+        arr = arr - 1
+    return arr
+
+
+def _flag(m: dict, default: bool = False) -> bool:
+    v = m.get(SURROGATE_FIELD)
+    if v is None:
+        return default
+    return bool(np.asarray(v).ravel()[0]) if np.asarray(v).size else default
+
+
+def read_res101(path: str | os.PathLike, layout: str = "auto") -> Res101:
+    """Read a ``res101.mat`` (v5 or v7.3).
+
+    Args:
+        path: the file.
+        layout: ``"DxN"`` (the published layout), ``"NxD"``, or ``"auto"``: the layout is
+            detected from the number of labels; a transposed (N x D) file is accepted with a
+            warning (logged and recorded in ``notes``), a square matrix must be given explicitly.
+    """
+    p = Path(path)
+    m = load_mat(p, ["features", "labels", "image_files", SURROGATE_FIELD])
+    for k in ("features", "labels"):
+        if k not in m:
+            raise ZSLDataError(f"{p}: field {k!r} is missing (a res101.mat needs 'features' D x N and 'labels' N x 1)")
+    labels = _index_vector(m["labels"], f"{p}:labels")
+    feats = _numeric(m["features"], f"{p}:features")
+    if feats.ndim != 2:
+        raise ZSLDataError(f"{p}:features must be 2-D (D x N), got shape {feats.shape}")
+    n = labels.size
+    notes: list[str] = []
+    if layout not in ("auto", "DxN", "NxD"):
+        raise ZSLDataError(f"layout must be 'auto', 'DxN' or 'NxD', got {layout!r}")
+    if layout == "auto":
+        if feats.shape[0] == feats.shape[1]:
+            raise ZSLDataError(f"{p}:features is square {feats.shape}; pass layout='DxN' or 'NxD' explicitly")
+        if feats.shape[1] == n:
+            layout = "DxN"
+        elif feats.shape[0] == n:
+            layout = "NxD"
+            msg = (f"{p}:features is stored N x D {feats.shape} (published files are D x N); "
+                   "read as one row per image because it matches the number of labels")
+            log.warning(msg)
+            notes.append(msg)
+        else:
+            raise ZSLDataError(f"{p}: features shape {feats.shape} does not match the {n} labels in either "
+                               "orientation (expected D x N)")
+    feats = feats.T if layout == "DxN" else feats
+    if feats.shape[0] != n:
+        raise ZSLDataError(f"{p}: features have {feats.shape[0]} images in layout {layout}, labels have {n}")
+    feats = np.ascontiguousarray(feats, dtype=np.float32)
+    _finite(feats, f"{p}:features")
+    files = None
+    if "image_files" in m:
+        files = mat_strings(m["image_files"], f"{p}:image_files")
+        if len(files) != n:
+            raise ZSLDataError(f"{p}:image_files has {len(files)} entries, expected {n} (one per label)")
+    return Res101(features=feats, labels=labels, image_files=files, surrogate=_flag(m), notes=notes)
+
+
+def write_res101(path: str | os.PathLike, features: np.ndarray, labels: np.ndarray,
+                 image_files: Sequence[str] | None = None, surrogate: bool = False, version: str = "v5") -> Path:
+    """Write features (N x D) and 0-based labels in the published layout (D x N, 1-based).
+
+    Features are stored as single precision (MATLAB ``single``); files above 2 GB need
+    ``version="v7.3"``.
+    """
+    features = np.asarray(features, dtype=np.float32)
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    if features.ndim != 2 or features.shape[0] != labels.size:
+        raise ZSLDataError(f"write_res101: features {features.shape} must be N x D with N = {labels.size} labels")
+    out: dict[str, Any] = {"features": np.ascontiguousarray(features.T),
+                           "labels": (labels + 1).astype(np.float64).reshape(-1, 1)}
+    if image_files is not None:
+        if len(image_files) != labels.size:
+            raise ZSLDataError(f"write_res101: {len(image_files)} image_files for {labels.size} labels")
+        out["image_files"] = list(image_files)
+    if surrogate:
+        out[SURROGATE_FIELD] = np.array([[1]], dtype=np.uint8)
+    return save_mat(path, out, version=version)
+
+
+def read_att_splits(path: str | os.PathLike, field: str = "att") -> AttSplits:
+    """Read an ``att_splits.mat``-style file (also ``word2vec_splits.mat``, ``sent_splits.mat``,
+    ``VGSE_SMO.mat``): the semantic matrix in ``field`` (stored K x C) and the split indices."""
+    p = Path(path)
+    m = load_mat(p)
+    if field not in m:
+        raise ZSLDataError(f"{p}: field {field!r} is missing (have {sorted(m)})")
+    names = mat_strings(m["allclasses_names"], f"{p}:allclasses_names") if "allclasses_names" in m else None
+    locs = {}
+    for k in LOC_FIELDS:
+        if k in m:
+            locs[k.removesuffix("_loc")] = _index_vector(m[k], f"{p}:{k}")
+    notes: list[str] = []
+    att = _numeric(m[field], f"{p}:{field}").astype(np.float64)
+    att, note = orient_class_matrix(att, len(names) if names else None, f"{p}:{field}", stored="KxC")
+    if note:
+        notes.append(note)
+    _finite(att, f"{p}:{field}")
+    orig = None
+    if "original_att" in m and field != "original_att":
+        orig, _ = orient_class_matrix(_numeric(m["original_att"], f"{p}:original_att").astype(np.float64),
+                                      att.shape[0], f"{p}:original_att", stored="KxC")
+    if names is not None and len(set(names)) != len(names):
+        dup = sorted({x for x in names if names.count(x) > 1})
+        raise ZSLDataError(f"{p}:allclasses_names has duplicate names {dup[:10]}")
+    return AttSplits(att=att.astype(np.float32), class_names=names, locs=locs,
+                     original_att=None if orig is None else orig.astype(np.float32), surrogate=_flag(m), notes=notes)
+
+
+def write_att_splits(path: str | os.PathLike, att: np.ndarray, locs: dict[str, np.ndarray],
+                     class_names: Sequence[str] | None = None, original_att: np.ndarray | None = None,
+                     surrogate: bool = False, extra: dict[str, Any] | None = None, version: str = "v5") -> Path:
+    """Write a semantic matrix (C x K, stored K x C) and 0-based split indices (stored 1-based)."""
+    att = np.asarray(att, dtype=np.float64)
+    if att.ndim != 2:
+        raise ZSLDataError(f"write_att_splits: att must be C x K, got shape {att.shape}")
+    out: dict[str, Any] = {"att": np.ascontiguousarray(att.T)}
+    if original_att is not None:
+        out["original_att"] = np.ascontiguousarray(np.asarray(original_att, dtype=np.float64).T)
+    if class_names is not None:
+        if len(class_names) != att.shape[0]:
+            raise ZSLDataError(f"write_att_splits: {len(class_names)} class names for {att.shape[0]} rows of att")
+        out["allclasses_names"] = list(class_names)
+    for k, v in locs.items():
+        key = k if k.endswith("_loc") else f"{k}_loc"
+        out[key] = (np.asarray(v, dtype=np.int64).reshape(-1, 1) + 1).astype(np.float64)
+    if surrogate:
+        out[SURROGATE_FIELD] = np.array([[1]], dtype=np.uint8)
+    out.update(extra or {})
+    return save_mat(path, out, version=version)
+
+
+def read_class_list(path: str | os.PathLike) -> list[str]:
+    """One class name per line (blank lines ignored, surrounding whitespace stripped)."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ZSLDataError(f"{p}: class list not found") from None
+    except UnicodeDecodeError as exc:
+        raise ZSLDataError(f"{p}: not UTF-8 text ({exc})") from exc
+    names = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not names:
+        raise ZSLDataError(f"{p}: class list is empty")
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if names.count(x) > 1})
+        raise ZSLDataError(f"{p}: duplicate class names {dup[:10]}")
+    return names
+
+
+def write_class_list(path: str | os.PathLike, names: Sequence[str]) -> Path:
+    from zslkit.utils.atomic import atomic_write_text
+
+    return atomic_write_text(path, "".join(f"{n}\n" for n in names))
+
+
+def _ids(names: list[str], index: dict[str, int], where: Path) -> np.ndarray:
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise ZSLDataError(f"{where}: classes not in allclasses_names: {missing[:10]}")
+    return np.array(sorted(index[n] for n in names), dtype=np.int64)
+
+
+def read_class_folds(root: Path, class_names: list[str], seen: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Validation folds from ``trainclassesK.txt``/``valclassesK.txt`` (K = 1, 2, ...)."""
+    index = {n: i for i, n in enumerate(class_names)}
+    folds = []
+    k = 1
+    while (root / f"trainclasses{k}.txt").is_file() and (root / f"valclasses{k}.txt").is_file():
+        tr = _ids(read_class_list(root / f"trainclasses{k}.txt"), index, root / f"trainclasses{k}.txt")
+        va = _ids(read_class_list(root / f"valclasses{k}.txt"), index, root / f"valclasses{k}.txt")
+        if np.setdiff1d(np.union1d(tr, va), seen).size or np.setdiff1d(seen, np.union1d(tr, va)).size:
+            raise ZSLDataError(f"{root}: trainclasses{k}.txt + valclasses{k}.txt do not partition the "
+                               "seen (trainval) classes of the dataset")
+        folds.append((tr, va))
+        k += 1
+    return folds
+
+
+def sha256_file(path: str | os.PathLike, limit: int | None = None) -> str:
+    """SHA-256 of a file (first ``limit`` bytes if given), for provenance records."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        remaining = limit
+        while True:
+            chunk = fh.read(1 << 20 if remaining is None else min(1 << 20, remaining))
+            if not chunk:
+                break
+            h.update(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+                if remaining <= 0:
+                    break
+    return h.hexdigest()
+
+
+def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "res101.mat",
+                splits: str = "att_splits.mat", layout: str = "auto") -> ZSLData:
+    """Load an xlsa17 dataset directory into a :class:`ZSLData`.
+
+    Args:
+        root: directory with ``res101.mat`` and ``att_splits.mat`` (and optional class lists).
+        semantic: ``"att"``, ``"original_att"``, ``"word2vec"`` (``word2vec_splits.mat``),
+            ``"sent"`` (``sent_splits.mat``), ``"vgse"`` (``VGSE_SMO.mat``) or a path to any
+            ``.mat``/``.npy``/``.csv`` class matrix (see :func:`read_semantic_matrix`).
+        res101, splits: file names inside ``root``.
+        layout: feature layout of ``res101`` (see :func:`read_res101`).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ZSLDataError(f"{root}: dataset directory not found")
+    r = read_res101(root / res101, layout=layout)
+    a = read_att_splits(root / splits)
+    n = r.labels.size
+    c = int(r.labels.max()) + 1 if n else 0
+    if a.att.shape[0] < c:
+        raise ZSLDataError(f"{root / splits}: att has {a.att.shape[0]} classes but {root / res101} labels go up to {c}")
+    c = a.att.shape[0]
+    names = a.class_names or [f"class_{i + 1:03d}" for i in range(c)]
+    for k in ("trainval", "test_seen", "test_unseen"):
+        if k not in a.locs:
+            raise ZSLDataError(f"{root / splits}: field '{k}_loc' is missing")
+    for k, idx in a.locs.items():
+        if idx.size and idx.max() >= n:
+            raise ZSLDataError(f"{root / splits}:{k}_loc has index {idx.max() + 1} but {root / res101} "
+                               f"has only {n} images")
+    notes = r.notes + a.notes
+    counts = np.bincount(r.labels, minlength=c)
+    # The published train_loc/val_loc leak test_seen images; keep them only for inspection.
+    if "train" in a.locs and "val" in a.locs:
+        leak = np.intersect1d(np.union1d(a.locs["train"], a.locs["val"]), a.locs["test_seen"]).size
+        if leak:
+            notes.append(f"published train_loc/val_loc contain {leak} test_seen images; zslkit never uses them "
+                         "for model selection (validation comes from class lists)")
+    sem_name = semantic
+    if semantic == "att":
+        sem = a.att
+    elif semantic == "original_att":
+        if a.original_att is None:
+            raise ZSLDataError(f"{root / splits}: field 'original_att' is missing")
+        sem = a.original_att
+    elif semantic in SEMANTIC_FILES:
+        sem_path = root / SEMANTIC_FILES[semantic]
+        if not sem_path.is_file():
+            raise ZSLDataError(f"{sem_path}: semantic file for {semantic!r} not found")
+        sem, note = read_semantic_matrix(sem_path, c, class_names=a.class_names)
+        notes += [note] if note else []
+    else:
+        sem_path = Path(semantic)
+        if not sem_path.is_file():
+            raise ZSLDataError(f"semantic {semantic!r} is neither one of {sorted(SEMANTIC_FILES)} nor an existing file")
+        sem, note = read_semantic_matrix(sem_path, c, class_names=a.class_names)
+        notes += [note] if note else []
+        sem_name = sem_path.name
+    data = ZSLData(features=r.features, labels=r.labels, class_names=names, semantic=sem,
+                   splits=a.locs, semantic_name=sem_name, surrogate=r.surrogate or a.surrogate,
+                   image_files=r.image_files,
+                   provenance={"root": str(root.resolve()), "res101": str((root / res101).resolve()),
+                               "att_splits": str((root / splits).resolve()),
+                               "att_splits_sha256": sha256_file(root / splits), "notes": notes})
+    empty = [names[i] for i in range(c) if counts[i] == 0]
+    if empty:
+        raise ZSLDataError(f"{root}: classes with no images: {empty[:10]}")
+    if a.class_names is not None:
+        data.class_folds.extend(read_class_folds(root, names, data.seen_classes))
+    return data

@@ -1,0 +1,226 @@
+"""``ZSLData``: one dataset in memory, the contract every other part of zslkit relies on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from zslkit.errors import ZSLDataError
+from zslkit.evaluation.protocol import EvalSplit
+
+#: Split names a ZSLData may hold. ``train``/``val`` are the *published* xlsa17 train_loc and
+#: val_loc, kept for inspection only: their union contains every test_seen image.
+SPLIT_NAMES = ("trainval", "test_seen", "test_unseen", "train", "val")
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """Images for model selection, built from seen classes only (never from test images).
+
+    The seen classes are partitioned into ``train_classes`` and ``val_classes`` (xlsa17's
+    ``trainclassesK.txt`` / ``valclassesK.txt``, or a seeded partition). A model is fitted on
+    ``train_idx`` (images of train classes, minus a held-out share) and evaluated as a small ZSL
+    problem: ``val_classes`` play the unseen classes, the held-out images of train classes the
+    seen test images (needed to choose the GZSL calibration gamma).
+    """
+
+    train_idx: np.ndarray
+    eval: EvalSplit
+    train_classes: np.ndarray
+    val_classes: np.ndarray
+    source: str  # e.g. "xlsa17 class lists, fold 1" or "seeded partition (seed 0)"
+
+
+@dataclass
+class ZSLData:
+    """A ZSL dataset: features, labels, classes, a class semantic matrix and splits.
+
+    Attributes:
+        features: (N, D) float32 image features.
+        labels: (N,) int64 class ids in ``[0, C)``.
+        class_names: C class names (row order of ``semantic``).
+        semantic: (C, K) float32 class semantic matrix (attributes, word vectors, VGSE...).
+        splits: name -> int64 0-based indices into ``features``; must contain ``trainval``,
+            ``test_seen`` and ``test_unseen``.
+        semantic_name: what ``semantic`` is ("att", "word2vec", a file name, ...).
+        class_folds: list of (train_class_ids, val_class_ids) partitions of the seen classes
+            (xlsa17 ``trainclassesK``/``valclassesK``); empty if the dataset has none.
+        surrogate: True when features are synthetic (numbers on them are not benchmark results).
+        image_files: optional N image paths.
+        provenance: where everything came from (paths, checksums, notes, warnings).
+
+    ``seen_classes`` are the classes of ``trainval`` and ``unseen_classes`` those of
+    ``test_unseen``; both are derived, and validated to be disjoint.
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    semantic: np.ndarray
+    splits: dict[str, np.ndarray]
+    semantic_name: str = "att"
+    class_folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    surrogate: bool = False
+    image_files: list[str] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.features = np.asarray(self.features)
+        if self.features.ndim != 2:
+            raise ZSLDataError(f"features must be 2-D (N x D), got shape {self.features.shape}")
+        if self.features.dtype != np.float32:
+            self.features = self.features.astype(np.float32)
+        n = self.features.shape[0]
+        self.labels = np.asarray(self.labels)
+        if self.labels.shape != (n,):
+            raise ZSLDataError(f"labels must have shape ({n},) to match features {self.features.shape}, "
+                               f"got {self.labels.shape}")
+        self.labels = self.labels.astype(np.int64)
+        self.class_names = [str(c) for c in self.class_names]
+        c = len(self.class_names)
+        if len(set(self.class_names)) != c:
+            dup = sorted({x for x in self.class_names if self.class_names.count(x) > 1})
+            raise ZSLDataError(f"duplicate class names: {dup[:10]}")
+        if n and (self.labels.min() < 0 or self.labels.max() >= c):
+            raise ZSLDataError(f"labels must lie in [0, {c}) for {c} classes, found range "
+                               f"[{self.labels.min()}, {self.labels.max()}]")
+        self.semantic = self._check_semantic(self.semantic, c, self.semantic_name)
+        for k in ("trainval", "test_seen", "test_unseen"):
+            if k not in self.splits:
+                raise ZSLDataError(f"split {k!r} is missing (have {sorted(self.splits)})")
+        checked = {}
+        for k, idx in self.splits.items():
+            idx = np.asarray(idx).ravel()
+            if idx.size and not np.issubdtype(idx.dtype, np.integer):
+                raise ZSLDataError(f"split {k!r}: indices must be integers, got dtype {idx.dtype}")
+            idx = idx.astype(np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise ZSLDataError(f"split {k!r}: index out of range [0, {n}): found [{idx.min()}, {idx.max()}]")
+            checked[k] = idx
+        self.splits = checked
+        if not np.all(np.isfinite(self.features)):
+            bad = np.argwhere(~np.isfinite(self.features))
+            raise ZSLDataError(f"features contain {len(bad)} NaN/inf values (first at image {bad[0][0]}, "
+                               f"dimension {bad[0][1]})")
+        seen, unseen = self.seen_classes, self.unseen_classes
+        both = np.intersect1d(seen, unseen)
+        if both.size:
+            names = [self.class_names[i] for i in both[:10]]
+            raise ZSLDataError(f"classes {names} appear both in trainval (seen) and test_unseen (unseen)")
+        ts = np.setdiff1d(np.unique(self.labels[self.splits["test_seen"]]), seen)
+        if ts.size:
+            raise ZSLDataError(f"test_seen contains classes absent from trainval: "
+                               f"{[self.class_names[i] for i in ts[:10]]}")
+        if seen.size == 0 or unseen.size == 0:
+            raise ZSLDataError(f"need at least one seen and one unseen class, got {seen.size} seen and "
+                               f"{unseen.size} unseen")
+        for i, (tr, va) in enumerate(self.class_folds):
+            tr, va = np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)
+            if np.intersect1d(tr, va).size or np.setdiff1d(np.union1d(tr, va), seen).size:
+                raise ZSLDataError(f"validation fold {i + 1}: train/val classes must partition the seen classes")
+            self.class_folds[i] = (tr, va)
+
+    @staticmethod
+    def _check_semantic(sem: np.ndarray, c: int, name: str) -> np.ndarray:
+        sem = np.asarray(sem)
+        if sem.ndim != 2:
+            raise ZSLDataError(f"semantic matrix {name!r} must be 2-D (classes x dims), got shape {sem.shape}")
+        if sem.shape[0] != c:
+            raise ZSLDataError(f"semantic matrix {name!r} has {sem.shape[0]} rows, expected one per class ({c})")
+        if not np.issubdtype(sem.dtype, np.number):
+            raise ZSLDataError(f"semantic matrix {name!r} must be numeric, got dtype {sem.dtype}")
+        if not np.all(np.isfinite(sem)):
+            rows = np.unique(np.argwhere(~np.isfinite(sem))[:, 0])
+            raise ZSLDataError(f"semantic matrix {name!r} has NaN/inf for classes {rows[:10].tolist()}")
+        return sem.astype(np.float32)
+
+    # ----------------------------------------------------------------- derived views
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def seen_classes(self) -> np.ndarray:
+        """Sorted ids of classes with trainval images."""
+        return np.unique(self.labels[self.splits["trainval"]])
+
+    @property
+    def unseen_classes(self) -> np.ndarray:
+        """Sorted ids of classes with test_unseen images."""
+        return np.unique(self.labels[self.splits["test_unseen"]])
+
+    def test_split(self) -> EvalSplit:
+        return EvalSplit(seen_idx=self.splits["test_seen"], unseen_idx=self.splits["test_unseen"],
+                         seen_classes=self.seen_classes, unseen_classes=self.unseen_classes, name="test")
+
+    def with_semantic(self, semantic: np.ndarray, name: str) -> "ZSLData":
+        """A copy sharing features/splits with another class semantic matrix (C x K')."""
+        return replace(self, semantic=self._check_semantic(semantic, self.num_classes, name), semantic_name=name,
+                       provenance={**self.provenance, "semantic": name})
+
+    def validation_split(self, fold: int = 1, holdout: float = 0.2, seed: int = 0) -> ValidationSplit:
+        """Validation images for model selection, from seen classes only.
+
+        Args:
+            fold: 1-based class fold (xlsa17 ships 3). Without class lists, a seeded
+                partition holding out ``max(1, round(0.2 * |seen|))`` seen classes is used
+                (fold changes the seed), and the split's ``source`` says so.
+            holdout: share of each train class's trainval images held out as validation
+                "seen test" images (for choosing gamma), like xlsa17's 80/20 test_seen split.
+            seed: seed of the held-out draw.
+
+        The published ``train_loc``/``val_loc`` are deliberately not used: their union
+        contains all test_seen images.
+        """
+        seen = self.seen_classes
+        if self.class_folds:
+            if not 1 <= fold <= len(self.class_folds):
+                raise ZSLDataError(f"validation fold must be in 1..{len(self.class_folds)}, got {fold}")
+            tr_cls, va_cls = self.class_folds[fold - 1]
+            source = f"xlsa17 class lists, fold {fold}"
+        else:
+            rng = np.random.default_rng([seed, fold])
+            n_val = max(1, int(round(0.2 * seen.size)))
+            if seen.size < 2:
+                raise ZSLDataError("need at least 2 seen classes to build a validation split")
+            va_cls = np.sort(rng.choice(seen, size=n_val, replace=False))
+            tr_cls = np.setdiff1d(seen, va_cls)
+            source = f"seeded partition of seen classes (seed {seed}, fold {fold}): no class lists found"
+        tv = self.splits["trainval"]
+        tv_labels = self.labels[tv]
+        rng = np.random.default_rng([seed, fold, 1])
+        train_idx, held_idx = [], []
+        for c in tr_cls:
+            idx = tv[tv_labels == c]
+            idx = idx[rng.permutation(idx.size)]
+            k = int(round(holdout * idx.size)) if idx.size >= 2 else 0
+            held_idx.append(idx[:k])
+            train_idx.append(idx[k:])
+        val_unseen = tv[np.isin(tv_labels, va_cls)]
+        split = EvalSplit(seen_idx=np.sort(np.concatenate(held_idx)) if held_idx else np.zeros(0, np.int64),
+                          unseen_idx=np.sort(val_unseen), seen_classes=np.asarray(tr_cls),
+                          unseen_classes=np.asarray(va_cls), name=f"val{fold}")
+        return ValidationSplit(train_idx=np.sort(np.concatenate(train_idx)), eval=split,
+                               train_classes=np.asarray(tr_cls), val_classes=np.asarray(va_cls), source=source)
+
+    def summary(self) -> dict[str, Any]:
+        """Sizes and provenance, for printing and for run directories."""
+        counts = np.bincount(self.labels, minlength=self.num_classes)
+        present = counts[counts > 0]
+        return {
+            "surrogate": self.surrogate,
+            "num_images": int(self.features.shape[0]),
+            "feature_dim": int(self.features.shape[1]),
+            "num_classes": self.num_classes,
+            "num_seen": int(self.seen_classes.size),
+            "num_unseen": int(self.unseen_classes.size),
+            "semantic": self.semantic_name,
+            "semantic_dim": int(self.semantic.shape[1]),
+            "splits": {k: int(v.size) for k, v in self.splits.items()},
+            "images_per_class": {"min": int(present.min()), "median": float(np.median(present)),
+                                 "max": int(present.max())} if present.size else {},
+            "validation_folds": len(self.class_folds),
+            "provenance": self.provenance,
+        }

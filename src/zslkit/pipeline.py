@@ -1,0 +1,134 @@
+"""Run experiments: dataset + semantic source + model -> selection -> test metrics -> run directory.
+
+:func:`train` is what ``zslkit train`` calls. It loads an xlsa17 directory, chooses
+hyperparameters and the calibration gamma on validation classes (:mod:`zslkit.training.selection`),
+refits on all trainval images, evaluates on the test split and returns a :class:`RunResult`
+that can save itself as a run directory (``config.yaml``, ``metrics.json``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from zslkit.data.xlsa17 import load_xlsa17
+from zslkit.data.zsldata import ZSLData
+from zslkit.errors import ConfigError
+from zslkit.evaluation.protocol import Metrics, evaluate
+from zslkit.registry import get_model
+from zslkit.training.selection import Selection, scores_fn_for, select
+from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+from zslkit.utils.seed import seed_everything
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one feature-level experiment (maps 1:1 onto ``config.yaml``)."""
+
+    data: str
+    model: str = "eszsl"
+    semantic: str = "att"
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)  # fixed hyperparameters (skip their search)
+    grid: dict[str, list] | None = None  # search grid; None = the model's default grid
+    tune: bool = True
+    val_folds: list[int] = field(default_factory=lambda: [1])
+    val_holdout: float = 0.2
+    criterion: str = "T1"
+    gamma: float | None = None  # fixed calibration gamma; None = chosen on validation
+
+    def validate(self) -> "TrainConfig":
+        if not self.val_folds:
+            raise ConfigError("val_folds must name at least one validation fold")
+        if not 0.0 < self.val_holdout < 1.0:
+            raise ConfigError(f"val_holdout must be in (0, 1), got {self.val_holdout}")
+        return self
+
+
+@dataclass
+class RunResult:
+    """Everything one experiment produced."""
+
+    config: TrainConfig
+    metrics: Metrics
+    selection: Selection | None
+    params: dict[str, Any]
+    surrogate: bool
+    dataset: dict[str, Any]
+    timings: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.metrics.to_dict()
+        d.update({
+            "surrogate": self.surrogate,
+            "dataset": self.dataset,
+            "model": self.config.model,
+            "semantic": self.config.semantic,
+            "seed": self.config.seed,
+            "params": self.params,
+            "selection": None if self.selection is None else self.selection.to_dict(),
+            "gamma_source": "fixed in config" if self.config.gamma is not None else (
+                "validation classes" if self.selection is not None else "none (0)"),
+            "timings_s": self.timings,
+        })
+        if self.surrogate:
+            d["warning"] = "SURROGATE data (synthetic features): not a benchmark result for the real dataset"
+        return d
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write ``config.yaml`` and ``metrics.json`` atomically into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(asdict(self.config), sort_keys=False))
+        atomic_write_json(out / "metrics.json", self.to_dict())
+        return out
+
+
+def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
+    """Run one experiment (see module docstring). ``data`` skips loading when already in memory."""
+    cfg = config.validate()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if data is None:
+        data = load_xlsa17(cfg.data, semantic=cfg.semantic)
+    timings["load"] = time.perf_counter() - t0
+    seed_everything(cfg.seed)
+    model = get_model(cfg.model, **cfg.params)
+    selection = None
+    t0 = time.perf_counter()
+    if cfg.tune:
+        grid = type(model).param_grid if cfg.grid is None else cfg.grid
+        grid = {k: v for k, v in grid.items() if k not in cfg.params}
+        selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
+                           criterion=cfg.criterion)
+        model.set_params(**selection.params)
+    timings["select"] = time.perf_counter() - t0
+    gamma = cfg.gamma if cfg.gamma is not None else (selection.gamma if selection is not None else 0.0)
+    t0 = time.perf_counter()
+    tv = data.splits["trainval"]
+    model.fit(data.features[tv], data.labels[tv], data.semantic)
+    timings["fit"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    metrics = evaluate(scores_fn_for(model, data.semantic), data.features, data.labels, data.test_split(),
+                       gamma=gamma)
+    timings["evaluate"] = time.perf_counter() - t0
+    params = {k: v for k, v in model.get_params().items()}
+    summary = data.summary()
+    summary.pop("provenance", None)
+    summary["path"] = str(cfg.data)
+    summary["notes"] = data.provenance.get("notes", [])
+    log.info("%s", metrics.summary())
+    return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
+                     dataset=summary, timings=timings)
+
+
+def _float_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in params.items()}

@@ -1,0 +1,91 @@
+"""Model selection on validation classes (never on test data).
+
+For each validation fold (xlsa17 class lists), the model is fitted on the images of the
+fold's train classes and scored as a small ZSL problem on its validation classes; the
+hyperparameters with the best mean validation criterion (ZSL T1 by default) win. The GZSL
+calibration gamma is the one maximising H on the same validation splits (mean over folds),
+and is then applied unchanged to the test split.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.model_selection import ParameterGrid
+
+from zslkit.data.zsldata import ZSLData
+from zslkit.errors import ConfigError
+from zslkit.evaluation.protocol import evaluate
+from zslkit.models.base import ZSLModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Selection:
+    """Outcome of :func:`select`: chosen params, gamma, and every grid point's val metrics."""
+
+    params: dict[str, Any]
+    gamma: float
+    criterion: str
+    table: list[dict[str, Any]] = field(default_factory=list)
+    folds: list[str] = field(default_factory=list)
+    at_grid_edge: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": self.params, "gamma": self.gamma, "criterion": self.criterion, "folds": self.folds,
+                "at_grid_edge": self.at_grid_edge, "table": self.table}
+
+
+def scores_fn_for(model: ZSLModel, semantic: np.ndarray):
+    """Adapter from ``model.scores(X, S)`` to the protocol's ``scores_fn(X, class_ids)``."""
+    return lambda X, classes: model.scores(X, semantic[classes])
+
+
+def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = None, folds: Sequence[int] = (1,),
+           holdout: float = 0.2, seed: int = 0, criterion: str = "T1") -> Selection:
+    """Choose hyperparameters and the calibration gamma on validation classes.
+
+    Args:
+        model: an unfitted estimator; its constructor values are the defaults.
+        data: the dataset (only trainval images are touched).
+        grid: ``{param: [values]}``; defaults to ``type(model).param_grid``; empty = no search.
+        folds: validation folds to average over (1-based).
+        holdout: share of train-class images held out to measure S on validation.
+        seed: seed of the held-out draw (and of seeded class partitions).
+        criterion: "T1" (ZSL accuracy on validation classes, xlsa17's convention) or "H".
+    """
+    if criterion not in ("T1", "H"):
+        raise ConfigError(f"selection criterion must be 'T1' or 'H', got {criterion!r}")
+    grid = type(model).param_grid if grid is None else grid
+    points = list(ParameterGrid(grid)) if grid else [{}]
+    per_point: list[list[Any]] = [[] for _ in points]
+    fold_names = []
+    for fold in folds:
+        vs = data.validation_split(fold=fold, holdout=holdout, seed=seed)
+        fold_names.append(vs.source)
+        X = data.features[vs.train_idx]
+        y = data.labels[vs.train_idx]
+        for i, (params, fitted) in enumerate(model.fit_grid(X, y, data.semantic, points)):
+            m = evaluate(scores_fn_for(fitted, data.semantic), data.features, data.labels, vs.eval)
+            per_point[i].append(m)
+            log.debug("fold %s params %s: %s", fold, params, m.summary())
+    table = []
+    for params, ms in zip(points, per_point):
+        table.append({"params": params, "val_T1": float(np.mean([m.T1 for m in ms])),
+                      "val_H": float(np.nanmean([m.oracle_H for m in ms])),
+                      "val_gamma": float(np.nanmean([m.oracle_gamma for m in ms]))})
+    key = "val_T1" if criterion == "T1" else "val_H"
+    best = max(range(len(table)), key=lambda i: table[i][key])  # first best on ties: deterministic
+    edge = []
+    for name, values in (grid or {}).items():
+        vals = list(values)
+        if len(vals) > 1 and points[best][name] in (vals[0], vals[-1]):
+            edge.append(name)
+    if edge:
+        log.warning("selected %s at the edge of its grid: consider widening the grid", edge)
+    return Selection(params=dict(points[best]), gamma=table[best]["val_gamma"], criterion=criterion, table=table,
+                     folds=fold_names, at_grid_edge=edge)
