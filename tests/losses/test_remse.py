@@ -201,9 +201,8 @@ def test_loss_is_weighted_mean_and_exposes_weights():
     torch.testing.assert_close(loss, (w[labels] * sq).mean(), rtol=1e-12, atol=0)
     assert loss > F.mse_loss(regnorm(pred), regnorm(target))
     torch.testing.assert_close(criterion.last_weights, remse_weights(pred, target, labels, 12), rtol=0, atol=0)
-    torch.testing.assert_close(
-        criterion.last_error, torch.tensor(reference_error(pred, target, labels, 12), dtype=torch.float64), rtol=0, atol=1e-12
-    )
+    want_error = torch.tensor(reference_error(pred, target, labels, 12), dtype=torch.float64)
+    torch.testing.assert_close(criterion.last_error, want_error, rtol=0, atol=1e-12)
     assert criterion.num_attributes == 9
     torch.testing.assert_close(remse_loss(pred, target, labels, 12), loss, rtol=0, atol=0)
     none = ReMSELoss(12, reduction="none")(pred, target, labels)
@@ -231,7 +230,10 @@ def test_gradient_flows_to_pred_not_through_weights(normalize):
         analytic = g_u / (norm + 1e-10) - pred0 * (g_u * pred0).sum(1, keepdim=True) / (norm * (norm + 1e-10) ** 2)
     torch.testing.assert_close(grad, analytic, rtol=1e-9, atol=1e-12)
     # the gradient is not that of MSE (the weights matter) ...
-    plain = torch.autograd.grad(F.mse_loss(regnorm(pred) if normalize else pred, regnorm(target) if normalize else target), pred)[0]
+    if normalize:
+        plain = torch.autograd.grad(F.mse_loss(regnorm(pred), regnorm(target)), pred)[0]
+    else:
+        plain = torch.autograd.grad(F.mse_loss(pred, target), pred)[0]
     assert not torch.allclose(grad, plain)
 
 
@@ -257,7 +259,8 @@ def two_batches():
     labels1 = torch.tensor([0, 0, 1, 1, 2, 2])
     labels2 = torch.tensor([0, 1, 1, 0])
     noise = [1.0, 1.0, 0.5, 0.5, 0.01, 0.01]
-    pred1 = semantics[labels1] + torch.tensor(noise, dtype=torch.float64)[:, None] * torch.randn(6, 6, generator=gen, dtype=torch.float64)
+    scale = torch.tensor(noise, dtype=torch.float64)[:, None]
+    pred1 = semantics[labels1] + scale * torch.randn(6, 6, generator=gen, dtype=torch.float64)
     pred2 = semantics[labels2] + 0.4 * torch.randn(4, 6, generator=gen, dtype=torch.float64)
     return (pred1, semantics[labels1], labels1), (pred2, semantics[labels2], labels2)
 
@@ -275,7 +278,8 @@ def test_cross_batch_keeps_absent_classes():
     e2 = torch.tensor(reference_error(*batch2, 4), dtype=torch.float64)
     merged = torch.cat([e2[:2], e1[2:3], e2[3:]])
     torch.testing.assert_close(cross.error_mean, merged, rtol=0, atol=1e-12)
-    torch.testing.assert_close(cross.last_weights, reference_weights_from_error(merged.tolist(), 0.1, 0.75), rtol=0, atol=1e-12)
+    want = reference_weights_from_error(merged.tolist(), 0.1, 0.75)
+    torch.testing.assert_close(cross.last_weights, want, rtol=0, atol=1e-12)
     # in_batch forgets class 2 ...
     assert torch.equal(inb.error_mean[2], torch.zeros(6))
     torch.testing.assert_close(inb.last_weights, reference_weights(*batch2, 4), rtol=0, atol=1e-12)
@@ -470,7 +474,10 @@ def test_bad_config_in_functions():
         ((torch.rand(4, 3), torch.rand(4, 3), torch.tensor([0, 1, 1, 3])), ["labels", "num_classes=3", "[0, 3]"]),
         ((torch.rand(4, 3), torch.rand(4, 3), torch.tensor([0, -1, 1, 2])), ["labels", "[-1, 2]"]),
         ((torch.rand(4, 3), torch.rand(4, 3), torch.tensor([0.0, 1.0, 1.0, 2.0])), ["labels", "integer", "float32"]),
-        ((torch.ones(4, 3, dtype=torch.long), torch.rand(4, 3), torch.tensor([0, 1, 1, 2])), ["pred", "floating", "int64"]),
+        (
+            (torch.ones(4, 3, dtype=torch.long), torch.rand(4, 3), torch.tensor([0, 1, 1, 2])),
+            ["pred", "floating", "int64"],
+        ),
         ((torch.tensor([[float("nan"), 1.0, 0.0]] * 4), torch.rand(4, 3), torch.tensor([0, 1, 1, 2])), ["pred", "NaN"]),
         ((torch.rand(4, 3), torch.full((4, 3), float("inf")), torch.tensor([0, 1, 1, 2])), ["target", "inf"]),
         ((torch.rand(4, 3).numpy(), torch.rand(4, 3), torch.tensor([0, 1, 1, 2])), ["pred", "torch.Tensor", "ndarray"]),

@@ -11,7 +11,9 @@ Generative model of one image ``n`` of class ``c`` (all maps fixed by the seed):
 
 * attribute presence ``z_n = A_c * m_n + sigma_p * eps`` where ``A_c`` in [0, 1] are the real
   class attributes (``original_att / 100``, or min-max scaled ``att``), ``m_n`` a Bernoulli
-  mask (a part is not always visible) and ``eps`` Gaussian;
+  mask (a part is not always visible) and ``eps`` Gaussian scaled by each attribute's spread
+  across classes; the attribute block is rescaled to a fixed energy (``attr_energy``) so that
+  datasets with sparse attributes (SUN) are not made artificially hard;
 * nuisance factors ``u_n ~ N(0, I)`` shared by all classes (pose, background, light);
 * class-private factors ``v_c ~ N(0, I)`` fixed per class: appearance the attributes do not
   describe, which is what makes unseen classes harder than seen ones;
@@ -66,8 +68,8 @@ class SurrogateConfig:
     n_nuisance: int = 16
     n_private: int = 16
     attr_keep: float = 0.8  # probability an attribute is visible in a given image
-    attr_noise: float = 0.15
-    attr_weight: float = 3.0
+    attr_noise: float = 0.5  # per-image attribute noise, in units of the attribute's std across classes
+    attr_energy: float = 7.0  # norm of the class-centred attribute block (dataset-independent signal level)
     nuisance_weight: float = 0.6
     private_weight: float = 0.7
     feature_noise: float = 0.25
@@ -145,14 +147,18 @@ def synth_features(labels: np.ndarray, attrs01: np.ndarray, cfg: SurrogateConfig
     b1 = 0.1 * rng.standard_normal(cfg.hidden_dim)
     w2 = rng.standard_normal((cfg.hidden_dim, cfg.feature_dim)) / np.sqrt(cfg.hidden_dim)
     b2 = 0.3 * rng.standard_normal(cfg.feature_dim) + 0.2
-    # Attributes are scaled by sqrt(K) so that the attribute block carries comparable energy
-    # whether a dataset has 64 or 1024 of them.
-    a_scale = cfg.attr_weight * np.sqrt(64.0 / k)
+    # Datasets differ wildly in attribute scale and sparsity (SUN's are votes averaging 0.08,
+    # AWA2's strengths average 21/100), so the attribute block is rescaled to a fixed class-centred
+    # energy and its noise is relative to each attribute's spread: the signal-to-noise ratio is
+    # then comparable across datasets instead of an accident of their units.
+    centred = attrs01 - attrs01.mean(axis=0, keepdims=True)
+    a_scale = cfg.attr_energy / max(float(np.sqrt(np.mean(np.sum(centred ** 2, axis=1)))), 1e-12)
+    a_std = attrs01.std(axis=0)
     out = np.empty((labels.size, cfg.feature_dim), dtype=np.float32)
     for s in range(0, labels.size, chunk):
         y = labels[s:s + chunk]
         m = y.size
-        z = attrs01[y] * (rng.random((m, k)) < cfg.attr_keep) + cfg.attr_noise * rng.standard_normal((m, k))
+        z = attrs01[y] * (rng.random((m, k)) < cfg.attr_keep) + cfg.attr_noise * a_std * rng.standard_normal((m, k))
         u = rng.standard_normal((m, cfg.n_nuisance))
         h = np.concatenate([a_scale * z, cfg.nuisance_weight * u, cfg.private_weight * private[y]], axis=1)
         x = np.tanh(h @ w1 + b1) @ w2 + b2 + cfg.feature_noise * rng.standard_normal((m, cfg.feature_dim))

@@ -182,4 +182,5 @@ def gzsl_sweep(scores: np.ndarray, y_true: np.ndarray, candidates: np.ndarray, s
     else:
         gammas = np.zeros(1)
         u, s = u[:1], s[:1]
-    return GZSLSweep(gammas=gammas, u=np.clip(u, 0.0, 1.0), s=np.clip(s, 0.0, 1.0))
+    # Cumulative sums leave ~1e-16 residues where an accuracy is exactly 0 or 1; snap them.
+    return GZSLSweep(gammas=gammas, u=np.clip(np.round(u, 12), 0.0, 1.0), s=np.clip(np.round(s, 12), 0.0, 1.0))

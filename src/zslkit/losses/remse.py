@@ -23,8 +23,11 @@ tracker produced the paper's numbers), with B samples, A attributes, C classes:
 6. :math:`\mathcal{L} = \frac{1}{BA}\sum_{n,a} W[y_n,a]\,(\hat s_{na} - s_{na})^2`.
 
 With ``p = p2 = 0`` every weight is exactly 1 and the loss is exactly
-``F.mse_loss`` of the (normalised) vectors. Official CUB setting: ``p=0.1, p2=0.75``,
-``mode="in_batch"``, loss weight ``lambda1 = 0.25`` next to the cross-entropy.
+``F.mse_loss`` of the (normalised) vectors. Official CUB setting (METHODS.md):
+``p=0.1, p2=0.75``, ``mode="in_batch"``, loss weight ``lambda1 = 0.25`` next to the
+cross-entropy. (One stored version of the authors' ``config/cub_16w_2s_AttentionNet.yaml``
+reads ``P: 0.75, P2: 0.0, LAMBDA1: 0.1, WEIGHT_TYPE: cross_batch`` instead; compare
+with the config of the version you reproduce.)
 
 Modes of :class:`ReMSELoss`:
 
@@ -57,17 +60,34 @@ indices into it, ``pred_semantics``: the model's B x A output)::
     from zslkit.losses import ReMSELoss
     criterion = ReMSELoss(num_classes=150, p=0.1, p2=0.75)       # once, before training
     # per batch (F = torch.nn.functional):
-    ce_loss = F.cross_entropy(20.0 * F.normalize(pred_semantics, dim=1) @ F.normalize(class_semantics, dim=1).T, labels)
+    logits = 20.0 * F.normalize(pred_semantics, dim=1) @ F.normalize(class_semantics, dim=1).T
+    ce_loss = F.cross_entropy(logits, labels)
     loss = ce_loss + 0.25 * criterion(pred_semantics, class_semantics[labels], labels)
 
 ``criterion.last_weights`` (C x A) and ``criterion.last_error`` (C x A) hold the weights
 and errors of the latest call, for analysis.
 
-Implementation notes: the per-class means use ``index_add_`` (a scatter), the minima
-are masked ``amin`` reductions; there is no Python loop over samples, classes or
-attributes. On CUDA, ``index_add_`` accumulates with atomics, so with 3 or more samples
-of a class the last bit of e may vary between runs unless
-``torch.use_deterministic_algorithms(True)`` is set.
+Relation to the authors' code (ReZSL-TIP23, ``REZSL/modeling/Model/rezsl.py``):
+
+* Same formulas and order of floating-point operations as their loops:
+  ``_remse_weights_loop`` (their loop structure, used as the benchmark baseline) and the
+  vectorised code give bitwise-equal float32 weights on CPU.
+* Their dispatcher sends ``WeightType="cross_batch"`` to the in-batch update too, so
+  every official run was in-batch whatever the config said. Their unused cross-batch
+  routine restores the previous value of every *cell* whose new e is exactly 0 (which
+  also catches a present class with a zero-error attribute); zslkit keeps whole rows of
+  *absent classes* only, as METHODS.md specifies: a present cell with zero error is a
+  fresh 0 (weight 1).
+* They compute W from ``pred.detach()`` and multiply a detached weight tensor; zslkit
+  computes W under ``torch.no_grad()``: the same gradients.
+
+Implementation notes: the per-class means are a scatter (``index_add``) over the K
+classes present in the batch (``torch.unique``), the minima are masked ``amin``
+reductions; there is no Python loop over samples, classes or attributes. On CUDA,
+``index_add`` accumulates with atomics, so with 3 or more samples of a class the last
+bit of e may vary between runs unless ``torch.use_deterministic_algorithms(True)`` is
+set. Every call synchronises with the host once or twice (``torch.unique`` and the
+label-range / finiteness checks).
 """
 
 from __future__ import annotations
@@ -104,6 +124,16 @@ Weighting = Literal["code", "meanvar"]
 Reduction = Literal["mean", "sum", "none"]
 
 
+class _BatchMoments(NamedTuple):
+    """Per-class moments of a batch's squared errors, for the K classes present only."""
+
+    classes: Tensor  # (K,) sorted class indices present in the batch
+    inverse: Tensor  # (B,) position of each sample's class in ``classes``
+    counts: Tensor  # (K,) samples per present class
+    mean: Tensor  # (K x A) mean squared error per present class: the rows of e
+    sq_mean: Tensor | None  # (K x A) second moment, mean of sq_err**2, if asked for
+
+
 # --------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------
@@ -138,10 +168,11 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def _check_inputs(pred: Any, target: Any, labels: Any, num_classes: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Validate (pred, target, labels); return them as (B x A, B x A, B long) tensors.
+    """Check types and shapes of (pred, target, labels); return (B x A, B x A, B long).
 
     pred and target are cast to a common floating dtype (at least float32); labels are
-    moved to pred's device. Raises :class:`ZSLDataError` naming the argument.
+    moved to pred's device. Raises :class:`ZSLDataError` naming the argument. Value
+    checks (label range, finiteness) follow in :func:`_check_values`.
     """
     for name, value in (("pred", pred), ("target", target), ("labels", labels)):
         if not isinstance(value, Tensor):
@@ -157,7 +188,9 @@ def _check_inputs(pred: Any, target: Any, labels: Any, num_classes: int) -> tupl
         )
     batch = pred.shape[0]
     if tuple(labels.shape) != (batch,):
-        raise ZSLDataError(f"labels must have shape ({batch},) (one class index per sample), got shape {tuple(labels.shape)}")
+        raise ZSLDataError(
+            f"labels must have shape ({batch},) (one class index per sample), got shape {tuple(labels.shape)}"
+        )
     if not pred.is_floating_point():
         raise ZSLDataError(f"pred must be a floating-point tensor, got dtype {pred.dtype}")
     if not target.is_floating_point():
@@ -168,29 +201,45 @@ def _check_inputs(pred: Any, target: Any, labels: Any, num_classes: int) -> tupl
         raise ZSLDataError(f"target must be on pred's device {pred.device}, got device {target.device}")
 
     dtype = _compute_dtype(torch.promote_types(pred.dtype, target.dtype))
-    pred = pred.to(dtype)
-    target = target.to(dtype)
-    labels = labels.to(device=pred.device, dtype=torch.long)
+    return pred.to(dtype), target.to(dtype), labels.to(device=pred.device, dtype=torch.long)
 
-    # One host synchronisation for all value checks (matters on CUDA).
-    flags = torch.stack(
-        [
-            labels.min() < 0,
-            labels.max() >= num_classes,
-            ~torch.isfinite(pred).all(),
-            ~torch.isfinite(target).all(),
-        ]
-    ).tolist()
-    if flags[0] or flags[1]:
+
+def _check_values(moments: _BatchMoments, pred: Tensor, target: Tensor, num_classes: int) -> None:
+    """Value checks, done on the small per-class results instead of the raw batch.
+
+    The sorted unique labels give the label range, and a non-finite input always shows
+    up in the class means, so the common (valid) case costs two tiny reductions.
+    """
+    classes = moments.classes  # sorted: its ends are the label range
+    ends = classes[:: max(classes.shape[0] - 1, 1)].tolist()  # a view; one host sync
+    low, high = ends[0], ends[-1]
+    if low < 0 or high >= num_classes:
+        raise ZSLDataError(f"labels must lie in [0, num_classes={num_classes}), got values in [{low}, {high}]")
+    if not bool(torch.isfinite(moments.mean).all()):
+        for name, value in (("pred", pred), ("target", target)):
+            if not bool(torch.isfinite(value).all()):
+                raise ZSLDataError(
+                    f"{name} contains NaN or inf (shape {tuple(value.shape)}); expected finite values"
+                )
         raise ZSLDataError(
-            f"labels must lie in [0, num_classes={num_classes}), got values in "
-            f"[{int(labels.min())}, {int(labels.max())}]"
+            f"the squared error of pred and target overflows {pred.dtype}; "
+            f"use normalize=True or float64 inputs"
         )
-    if flags[2]:
-        raise ZSLDataError(f"pred contains NaN or inf (shape {tuple(pred.shape)}); expected finite values")
-    if flags[3]:
-        raise ZSLDataError(f"target contains NaN or inf (shape {tuple(target.shape)}); expected finite values")
-    return pred, target, labels
+
+
+def _prepare(
+    pred: Any, target: Any, labels: Any, num_classes: int, normalize: bool, second_moment: bool = False
+) -> tuple[Tensor, _BatchMoments]:
+    """Validate, RegNorm, and return (squared error B x A with grad, batch moments)."""
+    pred, target, labels = _check_inputs(pred, target, labels, num_classes)
+    raw_pred, raw_target = pred, target
+    if normalize:
+        pred, target = regnorm(pred), regnorm(target)
+    sq_err = (pred - target) ** 2
+    with torch.no_grad():
+        moments = _batch_moments(sq_err.detach(), labels, second_moment=second_moment)
+        _check_values(moments, raw_pred, raw_target, num_classes)
+    return sq_err, moments
 
 
 # --------------------------------------------------------------------------------------
@@ -204,16 +253,6 @@ def regnorm(x: Tensor) -> Tensor:
     x: (B x A) -> (B x A). Differentiable; an all-zero row stays zero (no NaN).
     """
     return x / (torch.linalg.vector_norm(x, ord=2, dim=1, keepdim=True) + NORM_EPS)
-
-
-class _BatchMoments(NamedTuple):
-    """Per-class moments of a batch's squared errors, for the K classes present only."""
-
-    classes: Tensor  # (K,) sorted class indices present in the batch
-    inverse: Tensor  # (B,) position of each sample's class in ``classes``
-    counts: Tensor  # (K,) samples per present class
-    mean: Tensor  # (K x A) mean squared error per present class: the rows of e
-    sq_mean: Tensor | None  # (K x A) mean of squared errors squared, if asked for
 
 
 def _batch_moments(sq_err: Tensor, labels: Tensor, second_moment: bool = False) -> _BatchMoments:
@@ -237,13 +276,19 @@ def _scatter_rows(rows: Tensor, index: Tensor, num_rows: int, fill: float) -> Te
     return out.index_copy_(0, index, rows)
 
 
-def _log_ratio_power(error: Tensor, positive: Tensor, minimum: Tensor, power: float) -> Tensor:
-    """(1 + log(e / minimum)) ** power where e > 0, 1 elsewhere (no NaN/inf ever formed)."""
+def _log_ratio_power(error: Tensor, minimum: Tensor, power: float) -> Tensor:
+    """(1 + log(e / minimum)) ** power where e > 0, exactly 1 where e == 0.
+
+    minimum (1 x A or C x 1) is the minimum of the positive entries (+inf if none). For
+    e > 0, e >= minimum so e / minimum >= 1 (IEEE division is monotone) and the clamp
+    changes nothing; for e == 0 the ratio is 0 and the clamp turns it into 1, giving
+    weight 1 without a separate mask and without ever forming log(0).
+    """
     if power == 0.0:
         # (1 + log r) ** 0 == 1 exactly; skip the transcendental work.
         return torch.ones_like(error)
-    ratio = torch.where(positive, error / minimum, torch.ones_like(error))
-    return (torch.log(ratio) + 1.0) ** power
+    ratio = (error / minimum).clamp_min_(1.0)
+    return ratio.log_().add_(1.0).pow_(power)
 
 
 def _weights_from_error(error: Tensor, p: float, p2: float, rows: Tensor | None = None) -> Tensor:
@@ -252,16 +297,14 @@ def _weights_from_error(error: Tensor, p: float, p2: float, rows: Tensor | None 
     With ``rows`` (K,), only W[rows] (K x A) is formed; the minima over classes still
     see every row of ``error``.
     """
-    positive = error > 0
     # Cells with e == 0 must not win a minimum; +inf makes them neutral.
-    masked = torch.where(positive, error, torch.full_like(error, math.inf))
+    masked = error.masked_fill(error == 0, math.inf)
     min_over_classes = masked.amin(dim=0, keepdim=True)  # (1 x A)
     if rows is not None:
-        error, positive, masked = error[rows], positive[rows], masked[rows]
+        error, masked = error[rows], masked[rows]
     min_over_attributes = masked.amin(dim=1, keepdim=True)  # (C x 1) or (K x 1)
-    weights1 = _log_ratio_power(error, positive, min_over_classes, p)
-    weights2 = _log_ratio_power(error, positive, min_over_attributes, p2)
-    return weights1 * weights2
+    weights = _log_ratio_power(error, min_over_classes, p)
+    return weights.mul_(_log_ratio_power(error, min_over_attributes, p2))
 
 
 def weights_from_error(error: Tensor, p: float = 0.1, p2: float = 0.75) -> Tensor:
@@ -296,14 +339,11 @@ def class_error_stats(
     each class (0 for single-sample or absent classes). For analysis of the imbalance.
     """
     num_classes = _check_num_classes(num_classes)
-    pred, target, labels = _check_inputs(pred, target, labels, num_classes)
     with torch.no_grad():
-        if normalize:
-            pred, target = regnorm(pred), regnorm(target)
-        moments = _batch_moments((pred - target) ** 2, labels, second_moment=True)
+        sq_err, moments = _prepare(pred, target, labels, num_classes, normalize, second_moment=True)
         assert moments.sq_mean is not None
         var = (moments.sq_mean - moments.mean * moments.mean).clamp_min(0.0)
-        counts = pred.new_zeros(num_classes).index_copy_(0, moments.classes, moments.counts.to(pred.dtype))
+        counts = sq_err.new_zeros(num_classes).index_copy_(0, moments.classes, moments.counts.to(sq_err.dtype))
         mean = _scatter_rows(moments.mean, moments.classes, num_classes, 0.0)
         var = _scatter_rows(var, moments.classes, num_classes, 0.0)
     return counts, mean, var
@@ -330,11 +370,8 @@ def remse_weights(
     num_classes = _check_num_classes(num_classes)
     p = _check_nonneg_float("p", p)
     p2 = _check_nonneg_float("p2", p2)
-    pred, target, labels = _check_inputs(pred, target, labels, num_classes)
     with torch.no_grad():
-        if normalize:
-            pred, target = regnorm(pred), regnorm(target)
-        moments = _batch_moments((pred - target) ** 2, labels)
+        _, moments = _prepare(pred, target, labels, num_classes, normalize)
         # In-batch, the present rows alone give the same minima as the full C x A matrix.
         weights = _weights_from_error(moments.mean, p, p2)
         return _scatter_rows(weights, moments.classes, num_classes, 1.0)
@@ -369,12 +406,8 @@ def remse_loss(
     p = _check_nonneg_float("p", p)
     p2 = _check_nonneg_float("p2", p2)
     reduction = _check_choice("reduction", reduction, REDUCTIONS)  # type: ignore[assignment]
-    pred, target, labels = _check_inputs(pred, target, labels, num_classes)
-    if normalize:
-        pred, target = regnorm(pred), regnorm(target)
-    sq_err = (pred - target) ** 2
+    sq_err, moments = _prepare(pred, target, labels, num_classes, normalize)
     with torch.no_grad():
-        moments = _batch_moments(sq_err.detach(), labels)
         weights = _weights_from_error(moments.mean, p, p2)  # (K x A), rows of the present classes
     return _reduce(weights[moments.inverse] * sq_err, reduction)
 
@@ -512,8 +545,8 @@ class ReMSELoss(nn.Module):
         self.register_buffer("error_sq_mean", torch.zeros(self.num_classes, width))
         self.register_buffer("class_seen", torch.zeros(self.num_classes, dtype=torch.bool))
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
-        self.last_weights: Tensor | None = None
         self.last_error: Tensor | None = None
+        self._last_weights: Tensor | None = None
 
     # -- state --------------------------------------------------------------------------
 
@@ -534,8 +567,8 @@ class ReMSELoss(nn.Module):
         self.error_sq_mean.zero_()
         self.class_seen.zero_()
         self.num_updates.zero_()
-        self.last_weights = None
         self.last_error = None
+        self._last_weights = None
 
     def _prepare_buffers(self, num_attributes: int, dtype: torch.dtype, device: torch.device) -> None:
         width = self.error_mean.shape[1]
@@ -586,32 +619,47 @@ class ReMSELoss(nn.Module):
     # -- statistics ---------------------------------------------------------------------
 
     @torch.no_grad()
-    def _update_statistics(self, sq_err: Tensor, labels: Tensor) -> Tensor:
-        """Fold the batch's squared errors (B x A, detached) into the buffers; return e (C x A)."""
+    def _update_statistics(self, moments: _BatchMoments) -> Tensor:
+        """Fold the batch's per-class moments into the buffers.
+
+        Returns the (effective) error e (C x A) the weights are computed from.
+        """
         meanvar = self.weighting == "meanvar"
-        counts, mean, sq_mean = _class_moments(sq_err, labels, self.num_classes, second_moment=meanvar)
-        if sq_mean is None:
-            sq_mean = torch.zeros_like(mean)
-        present = counts > 0
+        classes, mean, sq_mean = moments.classes, moments.mean, moments.sq_mean
         if self.mode == "in_batch":
-            self.error_mean.copy_(mean)
-            self.error_sq_mean.copy_(sq_mean)
-            self.class_seen.copy_(present)
+            self.error_mean.zero_().index_copy_(0, classes, mean)
+            self.class_seen.zero_().index_fill_(0, classes, True)
+            if sq_mean is not None:
+                self.error_sq_mean.zero_().index_copy_(0, classes, sq_mean)
         else:
             if self.momentum != 1.0:
                 # EMA only for classes with history; a first sighting takes the batch value.
-                seen = self.class_seen.unsqueeze(1)
-                mean = torch.where(seen, torch.lerp(self.error_mean, mean, self.momentum), mean)
-                sq_mean = torch.where(seen, torch.lerp(self.error_sq_mean, sq_mean, self.momentum), sq_mean)
-            rows = present.unsqueeze(1)
-            self.error_mean.copy_(torch.where(rows, mean, self.error_mean))
-            self.error_sq_mean.copy_(torch.where(rows, sq_mean, self.error_sq_mean))
-            self.class_seen.logical_or_(present)
+                seen = self.class_seen[classes].unsqueeze(1)
+                mean = torch.where(seen, torch.lerp(self.error_mean[classes], mean, self.momentum), mean)
+                if sq_mean is not None:
+                    old = self.error_sq_mean[classes]
+                    sq_mean = torch.where(seen, torch.lerp(old, sq_mean, self.momentum), sq_mean)
+            # Rows of absent classes are left as they are: their last known statistics.
+            self.error_mean.index_copy_(0, classes, mean)
+            self.class_seen.index_fill_(0, classes, True)
+            if sq_mean is not None:
+                self.error_sq_mean.index_copy_(0, classes, sq_mean)
         self.num_updates.add_(1)
 
         if not meanvar:
             return self.error_mean.clone()
         return self.error_mean + self.var_coef * self.error_var.sqrt()
+
+    @property
+    def last_weights(self) -> Tensor | None:
+        """W (C x A) of the latest forward call (None before the first); built on first access.
+
+        forward only forms the rows of the classes in the batch; the full matrix is
+        derived here from ``last_error`` with the same formula.
+        """
+        if self._last_weights is None and self.last_error is not None:
+            self._last_weights = _weights_from_error(self.last_error, self.p, self.p2)
+        return self._last_weights
 
     # -- forward ------------------------------------------------------------------------
 
@@ -621,17 +669,21 @@ class ReMSELoss(nn.Module):
         Returns a scalar for reduction "mean"/"sum", (B x A) for "none". Updates the
         tracked statistics and ``last_weights`` / ``last_error`` on every call.
         """
-        pred, target, labels = _check_inputs(pred, target, labels, self.num_classes)
-        self._prepare_buffers(pred.shape[1], pred.dtype, pred.device)
-        if self.normalize:
-            pred, target = regnorm(pred), regnorm(target)
-        sq_err = (pred - target) ** 2
+        sq_err, moments = _prepare(
+            pred, target, labels, self.num_classes, self.normalize, second_moment=self.weighting == "meanvar"
+        )
+        self._prepare_buffers(sq_err.shape[1], sq_err.dtype, sq_err.device)
         with torch.no_grad():
-            error = self._update_statistics(sq_err.detach(), labels)
-            weights = _weights_from_error(error, self.p, self.p2)
+            error = self._update_statistics(moments)
+            if self.mode == "in_batch" and self.weighting == "code":
+                # The present rows alone give the same minima as the full matrix.
+                weights = _weights_from_error(moments.mean, self.p, self.p2)
+            else:
+                weights = _weights_from_error(error, self.p, self.p2, rows=moments.classes)
         self.last_error = error
-        self.last_weights = weights
-        return _reduce(weights[labels] * sq_err, self.reduction)
+        self._last_weights = None
+        # weights: (K x A) for the present classes; inverse maps samples to those rows.
+        return _reduce(weights[moments.inverse] * sq_err, self.reduction)
 
     def extra_repr(self) -> str:
         text = (

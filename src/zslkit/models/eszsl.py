@@ -3,7 +3,7 @@
 Closed form. With X (N x D) features, Y (N x Cs) labels in {-1, +1}, S (Cs x K) seen-class
 semantics, the bilinear map V (D x K) minimising
 
-    ||X V S^T - Y||_F^2 + alpha ||V S^T||_F^2 + gamma ||X V||_F^2 + alpha*gamma ||V||_F^2
+    ||X V S^T - Y||_F^2 + alpha ||V S^T||_F^2 + lam ||X V||_F^2 + alpha*lam ||V||_F^2
 
 is ``V = (X^T X + alpha I)^{-1} X^T Y S (S^T S + lam I)^{-1}``; scores are ``X V S_c^T``.
 (The paper calls the two ridge weights gamma and lambda; zslkit names them ``alpha`` and ``lam``
@@ -11,7 +11,7 @@ so that "gamma" always means the GZSL calibration constant.) Both are searched o
 ten, as in the paper and xlsa17.
 
 For the search, ``X^T X = Q diag(e) Q^T`` is eigendecomposed once, so each alpha costs two
-D x D products instead of a new D x D solve and all gamma values share one alpha.
+D x D products instead of a new D x D solve and all lam values share one alpha.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class ESZSL(ZSLModel):
     """
 
     param_grid: ClassVar[dict[str, list]] = {
-        "alpha": [10.0 ** k for k in range(-1, 7)],
+        "alpha": [10.0 ** k for k in range(-3, 7)],
         "lam": [10.0 ** k for k in range(-3, 4)],
     }
 

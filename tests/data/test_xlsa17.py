@@ -1,0 +1,244 @@
+"""Reading the real xlsa17 metadata, and round trips of synthetic res101/att_splits files."""
+
+import numpy as np
+import pytest
+import scipy.io
+
+from tests.conftest import shared_file
+from zslkit.data import (
+    load_mat,
+    load_xlsa17,
+    read_att_splits,
+    read_res101,
+    save_mat,
+    write_att_splits,
+    write_res101,
+)
+from zslkit.data.matfile import is_mat73
+from zslkit.errors import ZSLDataError
+
+REAL = {  # dataset file: (classes, K, trainval, test_seen, test_unseen)
+    ("AWA2", "att_splits.mat"): (50, 85, 23527, 5882, 7913),
+    ("AWA1", "att_splits.mat"): (50, 85, 19832, 4958, 5685),
+    ("SUN", "att_splits.mat"): (717, 102, 10320, 2580, 1440),
+    ("CUB", "att_splits.mat"): (200, 312, 7057, 1764, 2967),
+    ("CUB", "sent_splits.mat"): (200, 1024, 7057, 1764, 2967),
+    ("FLO", "att_splits.mat"): (102, 1024, 5631, 1403, 1155),
+}
+
+
+@pytest.mark.parametrize("key", list(REAL), ids=lambda k: "/".join(k))
+def test_read_real_att_splits(key):
+    c, k, ntv, nts, ntu = REAL[key]
+    a = read_att_splits(shared_file(*key))
+    assert a.att.shape == (c, k) and a.att.dtype == np.float32
+    assert (a.locs["trainval"].size, a.locs["test_seen"].size, a.locs["test_unseen"].size) == (ntv, nts, ntu)
+    # converted to 0-based: the smallest index over all splits is 0
+    assert min(v.min() for v in a.locs.values()) == 0
+    if key[0] == "FLO":
+        assert a.class_names is None
+    else:
+        assert len(a.class_names) == c
+    if key == ("AWA2", "att_splits.mat"):
+        assert a.class_names[:2] == ["antelope", "grizzly+bear"]
+        # att columns are L2-normalised per class in the published file
+        assert np.allclose(np.linalg.norm(a.att, axis=1), 1.0, atol=1e-4)
+        assert a.original_att is not None and a.original_att.max() > 1.5
+
+
+def test_real_train_val_loc_trap_is_detected(tmp_path):
+    """The published train_loc/val_loc contain every test_seen image (data README)."""
+    a = read_att_splits(shared_file("AWA2", "att_splits.mat"))
+    union = np.union1d(a.locs["train"], a.locs["val"])
+    assert np.intersect1d(union, a.locs["test_seen"]).size == a.locs["test_seen"].size == 5882
+
+
+def _toy_res101(rng, n=30, d=7, c=4):
+    feats = rng.random((n, d)).astype(np.float32)
+    labels = np.arange(n) % c
+    return feats, labels
+
+
+@pytest.mark.parametrize("version", ["v5", "v7.3"])
+def test_res101_roundtrip(tmp_path, rng, version):
+    feats, labels = _toy_res101(rng)
+    files = [f"img/{i}.jpg" for i in range(labels.size)]
+    p = write_res101(tmp_path / "res101.mat", feats, labels, image_files=files, surrogate=True, version=version)
+    assert is_mat73(p) == (version == "v7.3")
+    r = read_res101(p)
+    np.testing.assert_array_equal(r.features, feats)
+    np.testing.assert_array_equal(r.labels, labels)
+    assert r.image_files == files and r.surrogate
+    # the on-disk layout is the published one: features D x N, labels 1-based
+    raw = load_mat(p)
+    assert raw["features"].shape == (7, 30)
+    assert raw["labels"].min() == 1
+
+
+def test_mat73_reads_the_same_as_v5(tmp_path, rng):
+    vals = {"att": rng.random((5, 3)), "allclasses_names": ["a+b", "c", "dé"], "trainval_loc": np.arange(1, 4)}
+    save_mat(tmp_path / "a5.mat", vals, version="v5")
+    save_mat(tmp_path / "a73.mat", vals, version="v7.3")
+    a5 = read_att_splits(tmp_path / "a5.mat")
+    a73 = read_att_splits(tmp_path / "a73.mat")
+    np.testing.assert_allclose(a5.att, a73.att)
+    assert a5.class_names == a73.class_names == ["a+b", "c", "dé"]
+
+
+def test_res101_transposed_layout_is_detected_not_silent(tmp_path, rng, caplog):
+    feats, labels = _toy_res101(rng)
+    scipy.io.savemat(tmp_path / "nxd.mat", {"features": feats, "labels": (labels + 1).reshape(-1, 1)})
+    r = read_res101(tmp_path / "nxd.mat")
+    np.testing.assert_array_equal(r.features, feats)
+    assert r.notes and "N x D" in r.notes[0]
+    assert "N x D" in caplog.text
+    with pytest.raises(ZSLDataError, match="does not match the 30 labels"):
+        scipy.io.savemat(tmp_path / "bad.mat", {"features": rng.random((7, 29)), "labels": np.ones((30, 1))})
+        read_res101(tmp_path / "bad.mat")
+    sq = rng.random((30, 30))
+    scipy.io.savemat(tmp_path / "sq.mat", {"features": sq, "labels": np.ones((30, 1))})
+    with pytest.raises(ZSLDataError, match="square"):
+        read_res101(tmp_path / "sq.mat")
+    assert read_res101(tmp_path / "sq.mat", layout="NxD").features.shape == (30, 30)
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing_file", "file not found"),
+    ("not_mat", "not a readable MATLAB"),
+    ("truncated", "not a readable MATLAB"),
+    ("missing_field", "field 'labels' is missing"),
+    ("nan", "NaN/inf"),
+    ("zero_label", "1-based"),
+    ("fractional_label", "whole numbers"),
+])
+def test_res101_bad_inputs(tmp_path, rng, case, match):
+    p = tmp_path / "res101.mat"
+    feats, labels = _toy_res101(rng)
+    if case == "not_mat":
+        p.write_text("hello")
+    elif case == "truncated":
+        write_res101(p, feats, labels)
+        p.write_bytes(p.read_bytes()[:300])
+    elif case == "missing_field":
+        scipy.io.savemat(p, {"features": feats.T})
+    elif case == "nan":
+        feats[3, 2] = np.nan
+        write_res101(p, feats, labels)
+    elif case == "zero_label":
+        scipy.io.savemat(p, {"features": feats.T, "labels": labels.reshape(-1, 1)})
+    elif case == "fractional_label":
+        scipy.io.savemat(p, {"features": feats.T, "labels": labels.reshape(-1, 1) + 1.5})
+    with pytest.raises(ZSLDataError, match=match) as ei:
+        read_res101(p)
+    assert str(p) in str(ei.value)
+
+
+def _write_dataset(root, rng, n_per=6, c=6, unseen=(4, 5), d=5, **kw):
+    labels = np.repeat(np.arange(c), n_per)
+    feats = rng.random((labels.size, d)).astype(np.float32)
+    idx = np.arange(labels.size)
+    seen_idx = idx[~np.isin(labels, unseen)]
+    tv, ts = seen_idx[seen_idx % n_per < n_per - 2], seen_idx[seen_idx % n_per >= n_per - 2]
+    locs = {"trainval": tv, "test_seen": ts, "test_unseen": idx[np.isin(labels, unseen)]}
+    locs.update(kw.pop("locs", {}))
+    write_res101(root / "res101.mat", feats, kw.pop("labels", labels))
+    names = kw.pop("names", [f"c{i}" for i in range(c)])
+    write_att_splits(root / "att_splits.mat", kw.pop("att", rng.random((c, 3))), locs, class_names=names)
+    return feats, labels, locs
+
+
+def test_load_xlsa17_dataset(tmp_path, rng):
+    feats, labels, locs = _write_dataset(tmp_path, rng)
+    d = load_xlsa17(tmp_path)
+    np.testing.assert_array_equal(d.features, feats)
+    assert list(d.seen_classes) == [0, 1, 2, 3] and list(d.unseen_classes) == [4, 5]
+    np.testing.assert_array_equal(d.splits["test_unseen"], locs["test_unseen"])
+    assert not d.surrogate and d.class_folds == []
+    vs = d.validation_split(fold=1)
+    assert "seeded partition" in vs.source
+    assert np.intersect1d(vs.train_classes, vs.val_classes).size == 0
+    # validation never touches test images
+    test = np.concatenate([d.splits["test_seen"], d.splits["test_unseen"]])
+    for arr in (vs.train_idx, vs.eval.seen_idx, vs.eval.unseen_idx):
+        assert np.intersect1d(arr, test).size == 0
+
+
+def test_load_xlsa17_class_folds(tmp_path, rng):
+    _write_dataset(tmp_path, rng)
+    (tmp_path / "trainclasses1.txt").write_text("c0\nc1\nc2\n")
+    (tmp_path / "valclasses1.txt").write_text("c3\n")
+    d = load_xlsa17(tmp_path)
+    vs = d.validation_split(fold=1)
+    assert list(vs.val_classes) == [3] and "fold 1" in vs.source
+    (tmp_path / "valclasses1.txt").write_text("c3\nnosuchclass\n")
+    with pytest.raises(ZSLDataError, match="nosuchclass"):
+        load_xlsa17(tmp_path)
+
+
+@pytest.mark.parametrize("case, match", [
+    ("overlap", "both in trainval"),
+    ("index_range", "has only 36 images"),
+    ("att_classes", "labels go up to"),
+    ("empty_class", "classes with no images"),
+    ("semantic_wrong_rows", "no dimension equal to the number of classes"),
+    ("semantic_missing", "neither one of"),
+])
+def test_load_xlsa17_bad_inputs(tmp_path, rng, case, match):
+    if case == "overlap":
+        _write_dataset(tmp_path, rng, locs={"test_unseen": np.arange(0, 6)})  # class 0 images are trainval too
+    elif case == "index_range":
+        _write_dataset(tmp_path, rng, locs={"test_unseen": np.array([24, 99])})
+    elif case == "att_classes":
+        _write_dataset(tmp_path, rng, att=rng.random((5, 3)), names=[f"c{i}" for i in range(5)])
+    elif case == "empty_class":
+        _write_dataset(tmp_path, rng, att=rng.random((7, 3)), names=[f"c{i}" for i in range(7)])
+    else:
+        _write_dataset(tmp_path, rng)
+    sem = "att"
+    if case == "semantic_wrong_rows":
+        np.save(tmp_path / "emb.npy", rng.random((5, 4)))
+        sem = str(tmp_path / "emb.npy")
+    elif case == "semantic_missing":
+        sem = "glove"
+    with pytest.raises(ZSLDataError, match=match):
+        load_xlsa17(tmp_path, semantic=sem)
+
+
+def test_semantic_files_npy_csv_mat(tmp_path, rng):
+    _write_dataset(tmp_path, rng)
+    emb = rng.random((6, 4)).astype(np.float32)
+    np.save(tmp_path / "e.npy", emb)
+    np.save(tmp_path / "eT.npy", emb.T)
+    names = [f"c{i}" for i in range(6)]
+    # CSV with names in shuffled order + header: rows are matched by name
+    order = [3, 0, 5, 1, 4, 2]
+    lines = ["class,a,b,c,d"] + [",".join([names[i]] + [f"{v:.7f}" for v in emb[i]]) for i in order]
+    (tmp_path / "e.csv").write_text("\n".join(lines) + "\n")
+    save_mat(tmp_path / "VGSE_SMO.mat", {"att": emb.T.astype(np.float64), "allclasses_names": names})
+    for sem in ("e.npy", "eT.npy", "e.csv"):
+        d = load_xlsa17(tmp_path, semantic=str(tmp_path / sem))
+        np.testing.assert_allclose(d.semantic, emb, atol=1e-6)
+    d = load_xlsa17(tmp_path, semantic="vgse")
+    np.testing.assert_allclose(d.semantic, emb, atol=1e-6)
+    (tmp_path / "bad.csv").write_text("c0,1,2\nc1,1,x\n")
+    with pytest.raises(ZSLDataError, match="row 2"):
+        load_xlsa17(tmp_path, semantic=str(tmp_path / "bad.csv"))
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ZSLDataError, match="pickles are refused"):
+        load_xlsa17(tmp_path, semantic=str(tmp_path / "obj.npy"))
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, rng, monkeypatch):
+    p = tmp_path / "res101.mat"
+    feats, labels = _toy_res101(rng)
+    write_res101(p, feats, labels)
+    before = p.read_bytes()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(scipy.io, "savemat", boom)
+    with pytest.raises(RuntimeError):
+        write_res101(p, feats * 2, labels)
+    assert p.read_bytes() == before  # the previous complete file is untouched
+    assert [x.name for x in tmp_path.iterdir()] == ["res101.mat"]  # no temp file left

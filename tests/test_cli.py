@@ -1,0 +1,67 @@
+"""The CLI as a user runs it: subprocesses, exit codes, files written."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, check=True):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    p = subprocess.run([sys.executable, "-m", "zslkit", *args], capture_output=True, text=True, env=env)
+    if check and p.returncode != 0:
+        raise AssertionError(f"zslkit {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def test_synth_inspect_train(tmp_path):
+    out = tmp_path / "sawa2"
+    p = run_cli("data", "synth", "--att-splits", str(shared_file("AWA2", "att_splits.mat")), "--out", str(out),
+                "--seed", "0", "--feature-dim", "64")
+    assert "SURROGATE" in p.stdout and "23527" in p.stdout
+    p = run_cli("data", "inspect", str(out))
+    assert "SURROGATE" in p.stdout and "num_unseen: 10" in p.stdout
+    p = run_cli("data", "inspect", str(out / "res101.mat"))
+    assert "features" in p.stdout and "(64, 37322)" in p.stdout
+    run_dir = tmp_path / "run"
+    p = run_cli("train", "--data", str(out), "--model", "eszsl", "--semantic", "word2vec", "--out", str(run_dir))
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["surrogate"] is True and m["semantic"] == "word2vec"
+    assert set(m["gzsl"]) >= {"U", "S", "H", "gamma"} and 0 <= m["zsl"]["T1"] <= 100
+    assert m["gamma_source"] == "validation classes"
+    assert (run_dir / "config.yaml").is_file()
+    assert "oracle" in p.stdout
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path):
+    p = run_cli("data", "inspect", str(tmp_path / "nope"), check=False)
+    assert p.returncode == 2
+    assert "error:" in p.stderr and "Traceback" not in p.stderr and "nope" in p.stderr
+    (tmp_path / "bad.mat").write_text("not a mat file")
+    p = run_cli("data", "inspect", str(tmp_path / "bad.mat"), check=False)
+    assert p.returncode == 2 and "not a readable MATLAB" in p.stderr
+    p = run_cli("--debug", "data", "inspect", str(tmp_path / "bad.mat"), check=False)
+    assert p.returncode != 0 and "Traceback" in p.stderr
+    p = run_cli("train", "--data", str(tmp_path), "--model", "nosuchmodel", "--out", str(tmp_path / "r"), check=False)
+    assert p.returncode == 2 and "error:" in p.stderr
+
+
+def test_unknown_model_names_choices(toy_dir, tmp_path):
+    p = run_cli("train", "--data", str(toy_dir), "--model", "nosuchmodel", "--out", str(tmp_path / "r"), check=False)
+    assert p.returncode == 2 and "unknown model 'nosuchmodel'" in p.stderr and "eszsl" in p.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs(tmp_path):
+    p = run_cli("demo", "--out", str(tmp_path / "demo"))
+    m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert m["surrogate"] is True and len(m["rows"]) >= 2
+    assert all(0 <= r["T1"] <= 100 for r in m["rows"])
+    assert "SURROGATE" in p.stdout
