@@ -134,6 +134,48 @@ def _print_result(d: dict) -> None:
     click.echo(f"params {d['params']}")
 
 
+@main.command("benchmark")
+@click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Dataset directory; repeatable.")
+@click.option("--semantic", "semantics", multiple=True, default=("att",), show_default=True, help="Repeatable.")
+@click.option("--model", "models", multiple=True, default=("eszsl",), show_default=True, help="Repeatable.")
+@click.option("--seeds", default=3, show_default=True, type=int, help="Number of seeds (0..N-1).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workers", default=1, show_default=True, type=int, help="Parallel worker processes.")
+@click.option("--threads-per-worker", default=1, show_default=True, type=int)
+def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: int, threads_per_worker: int) -> None:
+    """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
+    from zslkit.grid import GridConfig, run_grid
+
+    cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
+                     seeds=list(range(seeds)), out=str(out), workers=workers, threads_per_worker=threads_per_worker)
+    res = run_grid(cfg)
+    click.echo(res.table())
+    click.echo(f"{res.ran} cells run, {res.skipped} already done; wrote {out / 'results.csv'} and {out / 'results.md'}")
+
+
+@main.command("run")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (train configs; grid configs use their own 'out').")
+def run_cmd(config: Path, out: Path | None) -> None:
+    """Run an experiment from a YAML config (kind: train | grid)."""
+    from zslkit.config import load_config
+    from zslkit.grid import GridConfig, run_grid
+    from zslkit.pipeline import train
+
+    cfg = load_config(config)
+    if isinstance(cfg, GridConfig):
+        res = run_grid(cfg)
+        click.echo(res.table())
+        return
+    result = train(cfg)
+    out = out or Path("runs") / config.stem
+    result.save(out)
+    _print_result(result.to_dict())
+    click.echo(f"wrote {out / 'metrics.json'}")
+
+
 @main.command("models")
 def models_cmd() -> None:
     """List the registered models."""

@@ -1,0 +1,213 @@
+"""Benchmark grids: datasets x semantic sources x models x seeds, resumable and parallel.
+
+Each cell is one :func:`zslkit.pipeline.train` run saved in ``OUT/cells/<cell id>/``
+(``metrics.json`` written atomically, last). A restarted grid skips every cell whose
+``metrics.json`` exists and records the same configuration, so an interrupted grid never redoes
+finished work. Independent cells run in worker processes (joblib's loky backend); each worker
+is limited to ``threads_per_worker`` BLAS/torch threads so that workers do not oversubscribe
+the cores (on CPU-bound linear algebra, 2 workers x 1 thread beat 1 worker x 2 threads because
+most of a cell - data handling, evaluation, small solves - does not parallelise inside BLAS).
+
+Results: ``results.csv`` (one row per cell) and ``results.md`` (mean ± std over seeds per
+dataset x semantic x model, like the tables of the VGSE paper).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zslkit.errors import ConfigError
+from zslkit.utils.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+METRIC_KEYS = ("T1", "U", "S", "H", "ausuc")
+
+
+@dataclass
+class GridConfig:
+    """A benchmark grid (maps onto ``kind: grid`` YAML files)."""
+
+    data: list[str]
+    semantics: list[str] = field(default_factory=lambda: ["att"])
+    models: list[str] = field(default_factory=lambda: ["eszsl"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    out: str = "grid"
+    params: dict[str, dict] = field(default_factory=dict)  # per model: fixed hyperparameters
+    grids: dict[str, dict] = field(default_factory=dict)  # per model: search grid override
+    val_folds: list[int] = field(default_factory=lambda: [1])
+    workers: int = 1
+    threads_per_worker: int = 1
+
+    def validate(self) -> "GridConfig":
+        if not (self.data and self.semantics and self.models and self.seeds):
+            raise ConfigError("a grid needs at least one dataset, semantic, model and seed")
+        if self.workers < 1 or self.threads_per_worker < 1:
+            raise ConfigError(f"workers and threads_per_worker must be >= 1, got {self.workers}, "
+                              f"{self.threads_per_worker}")
+        from zslkit.registry import model_names
+
+        unknown = [m for m in self.models if m not in model_names()]
+        if unknown:
+            raise ConfigError(f"unknown model(s) {unknown}; choose from {model_names()}")
+        return self
+
+    def cells(self) -> list[dict[str, Any]]:
+        out = []
+        for d in self.data:
+            for sem in self.semantics:
+                for model in self.models:
+                    for seed in self.seeds:
+                        out.append({"data": d, "semantic": sem, "model": model, "seed": int(seed)})
+        return out
+
+
+def cell_id(cell: dict[str, Any]) -> str:
+    name = Path(cell["data"]).name or "data"
+    sem = Path(cell["semantic"]).stem if os.sep in cell["semantic"] else cell["semantic"]
+    raw = f"{name}__{sem}__{cell['model']}__seed{cell['seed']}"
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", raw)
+
+
+def _train_config(cfg: GridConfig, cell: dict[str, Any]):
+    from zslkit.pipeline import TrainConfig
+
+    return TrainConfig(data=cell["data"], model=cell["model"], semantic=cell["semantic"], seed=cell["seed"],
+                       params=dict(cfg.params.get(cell["model"], {})), grid=cfg.grids.get(cell["model"]),
+                       val_folds=list(cfg.val_folds))
+
+
+def _done(cell_dir: Path, train_cfg) -> bool:
+    m = cell_dir / "metrics.json"
+    if not m.is_file():
+        return False
+    try:
+        saved = json.loads(m.read_text())
+    except (json.JSONDecodeError, OSError):
+        return False  # a damaged file from another tool: recompute rather than trust it
+    return saved.get("config") == _jsonable(asdict(train_cfg))
+
+
+def _jsonable(d: Any) -> Any:
+    return json.loads(json.dumps(d))
+
+
+_DATA_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str) -> dict[str, Any]:
+    """Run one cell in the current process (a worker) and save it; returns its summary row."""
+    from threadpoolctl import threadpool_limits
+
+    import torch
+
+    from zslkit.data.xlsa17 import load_xlsa17
+    from zslkit.pipeline import train
+
+    torch.set_num_threads(cfg.threads_per_worker)
+    with threadpool_limits(limits=cfg.threads_per_worker):
+        key = (cell["data"], cell["semantic"])
+        if key not in _DATA_CACHE:  # a worker runs several cells of one dataset: load it once
+            _DATA_CACHE.clear()
+            _DATA_CACHE[key] = load_xlsa17(cell["data"], semantic=cell["semantic"])
+        t0 = time.perf_counter()
+        res = train(_train_config(cfg, cell), data=_DATA_CACHE[key])
+        wall = time.perf_counter() - t0
+    cell_dir = Path(out) / "cells" / cell_id(cell)
+    d = res.to_dict()
+    d["config"] = _jsonable(asdict(res.config))
+    d["cell_wall_s"] = wall
+    from zslkit.utils.atomic import atomic_write_json
+    import yaml
+
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cell_dir / "config.yaml", yaml.safe_dump(asdict(res.config), sort_keys=False))
+    atomic_write_json(cell_dir / "metrics.json", d)  # last: its presence marks the cell done
+    return _row(cell, d)
+
+
+def _row(cell: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+    return {"cell": cell_id(cell), "dataset": Path(cell["data"]).name, "semantic": cell["semantic"],
+            "model": cell["model"], "seed": cell["seed"], "T1": d["zsl"]["T1"], "U": d["gzsl"]["U"],
+            "S": d["gzsl"]["S"], "H": d["gzsl"]["H"], "gamma": d["gzsl"]["gamma"], "ausuc": d["ausuc"],
+            "surrogate": d.get("surrogate", False), "wall_s": d.get("cell_wall_s", float("nan")),
+            "params": json.dumps(d.get("params", {}), sort_keys=True)}
+
+
+@dataclass
+class GridResult:
+    rows: list[dict[str, Any]]
+    ran: int
+    skipped: int
+    wall_s: float
+    out: Path
+
+    def table(self) -> str:
+        return markdown_table(self.rows)
+
+
+def run_grid(cfg: GridConfig, progress: bool = True) -> GridResult:
+    """Run every cell not already finished in ``cfg.out``; write results.csv and results.md."""
+    cfg.validate()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = cfg.cells()
+    todo = [c for c in cells if not _done(out / "cells" / cell_id(c), _train_config(cfg, c))]
+    skipped = len(cells) - len(todo)
+    if skipped:
+        log.info("resuming grid: %d of %d cells already done", skipped, len(cells))
+    t0 = time.perf_counter()
+    if todo:
+        from joblib import Parallel, delayed
+        from tqdm.auto import tqdm
+
+        jobs = (delayed(_run_cell)(cfg, c, str(out)) for c in todo)
+        par = Parallel(n_jobs=cfg.workers, backend="loky" if cfg.workers > 1 else "sequential",
+                       return_as="generator_unordered")
+        for _ in tqdm(par(jobs), total=len(todo), desc="grid cells", disable=not progress):
+            pass
+    wall = time.perf_counter() - t0
+    rows = []
+    for c in cells:  # aggregate from disk: the single source of truth, also for skipped cells
+        d = json.loads((out / "cells" / cell_id(c) / "metrics.json").read_text())
+        rows.append(_row(c, d))
+    write_results(rows, out)
+    return GridResult(rows=rows, ran=len(todo), skipped=skipped, wall_s=wall, out=out)
+
+
+def write_results(rows: list[dict[str, Any]], out: Path) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / "results.csv", buf.getvalue())
+    atomic_write_text(out / "results.md", markdown_table(rows))
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Mean ± std over seeds for each dataset x semantic x model (percent)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["semantic"], r["model"]), []).append(r)
+    surrogate = any(str(r["surrogate"]) in ("True", "true", "1") or r["surrogate"] is True for r in rows)
+    lines = []
+    if surrogate:
+        lines += ["**SURROGATE data: synthetic features; not benchmark results.**", ""]
+    lines += ["| dataset | semantic | model | seeds | T1 | U | S | H | AUSUC |", "|---|---|---|---|---|---|---|---|---|"]
+    for (ds, sem, model), rs in groups.items():
+        cells = []
+        for k in METRIC_KEYS:
+            v = np.array([float(r[k]) for r in rs])
+            cells.append(f"{v.mean():.1f} ± {v.std():.1f}" if len(v) > 1 else f"{v.mean():.1f}")
+        lines.append(f"| {ds} | {sem} | {model} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

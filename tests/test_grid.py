@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from zslkit.config import load_config
+from zslkit.errors import ConfigError
+from zslkit.grid import GridConfig, cell_id, run_grid
+
+
+def test_grid_runs_and_resumes_without_redoing_cells(toy_dir, tmp_path):
+    cfg = GridConfig(data=[str(toy_dir)], semantics=["att", "word2vec"], models=["eszsl"], seeds=[0],
+                     out=str(tmp_path / "g"), grids={"eszsl": {"alpha": [1.0, 100.0], "lam": [1.0]}})
+    r1 = run_grid(cfg, progress=False)
+    assert (r1.ran, r1.skipped) == (2, 0)
+    cells = sorted((tmp_path / "g" / "cells").iterdir())
+    assert len(cells) == 2
+    stamps = {c.name: (c / "metrics.json").stat().st_mtime_ns for c in cells}
+    # simulate an interruption: one cell never finished
+    (cells[0] / "metrics.json").unlink()
+    r2 = run_grid(cfg, progress=False)
+    assert (r2.ran, r2.skipped) == (1, 1)
+    assert (cells[1] / "metrics.json").stat().st_mtime_ns == stamps[cells[1].name]  # untouched
+    assert [r["T1"] for r in r1.rows] == [r["T1"] for r in r2.rows]  # same metrics after resume
+    md = (tmp_path / "g" / "results.md").read_text()
+    assert "SURROGATE" in md and "| word2vec | eszsl | 1 |" in md
+    csv_lines = (tmp_path / "g" / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == 3
+    # a changed configuration is not mistaken for a finished cell
+    cfg.grids = {"eszsl": {"alpha": [10.0], "lam": [1.0]}}
+    assert run_grid(cfg, progress=False).ran == 2
+
+
+def test_grid_config_validation(tmp_path):
+    with pytest.raises(ConfigError, match="unknown model"):
+        GridConfig(data=["x"], models=["nope"]).validate()
+    with pytest.raises(ConfigError, match="workers"):
+        GridConfig(data=["x"], workers=0).validate()
+
+
+def test_yaml_configs(tmp_path, toy_dir):
+    p = tmp_path / "c.yaml"
+    p.write_text(f"kind: train\ndata: {toy_dir}\nmodel: eszsl\nseed: 3\nval_folds: [1]\n")
+    cfg = load_config(p)
+    assert cfg.seed == 3 and cfg.model == "eszsl"
+    p.write_text(f"kind: train\ndata: {toy_dir}\nmodle: eszsl\n")
+    with pytest.raises(ConfigError, match="unknown setting.*modle"):
+        load_config(p)
+    p.write_text(f"kind: train\ndata: {toy_dir}\nseed: three\n")
+    with pytest.raises(ConfigError, match="'seed'.*wrong type"):
+        load_config(p)
+    p.write_text("kind: grid\nsemantics: [att]\n")
+    with pytest.raises(ConfigError, match="required.*data"):
+        load_config(p)
+    p.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(p)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_cell_id_is_filesystem_safe():
+    assert cell_id({"data": "/x/AWA 2", "semantic": "/y/emb.npy", "model": "eszsl", "seed": 1}) == \
+        "AWA_2__emb__eszsl__seed1"
