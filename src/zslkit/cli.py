@@ -176,6 +176,29 @@ def run_cmd(config: Path, out: Path | None) -> None:
     click.echo(f"wrote {out / 'metrics.json'}")
 
 
+@main.command("analyze")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--compare", multiple=True, type=click.Path(path_type=Path),
+              help="Other run directories to overlay (e.g. the MSE run next to a ReMSE run); repeatable.")
+def analyze_cmd(run_dir: Path, compare: tuple[Path, ...]) -> None:
+    """Figures (AUSUC curve, confusion matrices, per-attribute errors) and imbalance stats of a run."""
+    from zslkit.evaluation.analysis import analyze_run
+
+    report = analyze_run(run_dir, compare=compare)
+    if report.get("surrogate"):
+        click.secho("SURROGATE data: not benchmark results", fg="yellow")
+    for name, path in report["figures"].items():
+        click.echo(f"  {name}: {path}")
+    if isinstance(report.get("imbalance"), dict):
+        for lab, x in report["imbalance"].items():
+            if x:
+                for split, v in x.items():
+                    s = v["summary"]
+                    click.echo(f"  {lab} [{split}] mse {s['mse']:.4g}  attribute CV {s['attr_cv']:.3f}  "
+                               f"class CV {s['class_cv']:.3f}")
+    click.echo(f"wrote {run_dir / 'analysis.json'}")
+
+
 @main.command("models")
 def models_cmd() -> None:
     """List the registered models."""

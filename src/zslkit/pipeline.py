@@ -23,7 +23,7 @@ from zslkit.errors import ConfigError
 from zslkit.evaluation.protocol import Metrics, evaluate
 from zslkit.registry import get_model
 from zslkit.training.selection import Selection, scores_fn_for, select
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from zslkit.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class RunResult:
     surrogate: bool
     dataset: dict[str, Any]
     timings: dict[str, float]
+    #: arrays for ``zslkit analyze`` (predictions, predicted semantics); saved as predictions.npz
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.metrics.to_dict()
@@ -88,7 +90,10 @@ class RunResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(asdict(self.config), sort_keys=False))
-        atomic_write_json(out / "metrics.json", self.to_dict())
+        if self.arrays:
+            with atomic_path(out / "predictions.npz", suffix=".npz") as tmp:
+                np.savez_compressed(tmp, **self.arrays)
+        atomic_write_json(out / "metrics.json", self.to_dict())  # last: marks the run complete
         return out
 
 
@@ -126,9 +131,14 @@ def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
     summary["path"] = str(cfg.data)
     summary["notes"] = data.provenance.get("notes", [])
     log.info("%s", metrics.summary())
+    arrays = {k: np.asarray(v) for k, v in metrics.predictions.items()}
+    arrays["semantic"] = data.semantic
+    arrays["seen_classes"] = data.seen_classes
+    arrays["unseen_classes"] = data.unseen_classes
+    arrays["class_names"] = np.array(data.class_names, dtype=str)
+    if hasattr(model, "predict_semantics"):  # regression models: enables the imbalance analysis
+        arrays["pred_semantics"] = np.asarray(model.predict_semantics(data.features[arrays["gzsl_idx"]]),
+                                              dtype=np.float32)
     return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
-                     dataset=summary, timings=timings)
+                     dataset=summary, timings=timings, arrays=arrays)
 
-
-def _float_params(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in params.items()}

@@ -74,6 +74,8 @@ class Metrics:
     oracle_H: float
     split: str = "test"
     curve: dict = field(default_factory=dict, repr=False)  # {"gamma": [...], "U": [...], "S": [...]}
+    #: per-image predictions behind the numbers (for analysis; not part of ``to_dict``)
+    predictions: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self, with_curve: bool = True) -> dict:
         """Nested dict in the layout of ``metrics.json`` (``zsl``, ``gzsl``, ``ausuc``, ...)."""
@@ -153,11 +155,18 @@ def evaluate(scores_fn: ScoresFn, features: np.ndarray, labels: np.ndarray, spli
     u, s = _us_at(scores, y, candidates, seen_mask, is_unseen, g)
     u0, s0 = _us_at(scores, y, candidates, seen_mask, is_unseen, 0.0)
     og, ou, os_, oh = sweep.best()
+    predictions = {
+        "gzsl_idx": np.concatenate([split.seen_idx, split.unseen_idx]).astype(np.int64), "gzsl_y_true": y,
+        "gzsl_y_pred": candidates[np.argmax(scores - g * seen_mask[None, :], axis=1)], "gzsl_is_unseen": is_unseen,
+        "candidates": candidates, "zsl_idx": np.asarray(split.unseen_idx, dtype=np.int64),
+        "zsl_y_pred": unseen[np.argmax(zs, axis=1)],
+    }
     return Metrics(
         T1=100 * t1, U=100 * u, S=100 * s, H=100 * harmonic_mean(u, s), gamma=g,
         ausuc=100 * sweep.ausuc(), U0=100 * u0, S0=100 * s0, H0=100 * harmonic_mean(u0, s0),
         oracle_gamma=og, oracle_U=100 * ou, oracle_S=100 * os_, oracle_H=100 * oh, split=split.name,
         curve={"gamma": sweep.gammas.tolist(), "U": (100 * sweep.u).tolist(), "S": (100 * sweep.s).tolist()},
+        predictions=predictions,
     )
 
 
