@@ -86,7 +86,10 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
 
 @main.command("train")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="xlsa17 dataset directory.")
-@click.option("--model", default="eszsl", show_default=True, help="Model name (see `zslkit models`).")
+@click.option("--model", default="eszsl", show_default=True,
+              help="Model name (see `zslkit models`), optionally with fixed hyperparameters: 'regressor(hidden=0)'.")
+@click.option("--loss", default=None, type=click.Choice(["mse", "remse"]),
+              help="Regression loss of models that have one (regressor, attention_net).")
 @click.option("--semantic", default="att", show_default=True,
               help="att | original_att | word2vec | sent | vgse | path to a .mat/.npy/.csv class matrix.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory.")
@@ -97,12 +100,15 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
 @click.option("--val-fold", "val_folds", multiple=True, type=int, default=(1,), show_default=True,
               help="Validation class fold(s) for model selection.")
 @click.option("--gamma", default=None, type=float, help="Fix the calibration gamma instead of choosing it on validation.")
-def train_cmd(data_dir: Path, model: str, semantic: str, out: Path, seed: int, params: tuple[str, ...], no_tune: bool,
-              val_folds: tuple[int, ...], gamma: float | None) -> None:
+def train_cmd(data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
+              params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None) -> None:
     """Train a ZSL model on a dataset and write RUN_DIR/metrics.json + config.yaml."""
     from zslkit.pipeline import TrainConfig, train
 
-    cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=_parse_params(params),
+    fixed = _parse_params(params)
+    if loss is not None:
+        fixed["loss"] = loss
+    cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=fixed,
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma)
     result = train(cfg)
     result.save(out)

@@ -57,7 +57,9 @@ class GridConfig:
                               f"{self.threads_per_worker}")
         from zslkit.registry import model_names
 
-        unknown = [m for m in self.models if m not in model_names()]
+        from zslkit.registry import parse_model_spec
+
+        unknown = [m for m in self.models if parse_model_spec(m)[0] not in model_names()]
         if unknown:
             raise ConfigError(f"unknown model(s) {unknown}; choose from {model_names()}")
         return self
@@ -82,8 +84,12 @@ def cell_id(cell: dict[str, Any]) -> str:
 def _train_config(cfg: GridConfig, cell: dict[str, Any]):
     from zslkit.pipeline import TrainConfig
 
+    from zslkit.registry import parse_model_spec
+
+    base = parse_model_spec(cell["model"])[0]
     return TrainConfig(data=cell["data"], model=cell["model"], semantic=cell["semantic"], seed=cell["seed"],
-                       params=dict(cfg.params.get(cell["model"], {})), grid=cfg.grids.get(cell["model"]),
+                       params=dict(cfg.params.get(cell["model"], cfg.params.get(base, {}))),
+                       grid=cfg.grids.get(cell["model"], cfg.grids.get(base)),
                        val_folds=list(cfg.val_folds))
 
 

@@ -21,7 +21,7 @@ from zslkit.data.xlsa17 import load_xlsa17
 from zslkit.data.zsldata import ZSLData
 from zslkit.errors import ConfigError
 from zslkit.evaluation.protocol import Metrics, evaluate
-from zslkit.registry import get_model
+from zslkit.registry import get_model, parse_model_spec
 from zslkit.training.selection import Selection, scores_fn_for, select
 from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from zslkit.utils.seed import seed_everything
@@ -34,7 +34,7 @@ class TrainConfig:
     """Settings of one feature-level experiment (maps 1:1 onto ``config.yaml``)."""
 
     data: str
-    model: str = "eszsl"
+    model: str = "eszsl"  # a registered name, or NAME(key=value, ...) with fixed hyperparameters
     semantic: str = "att"
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)  # fixed hyperparameters (skip their search)
@@ -106,12 +106,13 @@ def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
         data = load_xlsa17(cfg.data, semantic=cfg.semantic)
     timings["load"] = time.perf_counter() - t0
     seed_everything(cfg.seed)
+    fixed = {**parse_model_spec(cfg.model)[1], **cfg.params}
     model = get_model(cfg.model, **cfg.params)
     selection = None
     t0 = time.perf_counter()
     if cfg.tune:
         grid = type(model).param_grid if cfg.grid is None else cfg.grid
-        grid = {k: v for k, v in grid.items() if k not in cfg.params}
+        grid = {k: v for k, v in grid.items() if k not in fixed}
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
                            criterion=cfg.criterion)
         model.set_params(**selection.params)
