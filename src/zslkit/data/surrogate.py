@@ -75,7 +75,7 @@ class SurrogateConfig:
     feature_noise: float = 0.25
     imbalance: float = 0.3  # log-normal sigma of per-class image counts
     w2v_dim: int = 300
-    w2v_rho: float = 0.5  # share of attribute signal in the surrogate word vectors
+    w2v_rho: float = 0.85  # share of attribute signal in the surrogate word vectors
     w2v_common: float = 0.5  # weight of a direction shared by all classes (real word vectors have one)
 
 
