@@ -48,15 +48,25 @@ class ESZSL(ZSLModel):
             X = X / np.linalg.norm(X, axis=1, keepdims=True).clip(1e-12)
         return X
 
-    def _stats(self, X: np.ndarray, y: np.ndarray, S: np.ndarray):
+    def _stats(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, chunk: int = 4096):
+        """``X^T X`` (D x D), ``X^T Y S`` (D x K) in float64 and the seen rows of S.
+
+        Accumulated over row chunks so that only one float64 chunk of X exists at a time: the
+        features stay held once, in float32 (AWA2: 37k x 2048), while the sums keep double precision.
+        """
         classes = np.unique(y)
-        Xd = self._prep(X, np.float64)  # the Gram matrix needs double precision
-        Y = -np.ones((y.size, classes.size))
-        Y[np.arange(y.size), np.searchsorted(classes, y)] = 1.0
         Ss = S[classes].astype(np.float64)
-        XtX = Xd.T @ Xd
-        XtYS = Xd.T @ (Y @ Ss)  # D x K
-        return XtX, XtYS, Ss
+        col = np.searchsorted(classes, y)
+        d = X.shape[1]
+        XtX = np.zeros((d, d))
+        XtYS = np.zeros((d, Ss.shape[0]))
+        for s in range(0, X.shape[0], chunk):
+            xc = self._prep(X[s:s + chunk], np.float64)
+            XtX += xc.T @ xc
+            Y = -np.ones((xc.shape[0], classes.size))
+            Y[np.arange(xc.shape[0]), col[s:s + chunk]] = 1.0
+            XtYS += xc.T @ Y
+        return XtX, XtYS @ Ss, Ss
 
     @staticmethod
     def _right(Ss: np.ndarray, lam: float) -> np.ndarray:
