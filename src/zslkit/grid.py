@@ -168,6 +168,8 @@ def run_grid(cfg: GridConfig, progress: bool = True) -> GridResult:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     cells = cfg.cells()
+    for stale in out.glob("cells/*/.*.tmp-*"):  # temp files of writers killed in an earlier run
+        stale.unlink(missing_ok=True)
     todo = [c for c in cells if not _done(out / "cells" / cell_id(c), _train_config(cfg, c))]
     skipped = len(cells) - len(todo)
     if skipped:
