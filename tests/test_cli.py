@@ -31,11 +31,13 @@ def test_synth_inspect_train(tmp_path):
     p = run_cli("data", "inspect", str(out / "res101.mat"))
     assert "features" in p.stdout and "(64, 37322)" in p.stdout
     run_dir = tmp_path / "run"
-    p = run_cli("train", "--data", str(out), "--model", "eszsl", "--semantic", "word2vec", "--out", str(run_dir))
+    p = run_cli("train", "--data", str(out), "--model", "eszsl", "--semantic", "word2vec", "--out", str(run_dir),
+                "--param", "lam=1.0")
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["surrogate"] is True and m["semantic"] == "word2vec"
     assert set(m["gzsl"]) >= {"U", "S", "H", "gamma"} and 0 <= m["zsl"]["T1"] <= 100
     assert m["gamma_source"] == "validation classes"
+    assert m["params"]["lam"] == 1.0 and len(m["selection"]["table"]) == 10  # lam fixed, alpha searched
     assert (run_dir / "config.yaml").is_file()
     assert "oracle" in p.stdout
 
