@@ -108,6 +108,8 @@ def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
     seed_everything(cfg.seed)
     fixed = {**parse_model_spec(cfg.model)[1], **cfg.params}
     model = get_model(cfg.model, **cfg.params)
+    if "seed" in model.get_params() and "seed" not in fixed:  # iterative models: the run's seed drives them
+        model.set_params(seed=cfg.seed)
     selection = None
     t0 = time.perf_counter()
     if cfg.tune:

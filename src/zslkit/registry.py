@@ -31,9 +31,12 @@ def register_model(name: str) -> Callable:
 
 
 def _register_builtin() -> None:
+    from zslkit.models.bilinear import ALE, SJE, DeViSE
     from zslkit.models.eszsl import ESZSL
+    from zslkit.models.sae import SAE
 
-    MODELS.setdefault("eszsl", ESZSL)
+    for name, cls in (("eszsl", ESZSL), ("sae", SAE), ("ale", ALE), ("sje", SJE), ("devise", DeViSE)):
+        MODELS.setdefault(name, cls)
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:

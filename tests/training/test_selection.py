@@ -34,9 +34,10 @@ def test_selection_never_touches_test_images(toy_data, monkeypatch):
 
 
 def test_selection_table_and_edge_warning(toy_data):
-    sel = select(ESZSL(), toy_data, grid={"alpha": [1e-3, 1e-2], "lam": [1.0]})
-    assert len(sel.table) == 2 and sel.params["alpha"] in (1e-3, 1e-2)
-    assert "alpha" in sel.at_grid_edge
+    sel = select(ESZSL(), toy_data, grid={"alpha": [1e-3, 1e-2, 1e-1], "lam": [1.0], "normalize_features": [False]})
+    assert len(sel.table) == 3 and sel.params["alpha"] in (1e-3, 1e-2, 1e-1)
+    assert ("alpha" in sel.at_grid_edge) == (sel.params["alpha"] != 1e-2)
+    assert "lam" not in sel.at_grid_edge and "normalize_features" not in sel.at_grid_edge
     assert np.isfinite(sel.gamma)
     with pytest.raises(ConfigError):
         select(ESZSL(), toy_data, criterion="accuracy")

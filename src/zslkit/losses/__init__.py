@@ -4,9 +4,11 @@
 * :func:`remse_weights`, :func:`weights_from_error`, :func:`class_error_stats` -- the
   weight matrix and per-class error statistics behind it, for analysis.
 
-Ranking losses (ALE / SJE / DeViSE) live in :mod:`zslkit.losses.ranking`.
+* :func:`ale_loss`, :func:`sje_loss`, :func:`devise_loss` -- ranking losses of the bilinear
+  compatibility models (:mod:`zslkit.losses.ranking`).
 """
 
+from zslkit.losses.ranking import RANKING_LOSSES, ale_loss, devise_loss, margin_violations, rank_weight, sje_loss
 from zslkit.losses.remse import (
     ReMSELoss,
     class_error_stats,
@@ -17,7 +19,13 @@ from zslkit.losses.remse import (
 )
 
 __all__ = [
+    "RANKING_LOSSES",
     "ReMSELoss",
+    "ale_loss",
+    "devise_loss",
+    "margin_violations",
+    "rank_weight",
+    "sje_loss",
     "class_error_stats",
     "regnorm",
     "remse_loss",

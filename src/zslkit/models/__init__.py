@@ -1,6 +1,8 @@
 """Feature-level ZSL estimators (one file per family) sharing :class:`ZSLModel`'s interface."""
 
 from zslkit.models.base import ZSLModel
+from zslkit.models.bilinear import ALE, SJE, BilinearRankingModel, DeViSE
 from zslkit.models.eszsl import ESZSL
+from zslkit.models.sae import SAE
 
-__all__ = ["ESZSL", "ZSLModel"]
+__all__ = ["ALE", "SAE", "SJE", "BilinearRankingModel", "DeViSE", "ESZSL", "ZSLModel"]

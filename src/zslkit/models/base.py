@@ -52,7 +52,8 @@ def check_fit_inputs(X: Any, y: Any, S: Any) -> tuple[np.ndarray, np.ndarray, np
 class ZSLModel(BaseEstimator):
     """Base class of zslkit's feature-level ZSL estimators (see module docstring)."""
 
-    #: default hyperparameter grid searched by :func:`zslkit.models.tuning.tune` on validation classes
+    #: default hyperparameter grid searched by :func:`zslkit.training.selection.select` on validation
+    #: classes; ``fit_grid`` must yield its results in the order of the grid it is given
     param_grid: ClassVar[dict[str, list]] = {}
     #: whether ``fit`` is iterative (reports progress, has epochs)
     iterative: ClassVar[bool] = False

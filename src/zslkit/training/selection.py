@@ -83,7 +83,8 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
     edge = []
     for name, values in (grid or {}).items():
         vals = list(values)
-        if len(vals) > 1 and points[best][name] in (vals[0], vals[-1]):
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
+        if numeric and len(vals) > 2 and points[best][name] in (min(vals), max(vals)):
             edge.append(name)
     if edge:
         log.warning("selected %s at the edge of its grid: consider widening the grid", edge)
