@@ -4,7 +4,8 @@
 :class:`zslkit.pipeline.TrainConfig`) or ``grid`` (a :class:`zslkit.grid.GridConfig`); every
 other key must be a field of that dataclass. Types are checked against the annotations for
 the simple cases (int, float, str, bool, lists, dicts, optional), so a typo or a wrong type
-fails before any work starts.
+fails before any work starts. Environment variables in string values are expanded
+(``data: ${ZSLKIT_DATA}/AWA2``), and an unset variable is an error rather than a silent empty path.
 """
 
 from __future__ import annotations
@@ -79,12 +80,25 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def _expand(value: Any, where: str) -> Any:
+    if isinstance(value, str) and "$" in value:
+        out = os.path.expandvars(value)
+        if "$" in out:
+            raise ConfigError(f"{where}: environment variable in {value!r} is not set")
+        return out
+    if isinstance(value, list):
+        return [_expand(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v, where) for k, v in value.items()}
+    return value
+
+
 def load_config(path: str | os.PathLike) -> Any:
     """Load a ``kind: train`` or ``kind: grid`` YAML file into its dataclass."""
     from zslkit.grid import GridConfig
     from zslkit.pipeline import TrainConfig
 
-    data = read_yaml(path)
+    data = _expand(read_yaml(path), str(path))
     kind = data.pop("kind", "train")
     kinds = {"train": TrainConfig, "grid": GridConfig}
     if kind not in kinds:
