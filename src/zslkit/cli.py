@@ -100,7 +100,8 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
 @click.option("--val-fold", "val_folds", multiple=True, type=int, default=(1,), show_default=True,
               help="Validation class fold(s) for model selection.")
 @click.option("--gamma", default=None, type=float, help="Fix the calibration gamma instead of choosing it on validation.")
-def train_cmd(data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
+@click.pass_context
+def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
               params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None) -> None:
     """Train a ZSL model on a dataset and write RUN_DIR/metrics.json + config.yaml."""
     from zslkit.pipeline import TrainConfig, train
@@ -109,7 +110,8 @@ def train_cmd(data_dir: Path, model: str, loss: str | None, semantic: str, out: 
     if loss is not None:
         fixed["loss"] = loss
     cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=fixed,
-                      tune=not no_tune, val_folds=list(val_folds), gamma=gamma)
+                      tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
+                      progress=not ctx.find_root().params.get("quiet", False))
     result = train(cfg)
     result.save(out)
     _print_result(result.to_dict())

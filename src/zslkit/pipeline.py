@@ -44,6 +44,7 @@ class TrainConfig:
     val_holdout: float = 0.2
     criterion: str = "T1"
     gamma: float | None = None  # fixed calibration gamma; None = chosen on validation
+    progress: bool = False  # progress bars of iterative models (the CLI turns them on)
 
     def validate(self) -> "TrainConfig":
         if not self.val_folds:
@@ -110,6 +111,8 @@ def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
     model = get_model(cfg.model, **cfg.params)
     if "seed" in model.get_params() and "seed" not in fixed:  # iterative models: the run's seed drives them
         model.set_params(seed=cfg.seed)
+    if "verbose" in model.get_params() and "verbose" not in fixed:
+        model.set_params(verbose=cfg.progress)
     selection = None
     t0 = time.perf_counter()
     if cfg.tune:

@@ -32,10 +32,13 @@ def register_model(name: str) -> Callable:
 
 def _register_builtin() -> None:
     from zslkit.models.bilinear import ALE, SJE, DeViSE
+    from zslkit.models.clswgan import CLSWGAN
     from zslkit.models.eszsl import ESZSL
+    from zslkit.models.regressor import SemanticRegressor
     from zslkit.models.sae import SAE
 
-    for name, cls in (("eszsl", ESZSL), ("sae", SAE), ("ale", ALE), ("sje", SJE), ("devise", DeViSE)):
+    for name, cls in (("eszsl", ESZSL), ("sae", SAE), ("ale", ALE), ("sje", SJE), ("devise", DeViSE),
+                      ("regressor", SemanticRegressor), ("clswgan", CLSWGAN)):
         MODELS.setdefault(name, cls)
 
 

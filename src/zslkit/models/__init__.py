@@ -2,7 +2,10 @@
 
 from zslkit.models.base import ZSLModel
 from zslkit.models.bilinear import ALE, SJE, BilinearRankingModel, DeViSE
+from zslkit.models.clswgan import CLSWGAN
 from zslkit.models.eszsl import ESZSL
+from zslkit.models.regressor import SemanticRegressor
 from zslkit.models.sae import SAE
 
-__all__ = ["ALE", "SAE", "SJE", "BilinearRankingModel", "DeViSE", "ESZSL", "ZSLModel"]
+__all__ = ["ALE", "CLSWGAN", "SAE", "SJE", "BilinearRankingModel", "DeViSE", "ESZSL", "SemanticRegressor",
+           "ZSLModel"]

@@ -1,0 +1,30 @@
+"""The shipped configs load, and environment variables in configs expand (or fail clearly)."""
+
+from pathlib import Path
+
+import pytest
+
+from zslkit.config import load_config
+from zslkit.errors import ConfigError
+from zslkit.grid import GridConfig
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+def test_there_are_configs_for_each_paper_and_dataset():
+    names = {p.stem for p in CONFIGS}
+    for ds in ("awa2", "cub", "sun"):
+        assert {f"xlsa17_baselines_{ds}", f"vgse_{ds}", f"rezsl_regressor_{ds}"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_config_loads(path, monkeypatch):
+    monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
+    cfg = load_config(path)
+    assert isinstance(cfg, GridConfig) and all(d.startswith("/data/xlsa17/") for d in cfg.data)
+
+
+def test_unset_environment_variable_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("ZSLKIT_DATA", raising=False)
+    with pytest.raises(ConfigError, match="not set"):
+        load_config(CONFIGS[0])
