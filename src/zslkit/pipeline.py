@@ -39,7 +39,7 @@ class TrainConfig:
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)  # fixed hyperparameters (skip their search)
     grid: dict[str, list] | None = None  # search grid; None = the model's default grid
-    tune: bool = True
+    tune: bool = True  # search the hyperparameter grid on validation classes
     val_folds: list[int] = field(default_factory=lambda: [1])
     val_holdout: float = 0.2
     criterion: str = "T1"
@@ -115,9 +115,10 @@ def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
         model.set_params(verbose=cfg.progress)
     selection = None
     t0 = time.perf_counter()
-    if cfg.tune:
-        grid = type(model).param_grid if cfg.grid is None else cfg.grid
-        grid = {k: v for k, v in grid.items() if k not in fixed}
+    # Without tuning, validation still runs once (empty grid) to choose the calibration gamma.
+    grid = (type(model).param_grid if cfg.grid is None else cfg.grid) if cfg.tune else {}
+    grid = {k: v for k, v in grid.items() if k not in fixed}
+    if cfg.tune or cfg.gamma is None:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
                            criterion=cfg.criterion)
         model.set_params(**selection.params)

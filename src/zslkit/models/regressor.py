@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zslkit.errors import ConfigError, ZSLDataError
+from zslkit.losses.remse import ReMSELoss, regnorm
 from zslkit.models.base import ZSLModel, check_fit_inputs
 
 __all__ = ["SemanticRegressor"]
@@ -192,8 +193,6 @@ class SemanticRegressor(ZSLModel):
             return criterion(pred, target, labels)
         # Same operations as ReMSE's (RegNorm, then squared difference, then mean), so that
         # ReMSE with p = p2 = 0 (weights exactly 1) reproduces this loss and its gradients bit for bit.
-        from zslkit.losses.remse import regnorm
-
         return ((regnorm(pred) - regnorm(target)) ** 2).mean()
 
     # -- estimator API ------------------------------------------------------------------
@@ -220,8 +219,6 @@ class SemanticRegressor(ZSLModel):
 
         criterion = None
         if self.loss == "remse":
-            from zslkit.losses import ReMSELoss
-
             criterion = ReMSELoss(int(classes.size), p=float(self.p), p2=float(self.p2), mode=self.remse_mode,
                                   normalize=True)
         use_ce = float(self.ce_weight) > 0.0
@@ -297,8 +294,6 @@ class SemanticRegressor(ZSLModel):
             for start in range(0, X.shape[0], batch_size):
                 s = self.net_(self._prep(X[start:start + batch_size]))
                 if normalize:
-                    from zslkit.losses.remse import regnorm
-
                     s = regnorm(s)
                 out.append(s)
         return torch.cat(out).numpy() if out else np.zeros((0, self.n_semantic_), dtype=np.float32)
