@@ -109,6 +109,9 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
     fixed = _parse_params(params)
     if loss is not None:
         fixed["loss"] = loss
+    if model == "attention_net":
+        _train_attention_net(data_dir, out, seed, fixed, gamma, val_folds, ctx)
+        return
     cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=fixed,
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
                       progress=not ctx.find_root().params.get("quiet", False))
@@ -116,6 +119,27 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
     result.save(out)
     _print_result(result.to_dict())
     click.echo(f"wrote {out / 'metrics.json'}")
+
+
+def _train_attention_net(data_dir: Path, out: Path, seed: int, fixed: dict, gamma, val_folds, ctx) -> None:
+    """AttentionNet is trained by the episodic engine, not the feature-estimator pipeline: DATA is a
+    feature-map directory (``save_feature_maps``/``extract_feature_maps``); --param sets any
+    AttentionNetConfig field. Works unchanged under ``torchrun --nproc_per_node=N -m zslkit train``."""
+    import os
+
+    from zslkit.training.feature_maps import load_feature_maps
+    from zslkit.training.loop import AttentionNetConfig, train_attention_net
+
+    values = {"seed": seed, "out_dir": str(out), "val_fold": val_folds[0],
+              "progress": not ctx.find_root().params.get("quiet", False), **fixed}
+    if gamma is not None:
+        values["gamma"] = gamma
+    cfg = AttentionNetConfig.from_dict(values).validate()
+    result = train_attention_net(cfg, load_feature_maps(data_dir))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
+        _print_result({**result.to_dict(), "params": {k: v for k, v in fixed.items()}})
+        click.echo(f"training throughput {result.throughput:.0f} images/s on {result.world_size} process(es)")
+        click.echo(f"wrote {out / 'metrics.json'}")
 
 
 def _parse_params(items: tuple[str, ...]) -> dict:
@@ -207,6 +231,25 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...]) -> None:
     click.echo(f"wrote {run_dir / 'analysis.json'}")
 
 
+@main.command("analyze-attention")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Feature-map directory.")
+@click.option("--index", "indices", multiple=True, type=int, help="Image index (repeatable); default: 4 unseen.")
+@click.option("--top-k", default=6, show_default=True, type=int, help="Attributes shown per image.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False, path_type=Path))
+def analyze_attention_cmd(run_dir: Path, data_dir: Path, indices: tuple[int, ...], top_k: int, out: Path | None) -> None:
+    """Per-attribute attention maps of a trained AttentionNet (PNG grid)."""
+    from zslkit.training.feature_maps import load_feature_maps
+    from zslkit.training.loop import analyze_attention, load_attention_net
+
+    model, _ = load_attention_net(run_dir / "model.pt")
+    data = load_feature_maps(data_dir)
+    idx = list(indices) or [int(i) for i in data.splits["test_unseen"][:4]]
+    out = out or run_dir / "figures" / "attention_maps.png"
+    analyze_attention(model, data, idx, out, top_k=top_k)
+    click.echo(f"wrote {out}")
+
+
 @main.command("models")
 def models_cmd() -> None:
     """List the registered models."""
@@ -214,6 +257,7 @@ def models_cmd() -> None:
 
     for name in model_names():
         click.echo(name)
+    click.echo("attention_net  (feature maps or images; zslkit train --model attention_net --data MAPS_DIR)")
 
 
 @main.command("demo")

@@ -78,5 +78,7 @@ def get_model(spec: str, **params: Any):
 
 
 def model_names() -> list[str]:
+    """Feature-level estimators; ``attention_net`` (image / feature-map level) is trained by its own
+    engine (:func:`zslkit.training.loop.train_attention_net`) and listed by ``zslkit models`` separately."""
     _register_builtin()
     return sorted(MODELS)
