@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from threadpoolctl import threadpool_limits
 
 # Small matrices dominate the suite; with several BLAS threads on a 2-core machine that also
 # runs subprocesses, they are far slower than with one (and less reproducible). One thread, globally.
 threadpool_limits(1)
+torch.set_num_threads(1)
 
 from zslkit.data.surrogate import SurrogateConfig, make_surrogate, make_toy_att_splits
 from zslkit.data.xlsa17 import load_xlsa17

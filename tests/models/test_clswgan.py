@@ -94,6 +94,20 @@ def test_classifier_cached_per_candidate_set(fitted, toy_data):
     np.testing.assert_array_equal(fitted.scores(X, S1), fitted.scores(X, S1))
 
 
+def test_cache_follows_classifier_params(toy_data):
+    X, y = _trainval(toy_data)
+    m = CLSWGAN(**TINY).fit(X, y, toy_data.semantic)
+    Su = toy_data.semantic[toy_data.unseen_classes]
+    c1 = m._classifier(Su)
+    m.set_params(n_synth=12)
+    assert m._classifier(Su) is not c1
+    m.set_params(n_synth=0)
+    with pytest.raises(ConfigError, match="n_synth"):
+        m.scores(X[:3], Su)
+    with pytest.raises(ConfigError, match="n_synth"):
+        list(CLSWGAN(**TINY).fit_grid(X, y, toy_data.semantic, [{"n_synth": 10}, {"n_synth": -1}]))
+
+
 def test_same_seed_same_scores_different_seed_different(toy_data):
     X, y = _trainval(toy_data)
     S = toy_data.semantic

@@ -77,6 +77,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.spatial.distance import cdist
 from sklearn.base import clone
 from torch import nn
 
@@ -403,6 +404,7 @@ class CLSWGAN(ZSLModel):
                 trained[gan_key] = model.fit(X, y, S)
                 yield params, model
                 continue
+            model._validate()  # fit() is skipped for this point: check its parameters here
             src = trained[gan_key]
             # Share the fitted GAN state (read-only tensors); each model gets its own classifier cache.
             for attr, value in vars(src).items():
@@ -430,14 +432,16 @@ class CLSWGAN(ZSLModel):
 
     def _seen_match(self, Sn: np.ndarray) -> np.ndarray:
         """For each row of Sn (C' x K), the local seen-class index it equals, or -1."""
-        diff = np.abs(Sn[:, None, :] - self.seen_semantic_[None, :, :]).max(axis=2)  # (C' x Cs)
+        diff = cdist(Sn, self.seen_semantic_, metric="chebyshev")  # (C' x Cs) max abs difference
         match = np.where(diff.min(axis=1) <= SEEN_ATOL, diff.argmin(axis=1), -1)
         return match
 
     def _classifier(self, S: np.ndarray) -> nn.Linear:
         """The final softmax classifier over the rows of S (trained once per distinct S)."""
         Sn = self._semantic(S)
-        key = hashlib.sha1(np.asarray(Sn.shape, dtype=np.int64).tobytes() + Sn.tobytes()).hexdigest()
+        # The key also covers the classifier's hyperparameters, in case set_params changed them after fit.
+        params = repr((self.n_synth, self.cls_lr, self.cls_epochs, self.cls_batch_size, self.seed)).encode()
+        key = hashlib.sha1(np.asarray(Sn.shape, dtype=np.int64).tobytes() + Sn.tobytes() + params).hexdigest()
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -469,6 +473,7 @@ class CLSWGAN(ZSLModel):
         The classifier is trained on first use for this S (see the module docstring).
         """
         self._check_fitted("generator_")
+        self._validate()  # classifier parameters may have been changed by set_params since fit
         X = np.asarray(X, dtype=np.float32)
         S = np.asarray(S, dtype=np.float32)
         d = self.X_seen_.shape[1]
