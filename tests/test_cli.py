@@ -73,10 +73,10 @@ def test_attention_net_train_and_attention_maps(tmp_path):
     from zslkit.training.feature_maps import make_synthetic_feature_maps, save_feature_maps
 
     maps = save_feature_maps(tmp_path / "maps", make_synthetic_feature_maps(num_classes=10, num_unseen=3,
-                                                                            images_per_class=12, seed=0))
+                                                                            images_per_class=8, seed=0))
     run = tmp_path / "run"
     p = run_cli("-q", "train", "--model", "attention_net", "--data", str(maps), "--out", str(run), "--loss", "remse",
-                "--param", "epochs=2", "--param", "ways=4", "--param", "optimizer=adam", "--param", "lr=0.01")
+                "--param", "epochs=1", "--param", "ways=4", "--param", "optimizer=adam", "--param", "lr=0.01")
     m = json.loads((run / "metrics.json").read_text())
     assert m["model"] == "attention_net" and m["config"]["loss"] == "remse" and 0 <= m["zsl"]["T1"] <= 100
     assert "images/s" in p.stdout
