@@ -35,7 +35,8 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     lines = ["# ESZSL on SURROGATE xlsa17 data (synthetic features; NOT real AWA2/SUN/CUB results)", "",
-             f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}", "",
+             f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
+             f"load average at start {os.getloadavg()[0]:.1f} (other jobs on the same cores inflate wall times)", "",
              "| dataset | semantic | T1 | U | S | H | AUSUC | oracle H | alpha | lam | synth s | load s | "
              "select s | fit s | eval s | load+fit+eval s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

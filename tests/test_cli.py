@@ -80,7 +80,9 @@ def test_attention_net_train_and_attention_maps(tmp_path):
     m = json.loads((run / "metrics.json").read_text())
     assert m["model"] == "attention_net" and m["config"]["loss"] == "remse" and 0 <= m["zsl"]["T1"] <= 100
     assert "images/s" in p.stdout
-    p = run_cli("analyze-attention", str(run), "--data", str(maps))
+    p = run_cli("analyze", str(run), check=False)
+    assert p.returncode == 2 and "--data" in p.stderr
+    p = run_cli("analyze", str(run), "--data", str(maps))
     assert (run / "figures" / "attention_maps.png").read_bytes()[:4] == b"\x89PNG"
     p = run_cli("train", "--model", "attention_net", "--data", str(maps), "--out", str(run / "x"),
                 "--param", "epochs=0", check=False)

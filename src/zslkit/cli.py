@@ -212,8 +212,31 @@ def run_cmd(config: Path, out: Path | None) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--compare", multiple=True, type=click.Path(path_type=Path),
               help="Other run directories to overlay (e.g. the MSE run next to a ReMSE run); repeatable.")
-def analyze_cmd(run_dir: Path, compare: tuple[Path, ...]) -> None:
-    """Figures (AUSUC curve, confusion matrices, per-attribute errors) and imbalance stats of a run."""
+@click.option("--data", "data_dir", default=None, type=click.Path(path_type=Path),
+              help="AttentionNet runs: the feature-map directory, to render per-attribute attention maps.")
+@click.option("--index", "indices", multiple=True, type=int,
+              help="AttentionNet runs: image index to render (repeatable); default: 4 unseen test images.")
+@click.option("--top-k", default=6, show_default=True, type=int, help="AttentionNet runs: attributes per image.")
+def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None, indices: tuple[int, ...],
+                top_k: int) -> None:
+    """Figures of a run: AUSUC curve, confusion matrices, per-attribute errors and imbalance stats;
+    for AttentionNet runs (with --data) the per-attribute attention maps."""
+    from zslkit.errors import ConfigError
+
+    if (run_dir / "model.pt").is_file():  # an AttentionNet run directory
+        if data_dir is None:
+            raise ConfigError(f"{run_dir} is an AttentionNet run: pass --data MAPS_DIR to render attention maps")
+        from zslkit.training.feature_maps import load_feature_maps
+        from zslkit.training.loop import analyze_attention, load_attention_net
+
+        model, _ = load_attention_net(run_dir / "model.pt")
+        data = load_feature_maps(data_dir)
+        idx = list(indices) or [int(i) for i in data.splits["test_unseen"][:4]]
+        out = run_dir / "figures" / "attention_maps.png"
+        analyze_attention(model, data, idx, out, top_k=top_k)
+        click.echo(f"  attention_maps: {out}")
+        if not (run_dir / "predictions.npz").is_file():
+            return
     from zslkit.evaluation.analysis import analyze_run
 
     report = analyze_run(run_dir, compare=compare)
@@ -229,25 +252,6 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...]) -> None:
                     click.echo(f"  {lab} [{split}] mse {s['mse']:.4g}  attribute CV {s['attr_cv']:.3f}  "
                                f"class CV {s['class_cv']:.3f}")
     click.echo(f"wrote {run_dir / 'analysis.json'}")
-
-
-@main.command("analyze-attention")
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Feature-map directory.")
-@click.option("--index", "indices", multiple=True, type=int, help="Image index (repeatable); default: 4 unseen.")
-@click.option("--top-k", default=6, show_default=True, type=int, help="Attributes shown per image.")
-@click.option("--out", default=None, type=click.Path(dir_okay=False, path_type=Path))
-def analyze_attention_cmd(run_dir: Path, data_dir: Path, indices: tuple[int, ...], top_k: int, out: Path | None) -> None:
-    """Per-attribute attention maps of a trained AttentionNet (PNG grid)."""
-    from zslkit.training.feature_maps import load_feature_maps
-    from zslkit.training.loop import analyze_attention, load_attention_net
-
-    model, _ = load_attention_net(run_dir / "model.pt")
-    data = load_feature_maps(data_dir)
-    idx = list(indices) or [int(i) for i in data.splits["test_unseen"][:4]]
-    out = out or run_dir / "figures" / "attention_maps.png"
-    analyze_attention(model, data, idx, out, top_k=top_k)
-    click.echo(f"wrote {out}")
 
 
 @main.command("models")
