@@ -254,6 +254,50 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
     click.echo(f"wrote {run_dir / 'analysis.json'}")
 
 
+@main.group()
+def vgse() -> None:
+    """VGSE: discover class embeddings from images (patch clustering + class relation)."""
+
+
+@vgse.command("discover")
+@click.option("--demo", is_flag=True, help="Run on the built-in SYNTHETIC image world with a tiny local CNN.")
+@click.option("--images", type=click.Path(path_type=Path), help="Image folder, one sub-folder per class.")
+@click.option("--classes", type=click.Path(path_type=Path), help="All class names, one per line.")
+@click.option("--unseen", type=click.Path(path_type=Path), help="Unseen class names, one per line.")
+@click.option("--word-vectors", type=click.Path(path_type=Path), help="word2vec (.bin/.txt) or GloVe file.")
+@click.option("--backbone-weights", "weights", type=click.Path(path_type=Path), help="Local ResNet weight file.")
+@click.option("--backbone", default="resnet101", show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory (or the .mat to write).")
+@click.option("--grid", "patch_grid", default="3x3", show_default=True)
+@click.option("--clusters", "n_clusters", default=150, show_default=True, type=int)
+@click.option("--epochs", default=20, show_default=True, type=int)
+@click.option("--relation", default="smo", show_default=True, type=click.Choice(["smo", "wavg"]))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Any other DiscoverConfig field.")
+def vgse_discover(demo, images, classes, unseen, word_vectors, weights, backbone, out, patch_grid, n_clusters, epochs,
+                  relation, seed, params) -> None:
+    """Discover VGSE class embeddings (.mat in the VGSE_SMO.mat layout, .npy, .csv, plots)."""
+    from zslkit.vgse.discovery import DiscoverConfig, discover, discover_demo
+
+    if demo:
+        click.secho("SYNTHETIC image world: these embeddings are for demonstration only", fg="yellow")
+        res = discover_demo(out, seed=seed)
+    else:
+        from zslkit.errors import ConfigError
+
+        missing = [n for n, v in (("--images", images), ("--classes", classes), ("--unseen", unseen),
+                                  ("--word-vectors", word_vectors)) if v is None]
+        if missing:
+            raise ConfigError(f"vgse discover needs {', '.join(missing)} (or --demo)")
+        values = {"images": str(images), "classes": str(classes), "unseen": str(unseen),
+                  "word_vectors": str(word_vectors), "out": str(out), "backbone": backbone,
+                  "weights": None if weights is None else str(weights), "patch_grid": patch_grid,
+                  "n_clusters": n_clusters, "epochs": epochs, "relation": relation, "seed": seed,
+                  **_parse_params(params)}
+        res = discover(DiscoverConfig.from_dict(values))
+    click.echo(res.summary())
+
+
 @main.command("models")
 def models_cmd() -> None:
     """List the registered models."""

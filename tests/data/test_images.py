@@ -1,0 +1,123 @@
+"""Image-folder layouts (CUB, AWA2, SUN), res101 image lists, unreadable images."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zslkit.data.images import (
+    BadImages,
+    ImageList,
+    ImageReadError,
+    image_list_from_res101,
+    load_image,
+    match_class_folders,
+    resolve_image_paths,
+    scan_image_folder,
+)
+from zslkit.data.xlsa17 import write_res101
+from zslkit.errors import ZSLDataError
+
+
+def _img(path: Path, colour=(255, 0, 0), size=(8, 6), fmt=None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path, format=fmt)
+    return path
+
+
+def test_cub_layout(tmp_path):
+    root = tmp_path / "CUB_200_2011" / "images"
+    _img(root / "001.Black_footed_Albatross" / "b.jpg")
+    _img(root / "001.Black_footed_Albatross" / "a.jpg")
+    _img(root / "002.Laysan_Albatross" / "c.png")
+    names = ["001.Black_footed_Albatross", "002.Laysan_Albatross", "003.Sooty_Albatross"]
+    imgs = scan_image_folder(root, names, classes=names[:2])
+    assert [Path(p).name for p in imgs.paths] == ["a.jpg", "b.jpg", "c.png"]  # class order, then file name
+    assert imgs.labels.tolist() == [0, 0, 1]
+    assert imgs.counts().tolist() == [2, 1, 0]
+    # class names without the CUB number still find the numbered folders; a parent root works too
+    found = match_class_folders(tmp_path, ["Black_footed_Albatross", "Laysan_Albatross"])
+    assert found["Laysan_Albatross"] == root / "002.Laysan_Albatross"
+
+
+def test_awa2_and_sun_layouts(tmp_path):
+    awa = tmp_path / "AWA2" / "JPEGImages"
+    _img(awa / "grizzly+bear" / "grizzly+bear_10001.jpg")
+    _img(awa / "antelope" / "antelope_10001.jpg")
+    imgs = scan_image_folder(awa.parent, ["antelope", "grizzly+bear"])
+    assert imgs.labels.tolist() == [0, 1] and imgs.class_folders["grizzly+bear"].endswith("grizzly+bear")
+    sun = tmp_path / "SUN" / "images"
+    _img(sun / "a" / "abbey" / "sun_a.jpg")
+    _img(sun / "a" / "apartment_building" / "outdoor" / "sun_b.jpg")
+    _img(sun / "a" / "apse" / "outdoor" / "sun_c.jpg")
+    _img(sun / "a" / "apse" / "indoor" / "sun_d.jpg")
+    names = ["abbey", "apartment_building_outdoor", "apse_indoor", "apse_outdoor"]
+    imgs = scan_image_folder(sun, names)
+    assert [Path(p).name for p in imgs.paths] == ["sun_a.jpg", "sun_b.jpg", "sun_d.jpg", "sun_c.jpg"]
+    assert imgs.labels.tolist() == [0, 1, 2, 3]
+
+
+def test_missing_class_folder_is_named(tmp_path):
+    _img(tmp_path / "imgs" / "cat" / "1.png")
+    with pytest.raises(ZSLDataError, match=r"no image folder for 1 class\(es\): \['dog'\].*cat"):
+        scan_image_folder(tmp_path / "imgs", ["cat", "dog"])
+    with pytest.raises(ZSLDataError, match="image folder not found"):
+        scan_image_folder(tmp_path / "nope", ["cat"])
+    with pytest.raises(ZSLDataError, match="not in the class list"):
+        scan_image_folder(tmp_path / "imgs", ["cat"], classes=["cow"])
+
+
+def test_ambiguous_folders_are_an_error(tmp_path):
+    _img(tmp_path / "r" / "x" / "outdoor" / "1.png")
+    _img(tmp_path / "r" / "y" / "outdoor" / "1.png")
+    with pytest.raises(ZSLDataError, match="several folders"):
+        match_class_folders(tmp_path / "r", ["outdoor"])
+    # the full relative path disambiguates
+    assert match_class_folders(tmp_path / "r", ["x_outdoor"])["x_outdoor"].parent.name == "x"
+
+
+def test_unreadable_images_named_by_path(tmp_path):
+    good = _img(tmp_path / "good.png")
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"this is not an image")
+    truncated = tmp_path / "trunc.png"
+    truncated.write_bytes(good.read_bytes()[:40])
+    assert load_image(good).mode == "RGB"
+    for p, reason in ((garbage, "Unidentified"), (truncated, "Error"), (tmp_path / "missing.jpg", "file not found")):
+        with pytest.raises(ImageReadError) as ei:
+            load_image(p)
+        assert str(p) in str(ei.value) and reason in ei.value.reason and isinstance(ei.value, ZSLDataError)
+    bad = BadImages()
+    bad.add(3, ImageReadError(garbage, "broken"))
+    assert len(bad) == 1 and bad.to_list() == [{"index": 3, "path": str(garbage), "reason": "broken"}]
+    assert str(garbage) in bad.report()
+    with pytest.raises(ImageReadError):
+        BadImages(fail_fast=True).add(0, ImageReadError(garbage, "broken"))
+
+
+def test_res101_image_files_resolved_under_user_root(tmp_path):
+    root = tmp_path / "CUB_200_2011"
+    _img(root / "images" / "001.A" / "a1.jpg")
+    _img(root / "images" / "002.B" / "b1.jpg")
+    foreign = ["/BS/xian/work/data/CUB_200_2011/CUB_200_2011/images/001.A/a1.jpg",
+               "/BS/xian/work/data/CUB_200_2011/CUB_200_2011/images/002.B/b1.jpg",
+               "/BS/xian/work/data/CUB_200_2011/CUB_200_2011/images/002.B/gone.jpg"]
+    paths, dropped = resolve_image_paths(foreign, root)
+    assert dropped == 6 and Path(paths[0]) == root / "images" / "001.A" / "a1.jpg"
+    write_res101(tmp_path / "res101.mat", np.zeros((3, 4), np.float32), np.array([0, 1, 1]), image_files=foreign)
+    imgs = image_list_from_res101(tmp_path / "res101.mat", root, ["A", "B"])
+    assert imgs.labels.tolist() == [0, 1, 1] and imgs.class_names == ["A", "B"]
+    assert imgs.load(0).size == (8, 6)
+    with pytest.raises(ImageReadError, match="gone.jpg"):  # a missing file stays missing (reported later)
+        imgs.load(2)
+    with pytest.raises(ZSLDataError, match="none of the first"):
+        resolve_image_paths(["/x/y/z.jpg"], root)
+
+
+def test_image_list_subsets():
+    il = ImageList(["a", "b", "c"], [0, 2, 0], ["x", "y", "z"])
+    assert il.of_classes([0]).paths == ["a", "c"]
+    assert il.subset([1]).labels.tolist() == [2]
+    with pytest.raises(ZSLDataError):
+        ImageList(["a"], [5], ["x"])
