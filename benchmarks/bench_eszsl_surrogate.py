@@ -10,7 +10,6 @@ Run:  python benchmarks/bench_eszsl_surrogate.py [--out benchmarks/results/eszsl
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -18,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from zslkit.data import load_xlsa17, make_surrogate
 from zslkit.pipeline import TrainConfig, train
@@ -65,7 +63,7 @@ def main() -> None:
     lines += ["", "Hyperparameters (alpha, lam) and the calibration gamma were chosen on validation class fold 1 "
               "(xlsa17 trainclasses1/valclasses1), never on test. 'oracle H' uses the best gamma on test and is "
               "shown only for comparison with papers.",
-              f"Published ESZSL on the REAL features (Xian et al. 2018), for orientation only: AWA2 T1 58.6, "
+              "Published ESZSL on the REAL features (Xian et al. 2018), for orientation only: AWA2 T1 58.6, "
               "CUB 53.9, SUN 54.5."]
     out = Path(args.out)
     atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")

@@ -62,7 +62,7 @@ def main() -> None:
     regs = [m for m in REGRESSORS if m in args.models]
     seeds = run_grid(GridConfig(models=regs, seeds=[0, 1, 2], **{**common, "semantics": ["att"]})) if regs else None
     wall = time.perf_counter() - t0
-    head = [f"# ZSL models on SURROGATE xlsa17 data (synthetic features; NOT real AWA2/SUN/CUB results)", "",
+    head = ["# ZSL models on SURROGATE xlsa17 data (synthetic features; NOT real AWA2/SUN/CUB results)", "",
             f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}; "
             f"{args.workers} worker processes x 1 thread; grid wall time {wall / 60:.1f} min "
             f"({all_models.ran + (seeds.ran if seeds else 0)} cells run now, the rest reused from {work})", "",

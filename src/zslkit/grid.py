@@ -130,15 +130,8 @@ def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str) -> dict[str, Any]
         res = train(_train_config(cfg, cell), data=_DATA_CACHE[key])
         wall = time.perf_counter() - t0
     cell_dir = Path(out) / "cells" / cell_id(cell)
-    d = res.to_dict()
-    d["config"] = _jsonable(asdict(res.config))
-    d["cell_wall_s"] = wall
-    from zslkit.utils.atomic import atomic_write_json
-    import yaml
-
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(cell_dir / "config.yaml", yaml.safe_dump(asdict(res.config), sort_keys=False))
-    atomic_write_json(cell_dir / "metrics.json", d)  # last: its presence marks the cell done
+    res.save(cell_dir, extra={"cell_wall_s": wall})  # metrics.json last: its presence marks the cell done
+    d = {**res.to_dict(), "cell_wall_s": wall}
     return _row(cell, d)
 
 

@@ -8,6 +8,7 @@ that can save itself as a run directory (``config.yaml``, ``metrics.json``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -81,20 +82,22 @@ class RunResult:
             "gamma_source": "fixed in config" if self.config.gamma is not None else (
                 "validation classes" if self.selection is not None else "none (0)"),
             "timings_s": self.timings,
+            "config": json.loads(json.dumps(asdict(self.config))),
         })
         if self.surrogate:
             d["warning"] = "SURROGATE data (synthetic features): not a benchmark result for the real dataset"
         return d
 
-    def save(self, out_dir: str | Path) -> Path:
-        """Write ``config.yaml`` and ``metrics.json`` atomically into ``out_dir``."""
+    def save(self, out_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write ``config.yaml``, ``predictions.npz`` and ``metrics.json`` (plus ``extra`` keys) atomically
+        into ``out_dir``; ``metrics.json`` comes last, so its presence marks a complete run."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(asdict(self.config), sort_keys=False))
         if self.arrays:
             with atomic_path(out / "predictions.npz", suffix=".npz") as tmp:
                 np.savez_compressed(tmp, **self.arrays)
-        atomic_write_json(out / "metrics.json", self.to_dict())  # last: marks the run complete
+        atomic_write_json(out / "metrics.json", {**self.to_dict(), **(extra or {})})  # last: marks the run complete
         return out
 
 

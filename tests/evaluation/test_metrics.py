@@ -40,7 +40,7 @@ def _brute_us(scores, y, cand, seen_mask, is_unseen, gamma):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gzsl_sweep_matches_bruteforce(seed):
     rng = np.random.default_rng(seed)
-    n_seen_cls, n_unseen_cls = 5, 3
+    n_seen_cls = 5
     cand = np.arange(8)
     seen_mask = cand < n_seen_cls
     y = np.concatenate([rng.integers(0, 5, 40), rng.integers(5, 8, 25)])

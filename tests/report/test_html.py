@@ -1,6 +1,5 @@
 import base64
 
-import numpy as np
 
 from zslkit.evaluation.plots import plot_seen_unseen_curves
 from zslkit.report import Section, render, write_report

@@ -29,7 +29,6 @@ plus a direction shared by all classes (real class-name vectors are far from ort
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil

@@ -27,8 +27,6 @@ that function's docstring.
 from __future__ import annotations
 
 import gzip
-import io
-import math
 import os
 import re
 from dataclasses import dataclass, field
