@@ -29,25 +29,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from zslkit.data import load_xlsa17, write_att_splits, write_class_list, write_res101
-from zslkit.data.images import scan_image_folder
-from zslkit.data.patches import PatchExtractor, PatchSpec
+from zslkit.data import load_xlsa17
 from zslkit.data.synthetic_world import WorldConfig
-from zslkit.evaluation.protocol import evaluate
-from zslkit.registry import get_model, model_names, register_model
-from zslkit.training.selection import scores_fn_for, select
+from zslkit.pipeline import TrainConfig, train
+from zslkit.registry import model_names, register_model
 from zslkit.utils.atomic import atomic_write_json, atomic_write_text
-from zslkit.vgse.backbone import build_backbone, state_fingerprint
+from zslkit.vgse.backbone import build_backbone
 from zslkit.vgse.discovery import (
     DEMO_SETTINGS,
     DiscoverConfig,
     discover,
-    relation_validation_semantic,
-    unseen_from_relation,
     write_demo_world,
 )
-from zslkit.vgse.export import write_embedding_mat
-from zslkit.vgse.feature_cache import extract_features
+from zslkit.vgse.world_eval import build_world_xlsa17
 
 SEMANTICS = ("vgse", "vgse_wavg", "word2vec", "att")
 MODEL_LABELS = {"eszsl": "ESZSL", "regressor": "SemanticRegressor"}
@@ -63,78 +57,16 @@ def _ensure_regressor() -> str:
     return "registered by this script (not in zslkit.registry yet)"
 
 
-def global_features(root: Path, world, backbone, out: Path, size: int
-                    ) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
-    """Whole-image features (native resolution) of every world image (train/ and test/ folders),
-    and the xlsa17 splits."""
-    names = world.class_names
-    tr = scan_image_folder(root / "train", names, classes=[names[c] for c in world.seen])
-    te = scan_image_folder(root / "test", names)
-    paths = tr.paths + te.paths
-    labels = np.concatenate([tr.labels, te.labels])
-    from zslkit.data.images import ImageList
-
-    allimgs = ImageList(paths, labels, names, str(root))
-    spec = PatchSpec(rows=1, cols=1, overlap=0.0, size=size)
-    cache = extract_features(allimgs, PatchExtractor(spec), backbone, out / "global_cache", state_fingerprint(backbone),
-                             batch_size=128, progress=False, desc="global features")
-    feats = np.asarray(cache.features[:, 0, :], dtype=np.float32)
-    n_tr = len(tr)
-    unseen = np.isin(labels, world.unseen)
-    locs = {"trainval": np.arange(n_tr), "test_seen": np.flatnonzero(~unseen & (np.arange(len(labels)) >= n_tr)),
-            "test_unseen": np.flatnonzero(unseen)}
-    return feats, labels, paths, locs
-
-
-def select_over_folds(model: str, fold_data: list, folds: list[int], seed: int):
-    """Hyperparameters and gamma chosen as zslkit.training.selection.select does (mean validation
-    T1 over folds, gamma = mean of the folds' best-H gammas), with fold k scored on
-    ``fold_data[k]`` (a ZSLData whose class matrix may differ per fold). Returns (params, gamma)."""
-    tables = [select(get_model(model), d, folds=[k], seed=seed).table for d, k in zip(fold_data, folds)]
-    t1 = np.mean([[row["val_T1"] for row in t] for t in tables], axis=0)
-    best = int(np.argmax(t1))  # first best on ties, like select()
-    gamma = float(np.nanmean([t[best]["val_gamma"] for t in tables]))
-    return tables[0][best]["params"], gamma
-
-
-def fit_evaluate(data, model: str, seed: int, folds: list[int], val_semantics: list[np.ndarray] | None = None):
-    """Select on validation folds, refit on all trainval images with the test-time class matrix,
-    evaluate on test (the pipeline's protocol). ``val_semantics[k]`` replaces the class matrix
-    while scoring fold k (relation-aware validation); None keeps ``data.semantic`` (default)."""
+def fit_evaluate(data, sem_file: str, model: str, seed: int, folds: list[int], val_semantic: str,
+                 relation_method: str = "smo"):
+    """zslkit.pipeline.train unchanged: select on validation folds (``val_semantic`` "relation":
+    the folds' validation-class rows re-predicted through the class relation; "same": measured
+    rows), refit on all trainval images, evaluate on test."""
     t0 = time.perf_counter()
-    fold_data = [data if val_semantics is None else data.with_semantic(v, data.semantic_name + "+relval")
-                 for v in (val_semantics or [None] * len(folds))]
-    params, gamma = select_over_folds(model, fold_data, folds, seed)
-    est = get_model(model, **params)
-    tv = data.splits["trainval"]
-    est.fit(data.features[tv], data.labels[tv], data.semantic)
-    m = evaluate(scores_fn_for(est, data.semantic), data.features, data.labels, data.test_split(), gamma=gamma)
-    return m, time.perf_counter() - t0
-
-
-def write_eval_dataset(data_dir: Path, world, res, feats, labels, paths, locs, seed: int, n_folds: int) -> list[str]:
-    """res101.mat, att_splits.mat (ground-truth attributes), word2vec_splits.mat, VGSE files and
-    ``n_folds`` seeded validation class folds (each a third of the seen classes)."""
-    names = world.class_names
-    att = world.attributes / np.linalg.norm(world.attributes, axis=1, keepdims=True)
-    write_res101(data_dir / "res101.mat", feats, labels, image_files=paths, surrogate=True)
-    write_att_splits(data_dir / "att_splits.mat", att, locs, class_names=names, original_att=world.attributes * 100,
-                     surrogate=True)
-    write_att_splits(data_dir / "word2vec_splits.mat", res.word_vectors, locs, class_names=names, surrogate=True)
-    write_class_list(data_dir / "trainvalclasses.txt", res.seen_names)
-    write_class_list(data_dir / "testclasses.txt", res.unseen_names)
-    perm = np.random.default_rng([seed, 99]).permutation(len(res.seen_names))
-    for k, part in enumerate(np.array_split(perm, n_folds), start=1):
-        val = {res.seen_names[i] for i in part}
-        write_class_list(data_dir / f"trainclasses{k}.txt", [n for n in res.seen_names if n not in val])
-        write_class_list(data_dir / f"valclasses{k}.txt", [n for n in res.seen_names if n in val])
-    sid = np.array([names.index(n) for n in res.seen_names])
-    uid = np.array([names.index(n) for n in res.unseen_names])
-    R_w, un_w = unseen_from_relation(res.word_vectors[sid], res.word_vectors[uid], res.seen_embeddings, "wavg", 0.0)
-    emb_w = res.embeddings.copy()
-    emb_w[uid] = un_w
-    write_embedding_mat(data_dir / "VGSE_WAvg.mat", emb_w, names, res.seen_names, res.unseen_names, R_w)
-    return [res.files["mat"], str(data_dir / "VGSE_WAvg.mat"), "word2vec", "att"]
+    cfg = TrainConfig(data=data.provenance["root"], model=model, semantic=sem_file, seed=seed, val_folds=folds,
+                      val_semantic=val_semantic, relation_method=relation_method)
+    res = train(cfg, data=data)
+    return res.metrics, time.perf_counter() - t0
 
 
 def run_seed(seed: int, rho: float, work: Path, models: list[str], epochs: int | None, n_folds: int,
@@ -154,26 +86,21 @@ def run_seed(seed: int, rho: float, work: Path, models: list[str], epochs: int |
     timings.update({f"discover.{k}": v for k, v in res.timings.items()})
     t0 = time.perf_counter()
     backbone = build_backbone("tiny", Path(cfg.out) / "backbone" / "tiny.pt")
-    feats, labels, paths, locs = global_features(files.root, world, backbone, Path(cfg.out),
-                                                 world.config.image_size)
-    timings["global_features"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    data_dir = work / f"xlsa17-rho{rho}-{seed}"
-    sem_files = dict(zip(SEMANTICS, write_eval_dataset(data_dir, world, res, feats, labels, paths, locs, seed,
-                                                       n_folds)))
-    datasets = {sem: load_xlsa17(data_dir, semantic=f) for sem, f in sem_files.items()}
+    wd = build_world_xlsa17(work / f"xlsa17-rho{rho}-{seed}", world, files.root, res, backbone, seed=seed,
+                            n_folds=n_folds)
+    timings["global_features+eval_dataset"] = time.perf_counter() - t0
+    sem_files = {sem: wd.semantics[sem] for sem in SEMANTICS}
+    datasets = {sem: load_xlsa17(wd.root, semantic=f) for sem, f in sem_files.items()}
     folds = list(range(1, n_folds + 1))
     relation = {"vgse": "smo", "vgse_wavg": "wavg"}
-    val_sems = {sem: [relation_validation_semantic(datasets[sem].semantic, res.word_vectors, tr, va, method)
-                      for tr, va in datasets[sem].class_folds] for sem, method in relation.items()}
-    timings["eval_dataset"] = time.perf_counter() - t0
     rows = []
     for model in models:
         for sem in SEMANTICS:
-            m, secs = fit_evaluate(datasets[sem], model, seed, folds)
+            m, secs = fit_evaluate(datasets[sem], sem_files[sem], model, seed, folds, "same")
             row = {"seed": seed, "rho": rho, "model": model, "semantic": sem, "std": _metrics(m), "seconds": secs}
-            if sem in val_sems:
-                m2, secs2 = fit_evaluate(datasets[sem], model, seed, folds, val_sems[sem])
+            if sem in relation:
+                m2, secs2 = fit_evaluate(datasets[sem], sem_files[sem], model, seed, folds, "relation",
+                                         relation[sem])
                 row["relval"] = _metrics(m2)
                 row["seconds"] += secs2
             else:  # the validation matrix equals the test-time matrix: both protocols coincide
@@ -185,7 +112,7 @@ def run_seed(seed: int, rho: float, work: Path, models: list[str], epochs: int |
                 f"oracle H {a['oracle_H']:5.1f}  ({row['seconds']:.1f}s)")
     timings["evaluate_models"] = sum(r["seconds"] for r in rows)
     extra = {"cluster_stats": res.cluster_stats, "bad_images": len(res.bad_images),
-             "images": {k: int(len(v)) for k, v in locs.items()}, "final_pc_loss": res.history[-1]}
+             "images": wd.sizes, "final_pc_loss": res.history[-1]}
     return rows, {"timings": timings, **extra}
 
 
@@ -247,9 +174,10 @@ def main() -> None:
     log("Protocols. 'relation-aware validation' (the tables' T1/U/S/H): hyperparameters and gamma chosen on the "
         "validation class folds of the seen classes, where the VGSE rows of a fold's validation classes are "
         "re-predicted from its training classes through the class relation, as unseen rows are at test time "
-        "(zslkit.vgse.discovery.relation_validation_semantic); for word2vec/att this is identical to the "
-        "default. 'default validation' = the selection of zslkit.pipeline.train unchanged (validation classes "
-        "keep their measured VGSE rows): its gamma is far too small for VGSE, so U and H collapse. 'oracle H' "
+        "(zslkit.pipeline.TrainConfig val_semantic='relation', the pipeline's default ('auto') for VGSE files); "
+        "for word2vec/att this is identical to the default. 'default validation' = val_semantic='same' "
+        "(validation classes keep their measured VGSE rows): its gamma is far too small for VGSE, so U and H "
+        "collapse. 'oracle H' "
         "= best gamma on test, for comparison with papers only.")
     log(f"total time {time.perf_counter() - t_start:.0f}s")
     out = Path(args.out)

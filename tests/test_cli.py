@@ -62,11 +62,15 @@ def test_unknown_model_names_choices(toy_dir, tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs(tmp_path):
-    p = run_cli("demo", "--out", str(tmp_path / "demo"))
+    p = run_cli("demo", "--small", "--out", str(tmp_path / "demo"), "--model", "eszsl", "--semantic", "word2vec",
+                "--semantic", "vgse")
     m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
-    assert m["surrogate"] is True and len(m["rows"]) >= 2
+    assert m["synthetic_world"] is True and len(m["rows"]) == 2
     assert all(0 <= r["T1"] <= 100 for r in m["rows"])
-    assert "SURROGATE" in p.stdout
+    assert "SYNTHETIC" in p.stdout and "report.html" in p.stdout
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000
+    p = run_cli("demo", "--out", str(tmp_path / "bad"), "--model", "nosuchmodel", check=False)
+    assert p.returncode == 2 and "nosuchmodel" in p.stderr and not (tmp_path / "bad" / "metrics.json").exists()
 
 
 def test_attention_net_train_and_attention_maps(tmp_path):

@@ -1,4 +1,7 @@
 
+import json
+import os
+
 import pytest
 
 from zslkit.config import load_config
@@ -60,3 +63,20 @@ def test_yaml_configs(tmp_path, toy_dir):
 def test_cell_id_is_filesystem_safe():
     assert cell_id({"data": "/x/AWA 2", "semantic": "/y/emb.npy", "model": "eszsl", "seed": 1}) == \
         "AWA_2__emb__eszsl__seed1"
+
+
+def test_parallel_workers_match_sequential_and_run_single_threaded(toy_dir, tmp_path):
+    grids = {"eszsl": {"alpha": [1.0, 100.0], "lam": [1.0]}}
+    kw = {"data": [str(toy_dir)], "semantics": ["att", "word2vec"], "models": ["eszsl"], "seeds": [0, 1], "grids": grids}
+    seq = run_grid(GridConfig(out=str(tmp_path / "seq"), **kw), progress=False)
+    par = run_grid(GridConfig(out=str(tmp_path / "par"), workers=2, threads_per_worker=1, **kw), progress=False)
+    assert par.ran == 4
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+    assert strip(par.rows) == strip(seq.rows)  # identical metrics whatever the process layout
+    workers = [json.loads(m.read_text())["worker"] for m in (tmp_path / "par" / "cells").glob("*/metrics.json")]
+    for w in workers:  # loky workers started with 1-thread pools, limited again by the cell
+        assert w["env"]["OMP_NUM_THREADS"] == "1" and w["env"]["OPENBLAS_NUM_THREADS"] == "1"
+        assert w["torch_threads"] == 1 and all(p.endswith(":1") for p in w["threadpools"])
+    assert os.getpid() not in {w["pid"] for w in workers}

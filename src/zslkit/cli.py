@@ -44,7 +44,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 @main.group()
 def data() -> None:
-    """Inspect and generate datasets."""
+    """Inspect, build and generate datasets."""
 
 
 @data.command("inspect")
@@ -84,6 +84,52 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
                f"unseen classes, splits {s['splits']}")
 
 
+@data.command("build")
+@click.option("--images", required=True, type=click.Path(path_type=Path),
+              help="Image folder, one sub-folder of images per class.")
+@click.option("--classes", required=True, type=click.Path(path_type=Path), help="All class names, one per line.")
+@click.option("--unseen", required=True, type=click.Path(path_type=Path), help="Unseen class names, one per line.")
+@click.option("--attributes", required=True, type=click.Path(path_type=Path),
+              help="Attribute table, long format: rows class,attribute,value (header optional).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
+@click.option("--backbone", default="resnet101", show_default=True,
+              type=click.Choice(["resnet101", "resnet50", "resnet34", "resnet18", "tiny"]))
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="Local torchvision state dict of the backbone (required for ResNets; nothing is downloaded).")
+@click.option("--image-size", default=None, type=int, help="Side the whole image is resized to [224; tiny: 64].")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--test-seen-fraction", default=0.2, show_default=True, type=float,
+              help="Share of each seen class's images held out as test_seen.")
+@click.option("--val-folds", default=3, show_default=True, type=int,
+              help="Disjoint validation class folds (trainclassesK/valclassesK.txt); 0 = none.")
+@click.option("--skip-bad", is_flag=True, help="Leave unreadable images out (listed in BUILD.json) instead of failing.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Feature cache folder (kept) [default: OUT/.feature-cache, deleted after success].")
+@click.option("--keep-cache", is_flag=True, help="Keep OUT/.feature-cache after a successful build.")
+@click.option("--device", default="cpu", show_default=True, help="cpu | cuda")
+@click.option("--threads", default=None, type=int, help="Torch threads during the build.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished build in --out.")
+@click.pass_context
+def data_build(ctx: click.Context, images, classes, unseen, attributes, out, backbone, weights, image_size, batch_size,
+               seed, test_seen_fraction, val_folds, skip_bad, cache_dir, keep_cache, device, threads,
+               overwrite) -> None:
+    """Build an xlsa17 dataset directory (res101.mat, att_splits.mat, class lists) from your own images."""
+    from zslkit.build import BuildConfig, build_xlsa17
+
+    def opt(p):
+        return None if p is None else str(p)
+
+    cfg = BuildConfig(images=str(images), classes=str(classes), unseen=str(unseen), attributes=str(attributes),
+                      out=str(out), backbone=backbone, weights=opt(weights), image_size=image_size,
+                      batch_size=batch_size, device=device, threads=threads, skip_bad=skip_bad,
+                      cache_dir=opt(cache_dir), keep_cache=keep_cache, seed=seed,
+                      test_seen_fraction=test_seen_fraction, val_folds=val_folds, overwrite=overwrite,
+                      progress=not ctx.find_root().params.get("quiet", False))
+    report = build_xlsa17(cfg)
+    click.echo(report.summary())
+
+
 @main.command("train")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="xlsa17 dataset directory.")
 @click.option("--model", default="eszsl", show_default=True,
@@ -100,9 +146,15 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
 @click.option("--val-fold", "val_folds", multiple=True, type=int, default=(1,), show_default=True,
               help="Validation class fold(s) for model selection.")
 @click.option("--gamma", default=None, type=float, help="Fix the calibration gamma instead of choosing it on validation.")
+@click.option("--val-semantic", default="auto", show_default=True, type=click.Choice(["auto", "same", "relation"]),
+              help="Class matrix of validation folds: 'relation' re-predicts validation-class rows through the VGSE "
+                   "class relation as unseen rows are at test time ('auto': for VGSE embeddings).")
+@click.option("--relation-word-vectors", default="word2vec", show_default=True,
+              help="Semantic name or file the class relation is fitted on (with --val-semantic relation/auto).")
 @click.pass_context
 def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
-              params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None) -> None:
+              params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
+              val_semantic: str, relation_word_vectors: str) -> None:
     """Train a ZSL model on a dataset and write RUN_DIR/metrics.json + config.yaml."""
     from zslkit.pipeline import TrainConfig, train
 
@@ -114,7 +166,8 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
         return
     cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=fixed,
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
-                      progress=not ctx.find_root().params.get("quiet", False))
+                      progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
+                      relation_word_vectors=relation_word_vectors)
     result = train(cfg)
     result.save(out)
     _print_result(result.to_dict())
@@ -175,13 +228,27 @@ def _print_result(d: dict) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", default=1, show_default=True, type=int, help="Parallel worker processes.")
 @click.option("--threads-per-worker", default=1, show_default=True, type=int)
-def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: int, threads_per_worker: int) -> None:
+@click.option("--submitit-folder", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Submit the cells through submitit (SLURM job array); its job files and logs go here.")
+@click.option("--cluster", type=click.Choice(["auto", "slurm", "local", "debug"]), default="auto", show_default=True,
+              help="submitit backend (with --submitit-folder): auto = SLURM if available, else local processes.")
+@click.option("--slurm-partition", default=None, help="SLURM partition (with --submitit-folder).")
+@click.option("--timeout-min", default=60, show_default=True, type=int, help="Time limit per cell job (submitit).")
+def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: int, threads_per_worker: int,
+                  submitit_folder: Path | None, cluster: str, slurm_partition: str | None, timeout_min: int) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
     from zslkit.grid import GridConfig, run_grid
 
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
                      seeds=list(range(seeds)), out=str(out), workers=workers, threads_per_worker=threads_per_worker)
-    res = run_grid(cfg)
+    executor = None
+    if submitit_folder is not None:
+        from zslkit.cluster import submitit_executor
+
+        executor = submitit_executor(submitit_folder, cluster=None if cluster == "auto" else cluster,
+                                     partition=slurm_partition, timeout_min=timeout_min,
+                                     cpus_per_task=threads_per_worker)
+    res = run_grid(cfg, executor=executor)
     click.echo(res.table())
     click.echo(f"{res.ran} cells run, {res.skipped} already done; wrote {out / 'results.csv'} and {out / 'results.md'}")
 
@@ -191,15 +258,32 @@ def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: 
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (train configs; grid configs use their own 'out').")
 def run_cmd(config: Path, out: Path | None) -> None:
-    """Run an experiment from a YAML config (kind: train | grid)."""
+    """Run an experiment from a YAML config (kind: train | grid | discover | demo)."""
     from zslkit.config import load_config
+    from zslkit.demo import DemoConfig
     from zslkit.grid import GridConfig, run_grid
     from zslkit.pipeline import train
+    from zslkit.vgse.discovery import DiscoverConfig
 
     cfg = load_config(config)
     if isinstance(cfg, GridConfig):
         res = run_grid(cfg)
         click.echo(res.table())
+        return
+    if isinstance(cfg, DiscoverConfig):
+        from zslkit.vgse.discovery import discover
+
+        click.echo(discover(cfg).summary())
+        return
+    if isinstance(cfg, DemoConfig):
+        from zslkit.demo import WARNING, run_demo, summary_lines
+
+        out = out or Path("runs") / config.stem
+        click.secho(WARNING, fg="yellow")
+        result = run_demo(out, cfg, progress=True, echo=click.echo)
+        for line in summary_lines(result):
+            click.echo(line)
+        click.echo(f"wrote {out / 'report.html'} and {out / 'metrics.json'}")
         return
     result = train(cfg)
     out = out or Path("runs") / config.stem
@@ -311,16 +395,33 @@ def models_cmd() -> None:
 @main.command("demo")
 @click.option("--out", default="zslkit-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", default=0, show_default=True, type=int)
-def demo_cmd(out: Path, seed: int) -> None:
-    """Built-in default: a small SURROGATE dataset (no downloads), ESZSL on attributes vs word vectors."""
-    from zslkit.demo import run_demo
+@click.option("--model", "models", multiple=True, help="Repeatable; default: eszsl, sae, ale, regressor MSE/ReMSE.")
+@click.option("--semantic", "semantics", multiple=True, type=click.Choice(["att", "word2vec", "vgse", "vgse_wavg"]),
+              help="Repeatable; default: att, word2vec, vgse.")
+@click.option("--small", is_flag=True, help="Reduced size (about a minute): fewer classes, images and epochs.")
+@click.pass_context
+def demo_cmd(ctx: click.Context, out: Path, seed: int, models: tuple[str, ...], semantics: tuple[str, ...],
+             small: bool) -> None:
+    """Built-in default: synthetic image world -> VGSE discovery -> ZSL models -> OUT/report.html.
 
-    summary = run_demo(out, seed=seed)
-    click.secho("SURROGATE data (synthetic): these numbers are not benchmark results", fg="yellow")
-    for row in summary["rows"]:
-        click.echo(f"  {row['model']:8s} {row['semantic']:9s} T1 {row['T1']:6.2f}  U {row['U']:6.2f}  "
-                   f"S {row['S']:6.2f}  H {row['H']:6.2f}  AUSUC {row['ausuc']:6.2f}")
-    click.echo(f"wrote {out / 'metrics.json'}")
+    Downloads nothing and runs on CPU in a few minutes. Compares ground-truth attributes,
+    surrogate word vectors and discovered VGSE embeddings across several models, and ReMSE vs
+    MSE on the semantic regressor. An interrupted demo resumes where it stopped.
+    """
+    from zslkit.demo import WARNING, DemoConfig, run_demo, summary_lines
+
+    cfg = DemoConfig(seed=seed, small=small)
+    if models:
+        cfg.models = list(models)
+    if semantics:
+        cfg.semantics = list(semantics)
+    quiet = ctx.find_root().params.get("quiet", False)
+    click.secho(WARNING, fg="yellow")
+    result = run_demo(out, cfg, progress=not quiet, echo=None if quiet else click.echo)
+    for line in summary_lines(result):
+        click.echo(line)
+    click.secho("(synthetic world: not benchmark results)", fg="yellow")
+    click.echo(f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
 """YAML files onto typed dataclasses, with errors that name the file and the key.
 
 ``load_config(path)`` reads a YAML mapping whose ``kind`` is ``train`` (a
-:class:`zslkit.pipeline.TrainConfig`) or ``grid`` (a :class:`zslkit.grid.GridConfig`); every
+:class:`zslkit.pipeline.TrainConfig`), ``grid`` (a :class:`zslkit.grid.GridConfig`),
+``discover`` (a :class:`zslkit.vgse.discovery.DiscoverConfig`) or ``demo`` (a
+:class:`zslkit.demo.DemoConfig`: synthetic world -> VGSE -> models -> report); every
 other key must be a field of that dataclass. Types are checked against the annotations for
 the simple cases (int, float, str, bool, lists, dicts, optional), so a typo or a wrong type
 fails before any work starts. Environment variables in string values are expanded
@@ -94,13 +96,15 @@ def _expand(value: Any, where: str) -> Any:
 
 
 def load_config(path: str | os.PathLike) -> Any:
-    """Load a ``kind: train`` or ``kind: grid`` YAML file into its dataclass."""
+    """Load a ``kind: train | grid | discover | demo`` YAML file into its dataclass."""
+    from zslkit.demo import DemoConfig
     from zslkit.grid import GridConfig
     from zslkit.pipeline import TrainConfig
+    from zslkit.vgse.discovery import DiscoverConfig
 
     data = _expand(read_yaml(path), str(path))
     kind = data.pop("kind", "train")
-    kinds = {"train": TrainConfig, "grid": GridConfig}
+    kinds = {"train": TrainConfig, "grid": GridConfig, "discover": DiscoverConfig, "demo": DemoConfig}
     if kind not in kinds:
         raise ConfigError(f"{path}: kind must be one of {sorted(kinds)}, got {kind!r}")
     cfg = from_dict(kinds[kind], data, str(path))

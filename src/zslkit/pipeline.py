@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from zslkit.data.xlsa17 import load_xlsa17
+from zslkit.data.xlsa17 import load_xlsa17, read_class_semantic
 from zslkit.data.zsldata import ZSLData
-from zslkit.errors import ConfigError
+from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.evaluation.protocol import Metrics, evaluate
 from zslkit.registry import get_model, parse_model_spec
-from zslkit.training.selection import Selection, scores_fn_for, select
+from zslkit.training.selection import Selection, relation_fold_semantic, scores_fn_for, select
 from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from zslkit.utils.seed import seed_everything
 
@@ -46,13 +46,30 @@ class TrainConfig:
     criterion: str = "T1"
     gamma: float | None = None  # fixed calibration gamma; None = chosen on validation
     progress: bool = False  # progress bars of iterative models (the CLI turns them on)
+    #: class matrix of the validation folds: "same" (data.semantic), "relation" (validation-class rows
+    #: re-predicted from train-class rows through the VGSE class relation, as unseen rows are at test
+    #: time) or "auto" ("relation" for VGSE embeddings, i.e. semantic "vgse" or a file named VGSE*)
+    val_semantic: str = "auto"
+    relation_word_vectors: str = "word2vec"  # semantic name or file the class relation is fitted on
+    relation_method: str = "smo"  # "smo" (constrained least squares) or "wavg"
+    relation_alpha: float = 0.0
 
     def validate(self) -> "TrainConfig":
         if not self.val_folds:
             raise ConfigError("val_folds must name at least one validation fold")
         if not 0.0 < self.val_holdout < 1.0:
             raise ConfigError(f"val_holdout must be in (0, 1), got {self.val_holdout}")
+        if self.val_semantic not in ("auto", "same", "relation"):
+            raise ConfigError(f"val_semantic must be 'auto', 'same' or 'relation', got {self.val_semantic!r}")
+        if self.relation_method not in ("smo", "wavg"):
+            raise ConfigError(f"relation_method must be 'smo' or 'wavg', got {self.relation_method!r}")
         return self
+
+    def uses_relation_validation(self) -> bool:
+        """Whether validation folds re-predict their validation-class rows through the class relation."""
+        if self.val_semantic != "auto":
+            return self.val_semantic == "relation"
+        return self.semantic.lower() == "vgse" or Path(self.semantic).name.lower().startswith("vgse")
 
 
 @dataclass
@@ -79,6 +96,8 @@ class RunResult:
             "seed": self.config.seed,
             "params": self.params,
             "selection": None if self.selection is None else self.selection.to_dict(),
+            "val_semantic": (f"relation ({self.config.relation_method} on {self.config.relation_word_vectors})"
+                             if self.config.uses_relation_validation() else "same"),
             "gamma_source": "fixed in config" if self.config.gamma is not None else (
                 "validation classes" if self.selection is not None else "none (0)"),
             "timings_s": self.timings,
@@ -99,6 +118,36 @@ class RunResult:
                 np.savez_compressed(tmp, **self.arrays)
         atomic_write_json(out / "metrics.json", {**self.to_dict(), **(extra or {})})  # last: marks the run complete
         return out
+
+    def plot(self, out_dir: str | Path, compare: tuple = ()) -> dict[str, str]:
+        """Save the run into ``out_dir`` and draw its figures into ``out_dir/figures`` (AUSUC curve,
+        GZSL/ZSL confusion matrices, per-attribute errors for regressors), overlaying the finished
+        run directories in ``compare``; returns figure name -> PNG path."""
+        return _plot(self, out_dir, compare)
+
+
+def _plot(result: "RunResult", out_dir: str | Path, compare: tuple = ()) -> dict[str, str]:
+    from zslkit.evaluation.analysis import analyze_run
+
+    result.save(out_dir)
+    return analyze_run(out_dir, compare)["figures"]
+
+
+def _fold_semantic(cfg: TrainConfig, data: ZSLData):
+    """The per-fold class matrix for relation-aware validation (None = ``data.semantic``)."""
+    if not cfg.uses_relation_validation():
+        return None
+    root = data.provenance.get("root", cfg.data)
+    try:
+        wv, name, _ = read_class_semantic(root, cfg.relation_word_vectors, data.num_classes, data.class_names)
+    except ZSLDataError as exc:
+        raise ZSLDataError(f"relation-aware validation of {cfg.semantic!r} needs the word vectors the class "
+                           f"relation is fitted on (relation_word_vectors={cfg.relation_word_vectors!r}): {exc}. "
+                           "Set relation_word_vectors to the right file, or val_semantic: same to validate with "
+                           "the measured rows (the chosen gamma is then usually far too small)") from exc
+    log.info("relation-aware validation: validation-class rows re-predicted via the %s class relation on %s",
+             cfg.relation_method, name)
+    return relation_fold_semantic(wv, method=cfg.relation_method, alpha=cfg.relation_alpha)
 
 
 def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
@@ -123,7 +172,7 @@ def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
     grid = {k: v for k, v in grid.items() if k not in fixed}
     if cfg.tune or cfg.gamma is None:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
-                           criterion=cfg.criterion)
+                           criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data))
         model.set_params(**selection.params)
     timings["select"] = time.perf_counter() - t0
     gamma = cfg.gamma if cfg.gamma is not None else (selection.gamma if selection is not None else 0.0)

@@ -1,7 +1,9 @@
 """Components chosen by name: one place to add a model or a semantic source.
 
-``MODELS["eszsl"]`` is the estimator class; :func:`get_model` builds one with keyword
-hyperparameters and gives a clear error for unknown names. A model may be named with fixed
+:func:`get_model` builds an estimator by name with keyword hyperparameters and gives a clear
+error for unknown names. ``MODELS`` maps names to estimator classes: the user's
+(:func:`register_model`) and the built-ins used so far (a built-in's module is imported on its
+first use, so that ESZSL or SAE never import torch). A model may be named with fixed
 hyperparameters inline, ``"regressor(loss=remse, p=0.1)"`` (values parsed as YAML scalars), so
 that variants of one model can sit side by side in a benchmark grid or on the command line.
 """
@@ -30,16 +32,25 @@ def register_model(name: str) -> Callable:
     return deco
 
 
-def _register_builtin() -> None:
-    from zslkit.models.bilinear import ALE, SJE, DeViSE
-    from zslkit.models.clswgan import CLSWGAN
-    from zslkit.models.eszsl import ESZSL
-    from zslkit.models.regressor import SemanticRegressor
-    from zslkit.models.sae import SAE
+#: built-in estimators: name -> (module, class). Imported on first use, so that naming a closed-form
+#: model (ESZSL, SAE) does not import torch, which only the iterative models need.
+_BUILTIN: dict[str, tuple[str, str]] = {
+    "eszsl": ("zslkit.models.eszsl", "ESZSL"), "sae": ("zslkit.models.sae", "SAE"),
+    "ale": ("zslkit.models.bilinear", "ALE"), "sje": ("zslkit.models.bilinear", "SJE"),
+    "devise": ("zslkit.models.bilinear", "DeViSE"), "regressor": ("zslkit.models.regressor", "SemanticRegressor"),
+    "clswgan": ("zslkit.models.clswgan", "CLSWGAN"),
+}
 
-    for name, cls in (("eszsl", ESZSL), ("sae", SAE), ("ale", ALE), ("sje", SJE), ("devise", DeViSE),
-                      ("regressor", SemanticRegressor), ("clswgan", CLSWGAN)):
-        MODELS.setdefault(name, cls)
+
+def _register_builtin(name: str | None = None) -> None:
+    """Register the built-in estimator ``name`` (all of them when ``None``); names registered
+    by the user with :func:`register_model` are kept."""
+    import importlib
+
+    for key in _BUILTIN if name is None else [name] if name in _BUILTIN else []:
+        if key not in MODELS:
+            module, cls = _BUILTIN[key]
+            MODELS[key] = getattr(importlib.import_module(module), cls)
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -64,13 +75,13 @@ def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
 def get_model(spec: str, **params: Any):
     """Instantiate the model named by ``spec`` (a name or ``NAME(key=value, ...)``) with ``params``
     (which override the inline values)."""
-    _register_builtin()
     name, inline = parse_model_spec(spec)
+    _register_builtin(name)
     params = {**inline, **params}
     try:
         cls = MODELS[name]
     except KeyError:
-        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+        raise ConfigError(f"unknown model {name!r}; choose one of {model_names()}") from None
     try:
         return cls(**params)
     except TypeError as exc:
@@ -80,5 +91,4 @@ def get_model(spec: str, **params: Any):
 def model_names() -> list[str]:
     """Feature-level estimators; ``attention_net`` (image / feature-map level) is trained by its own
     engine (:func:`zslkit.training.loop.train_attention_net`) and listed by ``zslkit models`` separately."""
-    _register_builtin()
-    return sorted(MODELS)
+    return sorted(set(MODELS) | set(_BUILTIN))

@@ -192,3 +192,20 @@ def test_bad_data_and_unfitted(toy_data):
         SAE().fit(X, np.full(len(y), S.shape[0]), S)
     with pytest.raises(ZSLDataError, match="X must be 2-D"):
         SAE().fit(X[0], y[:1], S)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 4096])
+@pytest.mark.parametrize("norm", ["l2", "none"])
+def test_chunked_statistics_match_the_dense_float64_formulas(toy_data, chunk, norm):
+    """_stats accumulates over row chunks (no float64 copy of all of X); it must equal the dense
+    float64 formulas Y^T Y, X^T X, Y^T X (Y = per-image class semantics) up to summation order."""
+    X, y, S = trainval(toy_data)
+    m = SAE(normalize_features=norm)
+    YtY, XtX, YtX = m._stats(X, y, S, chunk=chunk)
+    Xd = X.astype(np.float64)
+    if norm == "l2":
+        Xd = Xd / np.linalg.norm(Xd, axis=1, keepdims=True)
+    Sd = S.astype(np.float64)
+    Y = (Sd / np.linalg.norm(Sd, axis=1, keepdims=True))[y]
+    for got, ref in ((YtY, Y.T @ Y), (XtX, Xd.T @ Xd), (YtX, Y.T @ Xd)):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())

@@ -11,7 +11,7 @@ def test_report_is_self_contained_and_escaped(tmp_path):
                                       {"model": "bad", "H": float("nan")}], highlight="H").figure(png, "curve & co")
     page = render("zslkit report", [s], banner="SURROGATE data")
     assert "Results &lt;1&gt;" in page and "curve &amp; co" in page
-    assert '<tr class="best"><td>sje</td><td>55.5</td></tr>' in page
+    assert '<tr class="best"><td class="s">sje</td><td>55.5</td></tr>' in page
     assert "n/a" in page and "SURROGATE" in page
     b64 = page.split("data:image/png;base64,")[1].split('"')[0]
     assert base64.b64decode(b64)[:4] == b"\x89PNG"

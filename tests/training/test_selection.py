@@ -41,3 +41,57 @@ def test_selection_table_and_edge_warning(toy_data):
     assert np.isfinite(sel.gamma)
     with pytest.raises(ConfigError):
         select(ESZSL(), toy_data, criterion="accuracy")
+
+
+def test_fold_semantic_is_what_each_fold_fits_and_scores(toy_data, monkeypatch):
+    """select() hands each fold its own class matrix; the model never sees data.semantic then."""
+    calls, fitted_with, scored_with = [], [], []
+    orig_fit_grid, orig_scores = ESZSL.fit_grid, ESZSL.scores
+
+    def marked(semantic, train_classes, val_classes):
+        calls.append((np.asarray(train_classes).copy(), np.asarray(val_classes).copy()))
+        out = semantic.copy()
+        out[val_classes] = -1.0 - len(calls)  # a value no real row has, distinct per fold
+        return out
+
+    def spy_fit_grid(self, X, y, S, grid):
+        fitted_with.append(np.asarray(S).copy())
+        yield from orig_fit_grid(self, X, y, S, grid)
+
+    def spy_scores(self, X, S):
+        scored_with.append(np.asarray(S).copy())
+        return orig_scores(self, X, S)
+
+    monkeypatch.setattr(ESZSL, "fit_grid", spy_fit_grid)
+    monkeypatch.setattr(ESZSL, "scores", spy_scores)
+    select(ESZSL(), toy_data, grid={"alpha": [1.0]}, folds=(1, 2), fold_semantic=marked)
+    assert len(calls) == 2 and len(fitted_with) == 2
+    for k, (tr, va) in enumerate(calls):
+        vs = toy_data.validation_split(fold=k + 1)
+        np.testing.assert_array_equal(tr, vs.train_classes)
+        np.testing.assert_array_equal(va, vs.val_classes)
+        assert np.all(fitted_with[k][va] == -2.0 - k)
+        np.testing.assert_array_equal(fitted_with[k][tr], toy_data.semantic[tr])
+    # every scored matrix is a row subset of the fold matrices, with the marked validation rows among them
+    assert any(np.any(S == -2.0) for S in scored_with) and any(np.any(S == -3.0) for S in scored_with)
+
+
+def test_fold_semantic_shape_is_checked(toy_data):
+    with pytest.raises(ConfigError, match="shape"):
+        select(ESZSL(), toy_data, grid={"alpha": [1.0]}, fold_semantic=lambda s, tr, va: s[:, :2])
+
+
+def test_relation_fold_semantic_repredicts_validation_rows(toy_data, toy_data_w2v):
+    from zslkit.training.selection import relation_fold_semantic
+    from zslkit.vgse.class_relation import ClassRelation
+
+    vs = toy_data.validation_split(fold=1)
+    tr, va = vs.train_classes, vs.val_classes
+    wv = toy_data_w2v.semantic
+    out = relation_fold_semantic(wv)(toy_data.semantic, tr, va)
+    rel = ClassRelation(method="smo", alpha=0.0).fit(wv[tr], wv[va])
+    np.testing.assert_allclose(out[va], rel.transform(toy_data.semantic[tr]), rtol=1e-5, atol=1e-6)
+    others = np.setdiff1d(np.arange(toy_data.num_classes), va)
+    np.testing.assert_array_equal(out[others], toy_data.semantic[others])
+    with pytest.raises(ConfigError, match="rows"):
+        relation_fold_semantic(wv[:5])(toy_data.semantic, tr, va)

@@ -59,8 +59,9 @@ def res_ids(res, world):
 def test_wavg_relation_and_end_to_end_backbone(tiny_world, tmp_path):
     _, files = tiny_world
     res = discover(DiscoverConfig(**fast_settings(files, tmp_path / "out", relation="wavg", end_to_end=True,
-                                                  epochs=1)))
+                                                  epochs=1, neighbour_candidates=40)))
     assert Path(res.files["mat"]).name == "VGSE_WAvg.mat" and Path(res.files["backbone"]).is_file()
+    assert list((tmp_path / "out").rglob("neighbours_k*_c40_s*.npy"))  # candidate-subset search was used
     assert (res.relation > 0).sum(1).max() <= 5  # WAvg: k nearest seen classes
 
 

@@ -58,6 +58,21 @@ def test_neighbours_are_from_other_images_and_exact():
     assert torch.equal(nb[:, 0], sim.argmax(1))
 
 
+def test_neighbours_among_candidates_are_exact_within_them():
+    f, img, _, _ = _toy()
+    p = f.shape[0]
+    assert torch.equal(mine_neighbours(f, img, 4, candidates=torch.arange(p)), mine_neighbours(f, img, 4))
+    cand = torch.from_numpy(np.sort(np.random.default_rng(0).choice(p, size=p // 3, replace=False)))
+    nb = mine_neighbours(f, img, k=4, max_block=300, candidates=cand)
+    assert nb.shape == (p, 4) and bool(torch.isin(nb, cand).all())
+    assert not (img[nb] == img[:, None]).any()
+    fn = torch.nn.functional.normalize(f, dim=1)
+    sim = fn @ fn[cand].T
+    sim[img[:, None] == img[cand][None, :]] = -np.inf
+    ref = cand[sim.topk(4, dim=1).indices]
+    assert torch.equal(nb, ref)
+
+
 def test_training_learns_and_embeds():
     f, img, lab, w2v = _toy()
     nb = mine_neighbours(f, img, 5)

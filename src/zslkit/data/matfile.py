@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import scipy.io
 
+from zslkit.data.mat5_check import check_v5_structure
 from zslkit.errors import ZSLDataError
 from zslkit.utils.atomic import atomic_path
 
@@ -53,6 +54,7 @@ def load_mat(path: str | os.PathLike, variables: Iterable[str] | None = None) ->
             raise
         except Exception as exc:  # h5py raises many types on damaged files
             raise ZSLDataError(f"{p}: unreadable MATLAB v7.3 (HDF5) file: {exc}") from exc
+    check_v5_structure(p)  # scipy segfaults on some damaged v5 files; fail with a message instead
     try:
         out = scipy.io.loadmat(p, variable_names=names, squeeze_me=False, chars_as_strings=True)
     except Exception as exc:  # scipy raises ValueError/TypeError/OSError/... on truncated or foreign files

@@ -30,6 +30,7 @@ from zslkit.data.matfile import load_mat, mat_strings, save_mat
 from zslkit.data.semantic_files import orient_class_matrix, read_semantic_matrix
 from zslkit.data.zsldata import ZSLData
 from zslkit.errors import ZSLDataError
+from zslkit.utils.finite import all_finite
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class AttSplits:
 
 
 def _finite(arr: np.ndarray, where: str) -> None:
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):  # exact; no full-size boolean temporary on the 37k x 2048 features
         bad = np.argwhere(~np.isfinite(arr))
         raise ZSLDataError(f"{where}: {len(bad)} NaN/inf values (first at index {tuple(bad[0])})")
 
@@ -291,6 +292,50 @@ def sha256_file(path: str | os.PathLike, limit: int | None = None) -> str:
     return h.hexdigest()
 
 
+def read_class_semantic(root: str | os.PathLike, semantic: str, num_classes: int,
+                        class_names: Sequence[str] | None = None, att_splits: AttSplits | None = None,
+                        splits: str = "att_splits.mat") -> tuple[np.ndarray, str, list[str]]:
+    """One class matrix of an xlsa17 directory without loading the features.
+
+    Args:
+        root: the dataset directory.
+        semantic: a name of :func:`load_xlsa17` (``att``, ``original_att``, ``word2vec``, ``sent``,
+            ``vgse``) or a path to a ``.mat``/``.npy``/``.csv`` class matrix.
+        num_classes: C; class_names: rows of files that carry names are matched to these.
+        att_splits: the already-read ``att_splits.mat`` (read from ``root / splits`` when needed).
+
+    Returns:
+        (C x K float matrix, its name, reader notes).
+    """
+    root = Path(root)
+    notes: list[str] = []
+    name = semantic
+    if semantic in ("att", "original_att"):
+        a = att_splits if att_splits is not None else read_att_splits(root / splits)
+        if semantic == "att":
+            sem = a.att
+        else:
+            if a.original_att is None:
+                raise ZSLDataError(f"{root / splits}: field 'original_att' is missing")
+            sem = a.original_att
+    else:
+        if semantic in SEMANTIC_FILES:
+            sem_path = root / SEMANTIC_FILES[semantic]
+            if not sem_path.is_file():
+                raise ZSLDataError(f"{sem_path}: semantic file for {semantic!r} not found")
+        else:
+            sem_path = Path(semantic)
+            if not sem_path.is_file():
+                raise ZSLDataError(f"semantic {semantic!r} is neither one of {sorted(SEMANTIC_FILES)} nor an "
+                                   "existing file")
+            name = sem_path.name
+        sem, note = read_semantic_matrix(sem_path, num_classes, class_names=class_names)
+        notes += [note] if note else []
+    if sem.shape[0] != num_classes:
+        raise ZSLDataError(f"semantic {semantic!r}: {sem.shape[0]} class rows, expected {num_classes}")
+    return sem, name, notes
+
+
 def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "res101.mat",
                 splits: str = "att_splits.mat", layout: str = "auto") -> ZSLData:
     """Load an xlsa17 dataset directory into a :class:`ZSLData`.
@@ -329,26 +374,9 @@ def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "r
         if leak:
             notes.append(f"published train_loc/val_loc contain {leak} test_seen images; zslkit never uses them "
                          "for model selection (validation comes from class lists)")
-    sem_name = semantic
-    if semantic == "att":
-        sem = a.att
-    elif semantic == "original_att":
-        if a.original_att is None:
-            raise ZSLDataError(f"{root / splits}: field 'original_att' is missing")
-        sem = a.original_att
-    elif semantic in SEMANTIC_FILES:
-        sem_path = root / SEMANTIC_FILES[semantic]
-        if not sem_path.is_file():
-            raise ZSLDataError(f"{sem_path}: semantic file for {semantic!r} not found")
-        sem, note = read_semantic_matrix(sem_path, c, class_names=a.class_names)
-        notes += [note] if note else []
-    else:
-        sem_path = Path(semantic)
-        if not sem_path.is_file():
-            raise ZSLDataError(f"semantic {semantic!r} is neither one of {sorted(SEMANTIC_FILES)} nor an existing file")
-        sem, note = read_semantic_matrix(sem_path, c, class_names=a.class_names)
-        notes += [note] if note else []
-        sem_name = sem_path.name
+    sem, sem_name, sem_notes = read_class_semantic(root, semantic, c, a.class_names, att_splits=a,
+                                                   splits=splits)
+    notes += sem_notes
     data = ZSLData(features=r.features, labels=r.labels, class_names=names, semantic=sem,
                    splits=a.locs, semantic_name=sem_name, surrogate=r.surrogate or a.surrogate,
                    image_files=r.image_files,

@@ -9,6 +9,7 @@ import numpy as np
 
 from zslkit.errors import ZSLDataError
 from zslkit.evaluation.protocol import EvalSplit
+from zslkit.utils.finite import all_finite
 
 #: Split names a ZSLData may hold. ``train``/``val`` are the *published* xlsa17 train_loc and
 #: val_loc, kept for inspection only: their union contains every test_seen image.
@@ -100,7 +101,7 @@ class ZSLData:
                 raise ZSLDataError(f"split {k!r}: index out of range [0, {n}): found [{idx.min()}, {idx.max()}]")
             checked[k] = idx
         self.splits = checked
-        if not np.all(np.isfinite(self.features)):
+        if not all_finite(self.features):
             bad = np.argwhere(~np.isfinite(self.features))
             raise ZSLDataError(f"features contain {len(bad)} NaN/inf values (first at image {bad[0][0]}, "
                                f"dimension {bad[0][1]})")

@@ -46,7 +46,9 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.n
 
 def _label(run_dir: Path, metrics: dict) -> str:
     loss = metrics.get("params", {}).get("loss")
-    return f"{run_dir.name}: {metrics.get('model')}/{metrics.get('semantic')}" + (f"/{loss}" if loss else "")
+    sem = str(metrics.get("semantic"))
+    sem = Path(sem).name if ("/" in sem or os.sep in sem) else sem  # a file: its name is enough in a legend
+    return f"{run_dir.name}: {metrics.get('model')}/{sem}" + (f"/{loss}" if loss else "")
 
 
 def _imbalance(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 
 from zslkit.errors import ZSLDataError
 from zslkit.evaluation.metrics import per_class_accuracy
+from zslkit.utils.finite import all_finite
 
 
 def check_fit_inputs(X: Any, y: Any, S: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -44,7 +45,7 @@ def check_fit_inputs(X: Any, y: Any, S: Any) -> tuple[np.ndarray, np.ndarray, np
     if X.shape[0] == 0:
         raise ZSLDataError("X is empty: no training images")
     for name, arr in (("X", X), ("S", S)):
-        if not np.all(np.isfinite(arr)):
+        if not all_finite(arr):
             raise ZSLDataError(f"{name} contains NaN or inf")
     return X, y.astype(np.int64), S
 

@@ -128,17 +128,28 @@ class SAE(ZSLModel):
         S = np.asarray(S, dtype=dtype)
         return _l2(S) if self.normalize_semantic == "l2" else S
 
-    def _stats(self, X: np.ndarray, y: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(Y^T Y, X^T X, Y^T X)`` in float64 (K x K, D x D, K x D), from per-class sums."""
-        Xd = self._prep_x(X, np.float64)
+    def _stats(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, chunk: int = 4096
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(Y^T Y, X^T X, Y^T X)`` in float64 (K x K, D x D, K x D), from per-class sums.
+
+        Accumulated over row chunks so that only one float64 chunk of the (normalised) features
+        exists at a time: a float64 copy of all of X (AWA2 trainval: 385 MB, twice with the
+        normalisation) is never made, while the sums keep double precision.
+        """
         Sd = self._prep_s(S, np.float64)
         classes, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
         Sc = Sd[classes]  # (Cs x K)
-        onehot = sparse.csr_matrix((np.ones(y.size), (inv, np.arange(y.size))), shape=(classes.size, y.size))
-        sums = np.asarray(onehot @ Xd)  # per-class feature sums (Cs x D); np.add.at is far slower
+        d = X.shape[1]
+        sums = np.zeros((classes.size, d))  # per-class feature sums (Cs x D)
+        XtX = np.zeros((d, d))
+        for s in range(0, X.shape[0], chunk):
+            xc = self._prep_x(X[s:s + chunk], np.float64)
+            m = xc.shape[0]
+            onehot = sparse.csr_matrix((np.ones(m), (inv[s:s + chunk], np.arange(m))), shape=(classes.size, m))
+            sums += onehot @ xc  # np.add.at is far slower
+            XtX += xc.T @ xc  # the expensive part: N x D^2
         YtY = Sc.T @ (counts[:, None] * Sc)
         YtX = Sc.T @ sums
-        XtX = Xd.T @ Xd  # the expensive part: N x D^2
         return YtY, XtX, YtX
 
     # ----------------------------------------------------------------- estimator API

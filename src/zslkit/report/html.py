@@ -25,7 +25,7 @@ margin-top:2.2rem}
 .banner{background:#fff4d6;border:1px solid #f0c36d;padding:.6rem .9rem;border-radius:6px;margin:1rem 0}
 table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}th,td{border:1px solid #ddd;padding:.3rem .6rem;
 text-align:right}th{background:#f4f6f8}td:first-child,th:first-child{text-align:left}
-tr.best td{font-weight:600;background:#eef8ee}
+tr.best td{font-weight:600;background:#eef8ee}td.s{text-align:left}
 figure{display:inline-block;margin:.6rem 1rem .6rem 0;vertical-align:top}figure img{max-width:520px;
 border:1px solid #eee}figcaption{font-size:.85rem;color:#555;max-width:520px}
 .muted{color:#666;font-size:.88rem}code{background:#f4f4f4;padding:0 .25rem;border-radius:3px}
@@ -59,7 +59,8 @@ class Section:
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
         body = []
         for i, r in enumerate(rows):
-            tds = "".join(f"<td>{html.escape(_fmt(r.get(c), fmt))}</td>" for c in cols)
+            tds = "".join(f"<td>{html.escape(_fmt(r.get(c), fmt))}</td>" if _numeric(r.get(c)) else
+                          f'<td class="s">{html.escape(_fmt(r.get(c), fmt))}</td>' for c in cols)
             body.append(f'<tr class="best">{tds}</tr>' if i == best else f"<tr>{tds}</tr>")
         self.blocks.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
         return self
@@ -69,6 +70,10 @@ class Section:
         self.blocks.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
                            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         return self
+
+
+def _numeric(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _fmt(v: Any, fmt: str) -> str:

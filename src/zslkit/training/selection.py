@@ -5,13 +5,18 @@ fold's train classes and scored as a small ZSL problem on its validation classes
 hyperparameters with the best mean validation criterion (ZSL T1 by default) win. The GZSL
 calibration gamma is the one maximising H on the same validation splits (mean over folds),
 and is then applied unchanged to the test split.
+
+Class matrices whose unseen rows are *predicted* from the seen ones (VGSE: unseen = R @ seen
+through the class relation) need validation to mimic that: ``fold_semantic`` gives each fold
+its own class matrix (see :func:`relation_fold_semantic`), otherwise validation classes keep
+measured rows, validation is easier than the test and the chosen gamma is far too small.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from sklearn.model_selection import ParameterGrid
@@ -40,13 +45,35 @@ class Selection:
                 "at_grid_edge": self.at_grid_edge, "table": self.table}
 
 
+#: ``(semantic (C, K), train_classes, val_classes) -> (C, K)``: the class matrix one validation fold sees.
+FoldSemantic = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def relation_fold_semantic(word_vectors: np.ndarray, method: str = "smo", alpha: float = 0.0) -> FoldSemantic:
+    """A :data:`FoldSemantic` re-predicting each fold's validation-class rows from its train-class rows
+    through the VGSE class relation fitted on ``word_vectors`` (C, D_w), as unseen rows are at test time
+    (:func:`zslkit.vgse.discovery.relation_validation_semantic`)."""
+    from zslkit.vgse.discovery import relation_validation_semantic
+
+    wv = np.asarray(word_vectors, dtype=np.float64)
+
+    def fold_semantic(semantic: np.ndarray, train_classes: np.ndarray, val_classes: np.ndarray) -> np.ndarray:
+        if wv.shape[0] != semantic.shape[0]:
+            raise ConfigError(f"relation validation: word vectors have {wv.shape[0]} rows, the class matrix "
+                              f"{semantic.shape[0]}")
+        return relation_validation_semantic(semantic, wv, train_classes, val_classes, method=method, alpha=alpha)
+
+    return fold_semantic
+
+
 def scores_fn_for(model: ZSLModel, semantic: np.ndarray):
     """Adapter from ``model.scores(X, S)`` to the protocol's ``scores_fn(X, class_ids)``."""
     return lambda X, classes: model.scores(X, semantic[classes])
 
 
 def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = None, folds: Sequence[int] = (1,),
-           holdout: float = 0.2, seed: int = 0, criterion: str = "T1") -> Selection:
+           holdout: float = 0.2, seed: int = 0, criterion: str = "T1",
+           fold_semantic: FoldSemantic | None = None) -> Selection:
     """Choose hyperparameters and the calibration gamma on validation classes.
 
     Args:
@@ -57,6 +84,8 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         holdout: share of train-class images held out to measure S on validation.
         seed: seed of the held-out draw (and of seeded class partitions).
         criterion: "T1" (ZSL accuracy on validation classes, xlsa17's convention) or "H".
+        fold_semantic: the class matrix each fold fits and scores with (default: ``data.semantic``);
+            :func:`relation_fold_semantic` for class-relation embeddings such as VGSE.
     """
     if criterion not in ("T1", "H"):
         raise ConfigError(f"selection criterion must be 'T1' or 'H', got {criterion!r}")
@@ -69,8 +98,12 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         fold_names.append(vs.source)
         X = data.features[vs.train_idx]
         y = data.labels[vs.train_idx]
-        for i, (params, fitted) in enumerate(model.fit_grid(X, y, data.semantic, points)):
-            m = evaluate(scores_fn_for(fitted, data.semantic), data.features, data.labels, vs.eval)
+        sem = data.semantic if fold_semantic is None else np.asarray(
+            fold_semantic(data.semantic, vs.train_classes, vs.val_classes), dtype=data.semantic.dtype)
+        if sem.shape != data.semantic.shape:
+            raise ConfigError(f"fold_semantic returned shape {sem.shape}, expected {data.semantic.shape}")
+        for i, (params, fitted) in enumerate(model.fit_grid(X, y, sem, points)):
+            m = evaluate(scores_fn_for(fitted, sem), data.features, data.labels, vs.eval)
             per_point[i].append(m)
             log.debug("fold %s params %s: %s", fold, params, m.summary())
     table = []

@@ -88,7 +88,10 @@ class DiscoverConfig:
         extract_batch_size: images per feature-extraction batch.
     Patch clustering (see :class:`PCConfig`): n_clusters (D_v), hidden, temperature, w_cls,
         w_sem, w_cons, w_ent, k_neighbours, epochs, batch_size, lr, end_to_end (train the
-        backbone too, with backbone_lr).
+        backbone too, with backbone_lr). neighbour_candidates: the nearest neighbours of the
+        consistency term are searched exactly among at most this many patches drawn with the seed
+        (all patches when fewer; None = always all, O(P^2 D) time: hours for AWA2's ~270k patches
+        on a CPU).
     Class relation: relation ("smo" | "wavg"), alpha (lower bound of r in SMO), oov ("error":
         a class word missing from the vector file is an error; "skip": the word is dropped).
     Run: seed, device ("cpu" | "cuda"), threads (torch intra-op threads during the run, restored
@@ -120,6 +123,9 @@ class DiscoverConfig:
     w_cons: float = 1.0
     w_ent: float = 2.0
     k_neighbours: int = 10
+    #: nearest neighbours are searched among at most this many patches drawn with the seed (exact
+    #: search among all patches when there are fewer; None = always all: O(P^2) time)
+    neighbour_candidates: int | None = 50_000
     epochs: int = 20
     batch_size: int = 256
     lr: float = 1e-3
@@ -153,6 +159,8 @@ class DiscoverConfig:
             raise ConfigError(f"threads must be >= 1 or None, got {self.threads}")
         if self.tiny_pretrain_epochs < 0:
             raise ConfigError(f"tiny_pretrain_epochs must be >= 0, got {self.tiny_pretrain_epochs}")
+        if self.neighbour_candidates is not None and self.neighbour_candidates < 2:
+            raise ConfigError(f"neighbour_candidates must be >= 2 or None, got {self.neighbour_candidates}")
         self.patch_spec()
         self.pc_config().validate()
         return self
@@ -448,7 +456,7 @@ def _discover(cfg: DiscoverConfig, on_batch, on_epoch) -> DiscoveryResult:
     t = spec.num_patches
     feats, patch_img, patch_lab = _patch_rows(cache.features, rows, images, seen_ids, seen, cfg.images)
     with _stage("neighbours", timings):
-        nb = _neighbours(cache.directory, feats, patch_img, pc_cfg.k_neighbours)
+        nb = _neighbours(cache.directory, feats, patch_img, pc_cfg.k_neighbours, cfg.neighbour_candidates, cfg.seed)
     encoder = _PixelEncoder(images, rows, extractor, backbone, cfg.device) if cfg.end_to_end else None
     fingerprint = _sha({"format": "zslkit-vgse-pc-v1", "cache": cache.fingerprint, "valid": rows.tolist(), "seen": seen,
                         "word": hashlib.sha256(word.tobytes()).hexdigest(), "end_to_end": cfg.end_to_end,
@@ -513,14 +521,23 @@ def _patch_rows(features: np.ndarray, rows: np.ndarray, images: ImageList, seen_
     return feats, torch.from_numpy(np.repeat(np.arange(rows.size), t)), torch.from_numpy(np.repeat(img_seen, t))
 
 
-def _neighbours(cache_dir: Path, feats: torch.Tensor, patch_img: torch.Tensor, k: int) -> torch.Tensor:
-    """k nearest patches of other images, mined once and kept beside the feature cache."""
-    path = cache_dir / f"neighbours_k{k}.npy"
+def _neighbours(cache_dir: Path, feats: torch.Tensor, patch_img: torch.Tensor, k: int, n_candidates: int | None,
+                seed: int) -> torch.Tensor:
+    """k nearest patches of other images (among ``n_candidates`` seeded candidates when there are
+    more patches), mined once and kept beside the feature cache."""
+    p = feats.shape[0]
+    cand = None
+    name = f"neighbours_k{k}.npy"
+    if n_candidates is not None and p > n_candidates:
+        rng = np.random.default_rng([seed, 7])
+        cand = torch.from_numpy(np.sort(rng.choice(p, size=n_candidates, replace=False)))
+        name = f"neighbours_k{k}_c{n_candidates}_s{seed}.npy"
+    path = cache_dir / name
     with contextlib.suppress(OSError, ValueError):
         arr = np.load(path, allow_pickle=False)
-        if arr.shape[0] == feats.shape[0]:
+        if arr.shape[0] == p:
             return torch.from_numpy(arr)
-    nb = mine_neighbours(feats, patch_img, k)
+    nb = mine_neighbours(feats, patch_img, k, candidates=cand)
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, nb.numpy(), allow_pickle=False)
     return nb

@@ -148,24 +148,32 @@ def pc_losses(a: torch.Tensor, logits: torch.Tensor, sem: torch.Tensor, a_nb: to
 
 
 def mine_neighbours(features: torch.Tensor, image_ids: torch.Tensor, k: int, max_block: int = 50_000_000,
-                    ) -> torch.Tensor:
+                    candidates: torch.Tensor | None = None) -> torch.Tensor:
     """Indices (P, k) of each patch's ``k`` most cosine-similar patches of other images.
 
     Exact search in blocks of rows so that a block's similarity matrix holds at most
     ``max_block`` entries. Ties are broken by torch.topk (deterministic on CPU).
+
+    Args:
+        features: (P, D) patch features; image_ids: (P,) image of each patch.
+        candidates: optional (M,) patch indices to search among (exact within them, O(P M D)
+            instead of O(P^2 D)); the returned indices are still indices into ``features``.
     """
     p = features.shape[0]
-    other = int(p - torch.bincount(image_ids).max())
+    cand = torch.arange(p) if candidates is None else torch.as_tensor(candidates, dtype=torch.int64)
+    cand_img = image_ids[cand]
+    other = int(cand.numel() - torch.bincount(cand_img).max()) if cand.numel() else 0
     if other < 1:
         raise ZSLDataError("nearest neighbours need patches from at least two images")
     k = min(int(k), other)
     fn = F.normalize(features.float(), dim=1)
-    rows = max(1, max_block // max(p, 1))
+    fc = fn[cand]
+    rows = max(1, max_block // max(cand.numel(), 1))
     out = torch.empty((p, k), dtype=torch.int64)
     for s in range(0, p, rows):
-        sim = fn[s:s + rows] @ fn.T
-        sim.masked_fill_(image_ids[s:s + rows, None] == image_ids[None, :], float("-inf"))
-        out[s:s + rows] = sim.topk(k, dim=1).indices
+        sim = fn[s:s + rows] @ fc.T
+        sim.masked_fill_(image_ids[s:s + rows, None] == cand_img[None, :], float("-inf"))
+        out[s:s + rows] = cand[sim.topk(k, dim=1).indices]
     return out
 
 

@@ -1,0 +1,358 @@
+"""Bring your own dataset: images + class lists + attribute table -> an xlsa17 directory.
+
+:func:`build_xlsa17` is what ``zslkit data build`` runs:
+
+1. read the class list, the unseen classes and the long-format attribute table
+   (:mod:`zslkit.data.build`), find one image folder per class (:mod:`zslkit.data.images`);
+   every input error is raised here, before any feature is computed;
+2. extract one global feature per image with a backbone (:mod:`zslkit.vgse.backbone`:
+   a torchvision ResNet with a *local* weight file, or the seeded ``tiny`` CNN): the whole
+   image resized to ``image_size`` x ``image_size`` (no crop, aspect ratio not kept), ImageNet
+   mean/std normalisation, globally average-pooled last stage (2048-d for ResNet-50/101).
+   Features go through the memory-mapped, resumable cache of
+   :mod:`zslkit.vgse.feature_cache` (a 1 x 1 "patch grid" is the whole image), so an
+   interrupted build resumes where it stopped; a tqdm bar shows progress;
+3. split images and seen classes the xlsa17 way, seeded (:func:`make_xlsa17_splits`);
+4. write ``res101.mat``, ``att_splits.mat``, the class lists and, last, ``BUILD.json``
+   (provenance: backbone, weight checksums, preprocessing, seed, counts, skipped images),
+   every file atomically; then read the directory back with :func:`load_xlsa17` as a check.
+
+Unreadable images: by default the build fails with a :class:`ZSLDataError` listing every
+unreadable file and the reason (after the readable ones are cached, so fixing them or
+rerunning with ``skip_bad=True`` costs nothing more); with ``skip_bad=True`` they are left
+out of the dataset and listed in ``BUILD.json`` and the report.
+
+These features are **not** the published xlsa17 features (Caffe ResNet-101); results on a
+built directory are comparable between methods run on the same directory, not with papers
+(README, "Use your own data").
+
+The module sits beside :mod:`zslkit.pipeline` because it joins the data layer to a backbone
+(``zslkit.data`` knows nothing of models).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zslkit.data.build import (
+    BUILD_FILE,
+    check_val_folds,
+    make_xlsa17_splits,
+    prepare_output_dir,
+    read_attribute_csv,
+    write_xlsa17_dataset,
+)
+from zslkit.data.images import (
+    IMAGE_SUFFIXES,
+    ImageList,
+    match_class_folders,
+    scan_image_folder,
+)
+from zslkit.data.xlsa17 import load_xlsa17, read_class_list, sha256_file
+from zslkit.errors import ConfigError, ZSLDataError
+from zslkit.utils.atomic import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+BUILD_FORMAT = "zslkit-xlsa17-build-v1"
+CACHE_DIR = ".feature-cache"
+#: v5 MAT-files cannot hold a variable above 2 GB; larger feature matrices are written as v7.3.
+_V5_LIMIT = 2 ** 31 - 2 ** 24
+COMPARABILITY = ("Features extracted by zslkit with the backbone and weights named here, not the published xlsa17 "
+                 "features (Caffe ResNet-101, ImageNet, whole image resized to 224 x 224 without cropping). Numbers "
+                 "measured on this directory compare methods with each other on these features; they are not "
+                 "comparable with numbers in papers.")
+
+
+@dataclass
+class BuildConfig:
+    """Inputs and settings of :func:`build_xlsa17`.
+
+    Inputs:
+        images: folder with one sub-folder of images per class (CUB / AWA2 / SUN layouts,
+            see :func:`zslkit.data.images.scan_image_folder`).
+        classes: text file, every class name (seen and unseen), one a line; its order is the
+            class order of the dataset.
+        unseen: text file, the unseen class names (a subset of ``classes``).
+        attributes: long-format CSV ``class,attribute,value`` (see :mod:`zslkit.data.build`).
+            Required: :func:`load_xlsa17` reads the class semantics ``att`` from
+            ``att_splits.mat``.
+        out: output directory.
+    Features:
+        backbone: ``resnet101`` | ``resnet50`` (| ``resnet18`` | ``resnet34``) with ``weights``, a
+            local torchvision state dict (nothing is downloaded), or ``tiny`` (a small seeded
+            CNN, randomly initialised unless ``weights`` names a saved one: for tests/demos).
+        image_size: side the whole image is resized to (default 224; 64 for ``tiny``).
+        batch_size: images per forward pass (a resumed build keeps the batch size it began with).
+        device: ``cpu`` or ``cuda``; threads: torch threads during the build (None = unchanged).
+        skip_bad: leave unreadable images out (listed in ``BUILD.json``) instead of failing.
+        cache_dir: where the feature cache lives (default ``OUT/.feature-cache``, deleted after a
+            successful build unless ``keep_cache``; a cache_dir you name is always kept).
+    Splits:
+        seed: seed of the splits, the class folds and the ``tiny`` initialisation.
+        test_seen_fraction: share of each seen class's images held out as ``test_seen``.
+        val_folds: validation class folds (0, or 2..number of seen classes).
+    Other:
+        overwrite: replace a finished build in ``out``; progress: tqdm bar.
+    """
+
+    images: str
+    classes: str
+    unseen: str
+    out: str
+    attributes: str | None = None
+    backbone: str = "resnet101"
+    weights: str | None = None
+    image_size: int | None = None
+    batch_size: int = 32
+    device: str = "cpu"
+    threads: int | None = None
+    skip_bad: bool = False
+    cache_dir: str | None = None
+    keep_cache: bool = False
+    seed: int = 0
+    test_seen_fraction: float = 0.2
+    val_folds: int = 3
+    overwrite: bool = False
+    progress: bool = True
+
+    def validate(self) -> BuildConfig:
+        from zslkit.vgse.backbone import BACKBONES
+
+        if self.attributes is None:
+            raise ConfigError("an attribute table is required (--attributes CSV with rows class,attribute,value): "
+                              "the xlsa17 reader takes the class semantics 'att' from att_splits.mat")
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {list(BACKBONES)}")
+        if self.backbone != "tiny" and self.weights is None:
+            raise ConfigError(f"backbone {self.backbone!r} needs --weights FILE, a local torchvision state dict "
+                              "(e.g. resnet101-63fe2227.pth); nothing is downloaded")
+        if self.image_size is not None and self.image_size < 8:
+            raise ConfigError(f"image_size must be >= 8 pixels, got {self.image_size}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if not 0.0 <= self.test_seen_fraction < 1.0:
+            raise ConfigError(f"test_seen_fraction must be in [0, 1), got {self.test_seen_fraction}")
+        if self.val_folds < 0 or self.val_folds == 1:
+            raise ConfigError(f"val_folds must be 0 (none) or >= 2, got {self.val_folds}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        return self
+
+    @property
+    def size(self) -> int:
+        return self.image_size or (64 if self.backbone == "tiny" else 224)
+
+
+@dataclass
+class BuildReport:
+    """What :func:`build_xlsa17` wrote: sizes, splits, skipped images and the provenance record."""
+
+    out: Path
+    num_images: int
+    feature_dim: int
+    num_seen: int
+    num_unseen: int
+    num_attributes: int
+    splits: dict[str, int]
+    val_folds: int
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: int = 0
+    seconds: float = 0.0
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        b = self.provenance.get("backbone", {})
+        lines = [f"wrote xlsa17 dataset {self.out}",
+                 (f"  {self.num_images} images x {self.feature_dim} dims ({b.get('name')}, {b.get('image_size')} px), "
+                  f"{self.num_seen} seen + {self.num_unseen} unseen classes, {self.num_attributes} attributes"),
+                 f"  splits {self.splits}, {self.val_folds} validation class fold(s)"]
+        found = self.num_images + len(self.skipped)
+        if self.resumed_from >= found:
+            lines.append("  features of all images taken from the feature cache")
+        elif self.resumed_from:
+            lines.append(f"  resumed feature extraction at image {self.resumed_from} of {found}")
+        if self.skipped:
+            lines.append(f"  {len(self.skipped)} unreadable image(s) skipped (listed in {BUILD_FILE}):")
+            lines += [f"    {s['path']}: {s['reason']}" for s in self.skipped[:10]]
+            if len(self.skipped) > 10:
+                lines.append(f"    ... and {len(self.skipped) - 10} more")
+        lines.append("  note: these are not the published xlsa17 features; compare methods on this directory, "
+                     "not with papers")
+        return "\n".join(lines)
+
+
+def _find_images(root: str, class_names: list[str]) -> ImageList:
+    """All images of all classes; a class without an image folder is an error naming it."""
+    found = match_class_folders(root, class_names, required=[])
+    missing = [n for n in class_names if n not in found]
+    if missing:
+        raise ZSLDataError(f"{root}: no images for {len(missing)} class(es) {missing[:10]}: no folder below {root} "
+                           f"holding image files ({', '.join(IMAGE_SUFFIXES)}) matches these names (empty folders "
+                           "count as missing); expected one folder per class named like the class")
+    return scan_image_folder(root, class_names)
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return Path(path).as_posix()
+
+
+def build_xlsa17(config: BuildConfig, on_batch: Callable[[int, int], None] | None = None) -> BuildReport:
+    """Build an xlsa17 dataset directory from an image folder (module docstring).
+
+    ``on_batch(done, total)`` is passed to the feature extraction (progress hook; tests use it
+    to interrupt a build). Rerunning an interrupted build with the same inputs resumes the
+    feature extraction.
+
+    Raises:
+        ZSLDataError: a bad input, each message naming the file / line / class / image: an unseen
+            class not in the class list, a class without images, a class in the attribute table
+            that is not in the class list, a class without attributes, a non-numeric value,
+            unreadable images (without ``skip_bad``), an output directory holding other files.
+        ConfigError: bad settings or backbone weights.
+    """
+    import torch
+
+    cfg = config.validate()
+    threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _build(cfg, on_batch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build(cfg: BuildConfig, on_batch) -> BuildReport:
+    from zslkit import __version__
+    from zslkit.data.patches import PatchExtractor, PatchSpec
+    from zslkit.vgse.backbone import build_backbone, state_fingerprint
+    from zslkit.vgse.feature_cache import extract_features
+
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    # 1. inputs, all checked before any feature is computed
+    class_names = read_class_list(cfg.classes)
+    unseen_names = read_class_list(cfg.unseen)
+    unknown = [u for u in unseen_names if u not in set(class_names)]
+    if unknown:
+        raise ZSLDataError(f"{cfg.unseen}: unseen class(es) {unknown[:10]} are not in the class list {cfg.classes}")
+    cid = {n: i for i, n in enumerate(class_names)}
+    unseen_ids = np.array(sorted(cid[n] for n in unseen_names), dtype=np.int64)
+    num_seen = len(class_names) - unseen_ids.size
+    if num_seen == 0:
+        raise ZSLDataError(f"{cfg.unseen}: every class of {cfg.classes} is unseen; need at least one seen class")
+    check_val_folds(cfg.val_folds, num_seen)
+    table = read_attribute_csv(cfg.attributes, class_names, class_list_name=f"the class list {cfg.classes}")
+    images = _find_images(cfg.images, class_names)
+    backbone = build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)  # bad weights: ConfigError, nothing written
+    out = prepare_output_dir(cfg.out, overwrite=cfg.overwrite)
+    timings["inputs"] = time.perf_counter() - t_start
+    log.info("%d images of %d classes (%d unseen) from %s", len(images), len(class_names), unseen_ids.size,
+             cfg.images)
+
+    # 2. features: whole image, resized, through the resumable cache
+    t0 = time.perf_counter()
+    state_sha = state_fingerprint(backbone)
+    spec = PatchSpec(rows=1, cols=1, overlap=0.0, size=cfg.size, normalize=True)
+    cache_root = Path(cfg.cache_dir) if cfg.cache_dir else out / CACHE_DIR
+    cache = extract_features(images, PatchExtractor(spec), backbone, cache_root, f"{cfg.backbone}:{state_sha}",
+                             batch_size=cfg.batch_size, fail_fast=False, device=cfg.device, progress=cfg.progress,
+                             on_batch=on_batch, desc="image features")
+    timings["features"] = time.perf_counter() - t0
+    bad = sorted(cache.bad, key=lambda b: b["index"])
+    if bad and not cfg.skip_bad:
+        listed = "; ".join(f"{b['path']} ({b['reason']})" for b in bad[:10])
+        more = f"; ... and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise ZSLDataError(f"{len(bad)} unreadable image(s) in {cfg.images}: {listed}{more}. Fix or remove them, or "
+                           f"pass --skip-bad (skip_bad=True) to build without them (features of the readable images "
+                           f"are cached in {cache.directory})")
+    keep = cache.valid
+    rows = np.flatnonzero(keep)
+    labels = images.labels[rows]
+    counts = np.bincount(labels, minlength=len(class_names))
+    empty = [class_names[i] for i in np.flatnonzero(counts == 0)]
+    if empty:
+        raise ZSLDataError(f"{cfg.images}: class(es) {empty[:10]} have no readable image")
+    features = np.ascontiguousarray(np.asarray(cache.features[rows, 0, :], dtype=np.float32))
+    resumed_from = int(cache.resumed_from)  # images whose features came from the cache (all: a finished cache)
+    cache_dir = cache.directory
+    del cache
+
+    # 3. splits
+    splits = make_xlsa17_splits(labels, unseen_ids, len(class_names), seed=cfg.seed,
+                                test_seen_fraction=cfg.test_seen_fraction, val_folds=cfg.val_folds)
+
+    # 4. files
+    t0 = time.perf_counter()
+    root = Path(cfg.images)
+    files = [_relative(images.paths[i], root) for i in rows]
+    version = "v7.3" if features.nbytes > _V5_LIMIT else "v5"
+    write_xlsa17_dataset(out, features, labels, files, class_names, table, splits, version=version)
+    timings["write"] = time.perf_counter() - t0
+    split_sizes = {k: int(v.size) for k, v in splits.locs.items()}
+    provenance: dict[str, Any] = {
+        "format": BUILD_FORMAT,
+        "zslkit_version": __version__,
+        "comparability": COMPARABILITY,
+        "inputs": {
+            "images": str(root.resolve()),
+            "classes": str(Path(cfg.classes).resolve()), "classes_sha256": sha256_file(cfg.classes),
+            "unseen": str(Path(cfg.unseen).resolve()), "unseen_sha256": sha256_file(cfg.unseen),
+            "attributes": str(Path(cfg.attributes).resolve()), "attributes_sha256": sha256_file(cfg.attributes),
+        },
+        "backbone": {
+            "name": cfg.backbone,
+            "weights": None if cfg.weights is None else str(Path(cfg.weights).resolve()),
+            "weights_sha256": None if cfg.weights is None else sha256_file(cfg.weights),
+            "state_sha256": state_sha,
+            "initialisation": ("random, seeded" if cfg.backbone == "tiny" and cfg.weights is None else "weights file"),
+            "feature_dim": int(features.shape[1]),
+            "image_size": cfg.size,
+            "preprocessing": (f"whole image (no crop) converted to RGB and resized to {cfg.size}x{cfg.size} "
+                              "(bilinear, antialiased; aspect ratio not kept), scaled to [0, 1], ImageNet mean/std "
+                              "normalisation; global average pooling of the last stage"),
+            "device": cfg.device,
+        },
+        "settings": {k: v for k, v in asdict(cfg).items() if k in ("seed", "test_seen_fraction", "val_folds",
+                                                                  "batch_size", "skip_bad")},
+        "counts": {
+            "images": int(labels.size), "images_found": len(images), "skipped": len(bad),
+            "classes": len(class_names), "seen": int(splits.seen.size), "unseen": int(splits.unseen.size),
+            "attributes": len(table.attribute_names), "splits": split_sizes,
+            "images_per_class": {class_names[i]: int(counts[i]) for i in range(len(class_names))},
+        },
+        "splits_note": "train_loc/val_loc are fold 1's train/validation classes inside trainval_loc; unlike the "
+                       "published files they hold no test_seen image",
+        "skipped_images": [{"path": b["path"], "reason": b["reason"]} for b in bad],
+        "files": {"mat_version": version, "image_files": "relative to inputs.images"},
+        "feature_cache": {"dir": str(cache_dir), "images_from_cache": resumed_from,
+                          "kept": bool(cfg.keep_cache or cfg.cache_dir)},
+        "timings_s": timings,
+    }
+    atomic_write_json(out / BUILD_FILE, provenance)
+    del features
+    load_xlsa17(out)  # the directory must read back (raises on any inconsistency)
+    if not (cfg.keep_cache or cfg.cache_dir):
+        shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
+    if bad:
+        log.warning("%d unreadable image(s) left out of %s (listed in %s)", len(bad), out, BUILD_FILE)
+    return BuildReport(out=out, num_images=int(labels.size), feature_dim=provenance["backbone"]["feature_dim"],
+                       num_seen=int(splits.seen.size), num_unseen=int(splits.unseen.size),
+                       num_attributes=len(table.attribute_names), splits=split_sizes, val_folds=len(splits.folds),
+                       skipped=provenance["skipped_images"], resumed_from=resumed_from,
+                       seconds=time.perf_counter() - t_start, provenance=provenance)

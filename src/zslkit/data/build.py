@@ -1,0 +1,339 @@
+"""Building an xlsa17 dataset directory from your own data: attribute tables, splits, writing.
+
+This is the data half of ``zslkit data build`` (:func:`zslkit.build.build_xlsa17` adds the
+image features); nothing here knows of backbones. Every function works on plain arrays and
+files and raises :class:`ZSLDataError` naming the file, line, class or attribute at fault.
+
+Attribute table (:func:`read_attribute_csv`), *long* format, one value a row::
+
+    class,attribute,value          <- optional header (any column order when present)
+    zebra,stripes,94.5
+    zebra,black,58.1
+    ...
+
+Separator: a tab if the first line holds one, else a comma, else ``;``. Blank lines and lines
+starting with ``#`` are skipped. Every class of the class list needs a value for every
+attribute (no holes, no duplicates, only numbers); the attribute order is the order of first
+appearance. The raw values become ``original_att`` and each class vector, L2-normalised,
+``att`` (the published convention: ``att`` columns have unit norm, stored K x C).
+
+Splits (:func:`make_xlsa17_splits`), the xlsa17 way, all seeded (``numpy.random.default_rng``
+with ``[seed, tag, ...]``, so a class's split does not change when other classes are added):
+
+* each seen class's images: ``round(test_seen_fraction * n)`` of them (at least 1 and at most
+  ``n - 1`` when the class has 2 or more images) go to ``test_seen``, the rest to ``trainval``;
+* every image of an unseen class goes to ``test_unseen``;
+* ``val_folds`` = K >= 2 validation class folds: the seen classes, shuffled, are cut into K
+  disjoint chunks; fold k validates on chunk k (``valclassesk.txt``) and trains on the rest
+  (``trainclassesk.txt``), so K = 3 holds out a third of the seen classes per fold, as xlsa17
+  does for AWA2 and CUB (the published folds are drawn independently and overlap; ours are a
+  K-fold partition: a *choice*). K = 0 writes no folds (zslkit then draws a seeded partition);
+* ``train_loc`` / ``val_loc`` are the ``trainval`` images of fold 1's train / validation
+  classes. Unlike the published ones they contain **no** ``test_seen`` image.
+
+Indices are stored 1-based in the ``.mat`` files, as published.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zslkit.data.xlsa17 import write_att_splits, write_class_list, write_res101
+from zslkit.errors import ZSLDataError
+
+log = logging.getLogger(__name__)
+
+#: The file marking a finished build (written last).
+BUILD_FILE = "BUILD.json"
+#: Attribute names, one a line, in the column order of ``att`` (not part of the published layout).
+ATTRIBUTE_NAMES_FILE = "attribute_names.txt"
+#: Fixed names of the files a build writes (fold lists are matched by :data:`_FOLD_FILE`).
+BUILD_OUTPUTS = ("res101.mat", "att_splits.mat", "allclasses.txt", "trainvalclasses.txt", "testclasses.txt",
+                 ATTRIBUTE_NAMES_FILE, BUILD_FILE)
+_FOLD_FILE = re.compile(r"^(train|val)classes(\d+)\.txt$")
+_HEADER = ("class", "attribute", "value")
+
+
+# --------------------------------------------------------------------------- attributes
+
+@dataclass
+class AttributeTable:
+    """A class-attribute table: ``values[c, k]`` is attribute ``attribute_names[k]`` of class
+    ``class_names[c]`` (the raw numbers, i.e. ``original_att`` as C x K)."""
+
+    values: np.ndarray
+    class_names: list[str]
+    attribute_names: list[str]
+
+    @property
+    def att(self) -> np.ndarray:
+        """Each class vector L2-normalised (C x K); an all-zero vector stays zero."""
+        return l2_normalise_rows(self.values)
+
+
+def l2_normalise_rows(m: np.ndarray) -> np.ndarray:
+    """Rows of ``m`` divided by their L2 norm (rows of norm 0 are left at 0)."""
+    m = np.asarray(m, dtype=np.float64)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(norms > 0, norms, 1.0)
+
+
+def _sniff_delimiter(line: str) -> str:
+    for d in ("\t", ",", ";"):
+        if d in line:
+            return d
+    return ","
+
+
+def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
+                       class_list_name: str = "the class list") -> AttributeTable:
+    """Read a long-format attribute table (module docstring) for ``class_names``.
+
+    Args:
+        path: the CSV/TSV file.
+        class_names: all classes, in the order of the rows of the result.
+        class_list_name: how to call the class list in messages (e.g. its path).
+
+    Raises:
+        ZSLDataError: unreadable file, a row without 3 fields, a value that is not a finite
+            number (file:line, class, attribute and the value), a (class, attribute) pair given
+            twice, a class not in ``class_names``, a class without values, a missing pair.
+    """
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ZSLDataError(f"{p}: attribute table not found") from None
+    except IsADirectoryError:
+        raise ZSLDataError(f"{p}: attribute table is a directory, expected a CSV file") from None
+    except UnicodeDecodeError as exc:
+        raise ZSLDataError(f"{p}: attribute table is not UTF-8 text ({exc})") from exc
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise ZSLDataError(f"{p}: attribute table is empty (expected rows 'class,attribute,value')")
+    delim = _sniff_delimiter(lines[0][1])
+    rows = []
+    for lineno, ln in lines:
+        fields = next(csv.reader(io.StringIO(ln), delimiter=delim))
+        rows.append((lineno, [f.strip() for f in fields]))
+    cols = (0, 1, 2)
+    first = [f.lower() for f in rows[0][1]]
+    if set(_HEADER) <= set(first):
+        cols = tuple(first.index(h) for h in _HEADER)
+        rows = rows[1:]
+        width = len(first)
+    else:
+        width = 3
+    known = {n: i for i, n in enumerate(class_names)}
+    attr_index: dict[str, int] = {}
+    entries: dict[tuple[str, str], tuple[float, int]] = {}
+    unknown: dict[str, int] = {}
+    dups: list[str] = []
+    for lineno, fields in rows:
+        if len(fields) != width:
+            raise ZSLDataError(f"{p}:{lineno}: expected {width} fields separated by {delim!r} "
+                               f"(class, attribute, value), got {len(fields)}: {fields[:6]}")
+        cls, attr, raw = (fields[c] for c in cols)
+        if not cls or not attr:
+            raise ZSLDataError(f"{p}:{lineno}: empty class or attribute name")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ZSLDataError(f"{p}:{lineno}: value {raw!r} of class {cls!r}, attribute {attr!r} is not a number"
+                               ) from None
+        if not np.isfinite(value):
+            raise ZSLDataError(f"{p}:{lineno}: value {raw!r} of class {cls!r}, attribute {attr!r} is not finite")
+        if cls not in known:
+            unknown.setdefault(cls, lineno)
+            continue
+        attr_index.setdefault(attr, len(attr_index))
+        if (cls, attr) in entries:
+            dups.append(f"{cls!r}/{attr!r} (lines {entries[(cls, attr)][1]} and {lineno})")
+            continue
+        entries[(cls, attr)] = (value, lineno)
+    if unknown:
+        some = [f"{c!r} (line {n})" for c, n in list(unknown.items())[:10]]
+        raise ZSLDataError(f"{p}: {len(unknown)} class(es) not in {class_list_name}: {', '.join(some)}")
+    if dups:
+        raise ZSLDataError(f"{p}: {len(dups)} (class, attribute) pair(s) given twice, e.g. {'; '.join(dups[:5])}")
+    if not entries:
+        raise ZSLDataError(f"{p}: no attribute values (only a header?)")
+    given = {c for c, _ in entries}
+    absent = [n for n in class_names if n not in given]
+    if absent:
+        raise ZSLDataError(f"{p}: no attribute values for {len(absent)} class(es) of {class_list_name}: {absent[:10]}")
+    values = np.full((len(class_names), len(attr_index)), np.nan)
+    for (cls, attr), (v, _) in entries.items():
+        values[known[cls], attr_index[attr]] = v
+    holes = np.argwhere(np.isnan(values))
+    if holes.size:
+        names = list(attr_index)
+        some = [f"{class_names[c]!r}/{names[k]!r}" for c, k in holes[:5]]
+        raise ZSLDataError(f"{p}: {len(holes)} (class, attribute) value(s) missing, e.g. {', '.join(some)}; "
+                           "every class needs a value for every attribute")
+    return AttributeTable(values=values, class_names=list(class_names), attribute_names=list(attr_index))
+
+
+# --------------------------------------------------------------------------- splits
+
+@dataclass
+class Xlsa17Splits:
+    """0-based image indices per split and validation class folds (class ids).
+
+    ``locs`` has ``trainval``, ``test_seen``, ``test_unseen`` and, with folds, ``train`` and
+    ``val`` (fold 1, inside ``trainval``); ``folds[k]`` is ``(train_class_ids, val_class_ids)``.
+    """
+
+    locs: dict[str, np.ndarray]
+    folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    unseen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def make_xlsa17_splits(labels: np.ndarray, unseen: Sequence[int], num_classes: int, seed: int = 0,
+                       test_seen_fraction: float = 0.2, val_folds: int = 3) -> Xlsa17Splits:
+    """Split images and seen classes as xlsa17 does (module docstring).
+
+    Args:
+        labels: (N,) 0-based class id of every image.
+        unseen: the unseen class ids; every other class is seen.
+        num_classes: C.
+        seed: non-negative seed of all draws.
+        test_seen_fraction: share of each seen class's images held out as ``test_seen``, in [0, 1).
+        val_folds: number K of validation class folds (0, or 2..number of seen classes).
+
+    Raises:
+        ZSLDataError: a class without images, no seen or no unseen class, bad fraction / folds.
+    """
+    labels = np.asarray(labels, dtype=np.int64).ravel()
+    unseen_ids = np.unique(np.asarray(list(unseen), dtype=np.int64))
+    if seed < 0:
+        raise ZSLDataError(f"seed must be >= 0, got {seed}")
+    if not 0.0 <= test_seen_fraction < 1.0:
+        raise ZSLDataError(f"test_seen_fraction must be in [0, 1), got {test_seen_fraction}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ZSLDataError(f"labels must lie in [0, {num_classes})")
+    if unseen_ids.size and (unseen_ids.min() < 0 or unseen_ids.max() >= num_classes):
+        raise ZSLDataError(f"unseen class ids must lie in [0, {num_classes})")
+    counts = np.bincount(labels, minlength=num_classes)
+    if np.any(counts == 0):
+        raise ZSLDataError(f"classes with no images: ids {np.flatnonzero(counts == 0)[:10].tolist()}")
+    seen_ids = np.setdiff1d(np.arange(num_classes), unseen_ids)
+    if seen_ids.size == 0 or unseen_ids.size == 0:
+        raise ZSLDataError(f"need at least one seen and one unseen class, got {seen_ids.size} seen and "
+                           f"{unseen_ids.size} unseen")
+    check_val_folds(val_folds, seen_ids.size)
+    trainval, test_seen = [], []
+    for c in seen_ids:
+        idx = np.flatnonzero(labels == c)
+        perm = idx[np.random.default_rng([seed, 1, int(c)]).permutation(idx.size)]
+        k = int(np.floor(test_seen_fraction * idx.size + 0.5))
+        if test_seen_fraction > 0 and idx.size >= 2:
+            k = min(max(k, 1), idx.size - 1)
+        else:
+            k = 0
+        test_seen.append(perm[:k])
+        trainval.append(perm[k:])
+    locs = {"trainval": np.sort(np.concatenate(trainval)), "test_seen": np.sort(np.concatenate(test_seen)),
+            "test_unseen": np.flatnonzero(np.isin(labels, unseen_ids))}
+    folds: list[tuple[np.ndarray, np.ndarray]] = []
+    if val_folds:
+        order = seen_ids[np.random.default_rng([seed, 2]).permutation(seen_ids.size)]
+        for chunk in np.array_split(order, val_folds):
+            va = np.sort(chunk)
+            folds.append((np.setdiff1d(seen_ids, va), va))
+        tv_labels = labels[locs["trainval"]]
+        locs["train"] = locs["trainval"][np.isin(tv_labels, folds[0][0])]
+        locs["val"] = locs["trainval"][np.isin(tv_labels, folds[0][1])]
+    return Xlsa17Splits(locs=locs, folds=folds, seen=seen_ids, unseen=unseen_ids)
+
+
+def check_val_folds(val_folds: int, num_seen: int) -> None:
+    """``val_folds`` must be 0 (no folds) or in 2..``num_seen``."""
+    if val_folds == 0:
+        return
+    if val_folds < 2:
+        raise ZSLDataError(f"val_folds must be 0 (no class folds) or >= 2 (K disjoint validation class folds), "
+                           f"got {val_folds}")
+    if val_folds > num_seen:
+        raise ZSLDataError(f"val_folds={val_folds} needs at least {val_folds} seen classes, have {num_seen} "
+                           "(lower --val-folds, or 0 for none)")
+
+
+# --------------------------------------------------------------------------- output directory
+
+def _is_build_output(name: str) -> bool:
+    return name in BUILD_OUTPUTS or bool(_FOLD_FILE.match(name)) or name.startswith(".")
+
+
+def prepare_output_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Check that ``out`` may receive a build, creating it.
+
+    Allowed: a new or empty directory; a directory holding only files a build writes (an
+    interrupted build, resumed) and hidden entries (the feature cache); a finished build
+    (``BUILD.json``) only with ``overwrite``.
+
+    Raises:
+        ZSLDataError: ``out`` is a file, holds other files, or holds a finished build and
+            ``overwrite`` is false.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ZSLDataError(f"{out}: output path exists and is not a directory")
+    if out.is_dir():
+        names = sorted(os.listdir(out))
+        foreign = [n for n in names if not _is_build_output(n)]
+        if foreign:
+            raise ZSLDataError(f"{out}: directory is not empty and does not hold a zslkit build (found {foreign[:5]}); "
+                               "choose a new or empty output directory")
+        if BUILD_FILE in names and not overwrite:
+            raise ZSLDataError(f"{out}: already holds a built dataset ({BUILD_FILE}); pass overwrite=True "
+                               "(--overwrite) to rebuild it")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: np.ndarray,
+                         image_files: Sequence[str] | None, class_names: Sequence[str], table: AttributeTable,
+                         splits: Xlsa17Splits, version: str = "v5") -> list[Path]:
+    """Write a dataset directory in the published xlsa17 layout (all files atomically).
+
+    Writes ``att_splits.mat`` (``att`` and ``original_att`` K x C, ``allclasses_names``, the
+    1-based ``*_loc``), the class lists (``allclasses.txt``, ``trainvalclasses.txt``,
+    ``testclasses.txt``, ``trainclassesK.txt``/``valclassesK.txt``; stale fold lists of a
+    previous build with more folds are removed), ``attribute_names.txt`` and, last,
+    ``res101.mat`` (``features`` D x N single, ``labels`` N x 1 1-based, ``image_files``).
+    ``BUILD.json`` is the caller's (it marks the build finished).
+
+    Args:
+        features: (N, D) image features; labels: (N,) 0-based class ids.
+        version: ``"v5"`` or ``"v7.3"`` (needed when the features exceed 2 GB).
+    """
+    out = Path(out)
+    names = list(class_names)
+    if table.values.shape[0] != len(names) or table.class_names != names:
+        raise ZSLDataError("write_xlsa17_dataset: the attribute table's classes differ from class_names")
+    written = [write_att_splits(out / "att_splits.mat", table.att, splits.locs, class_names=names,
+                                original_att=table.values, version=version)]
+    written.append(write_class_list(out / "allclasses.txt", names))
+    written.append(write_class_list(out / "trainvalclasses.txt", [names[i] for i in splits.seen]))
+    written.append(write_class_list(out / "testclasses.txt", [names[i] for i in splits.unseen]))
+    for k, (tr, va) in enumerate(splits.folds, start=1):
+        written.append(write_class_list(out / f"trainclasses{k}.txt", [names[i] for i in tr]))
+        written.append(write_class_list(out / f"valclasses{k}.txt", [names[i] for i in va]))
+    for f in os.listdir(out):
+        m = _FOLD_FILE.match(f)
+        if m and int(m.group(2)) > len(splits.folds):
+            (out / f).unlink()
+    written.append(write_class_list(out / ATTRIBUTE_NAMES_FILE, table.attribute_names))
+    written.append(write_res101(out / "res101.mat", features, labels, image_files=image_files, version=version))
+    return written

@@ -1,0 +1,60 @@
+"""zslkit.pipeline.train: relation-aware validation of class-relation embeddings (VGSE)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from zslkit.errors import ConfigError, ZSLDataError
+from zslkit.pipeline import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def vgse_file(toy_data, tmp_path_factory):
+    # A class matrix whose unseen rows are predicted from the seen rows, like VGSE_SMO.mat.
+    from zslkit.data.xlsa17 import read_class_semantic
+    from zslkit.vgse.discovery import unseen_from_relation
+
+    wv, _, _ = read_class_semantic(toy_data.provenance["root"], "word2vec", toy_data.num_classes)
+    sem = toy_data.semantic.astype(np.float32).copy()
+    s, u = toy_data.seen_classes, toy_data.unseen_classes
+    _, sem[u] = unseen_from_relation(wv[s], wv[u], sem[s], "smo", 0.0)
+    path = tmp_path_factory.mktemp("vgse") / "VGSE_SMO.npy"
+    np.save(path, sem)
+    return path
+
+
+def test_auto_uses_relation_validation_for_vgse(toy_dir, toy_data, vgse_file, tmp_path):
+    cfg = TrainConfig(data=str(toy_dir), semantic=str(vgse_file), grid={"alpha": [1.0, 100.0], "lam": [1.0]})
+    assert cfg.uses_relation_validation()
+    assert not TrainConfig(data=str(toy_dir), semantic="att").uses_relation_validation()
+    assert TrainConfig(data=str(toy_dir), semantic="vgse").uses_relation_validation()
+    rel = train(cfg)
+    same = train(TrainConfig(**{**cfg.__dict__, "val_semantic": "same"}))
+    d = json.loads((rel.save(tmp_path / "run") / "metrics.json").read_text())
+    assert d["val_semantic"] == "relation (smo on word2vec)" and d["config"]["val_semantic"] == "auto"
+    assert same.to_dict()["val_semantic"] == "same"
+    # validation differs: the two selections score different fold matrices
+    assert [r["val_T1"] for r in rel.selection.table] != [r["val_T1"] for r in same.selection.table]
+    for r in (rel, same):
+        assert 0.0 < r.metrics.T1 <= 100.0 and np.isfinite(r.metrics.H)
+
+
+def test_relation_validation_errors(toy_dir, vgse_file):
+    cfg = TrainConfig(data=str(toy_dir), semantic=str(vgse_file), relation_word_vectors=str(toy_dir / "nope.npy"))
+    with pytest.raises(ZSLDataError, match="relation_word_vectors.*val_semantic: same"):
+        train(cfg)
+    with pytest.raises(ConfigError, match="val_semantic"):
+        train(TrainConfig(data=str(toy_dir), val_semantic="relations"))
+    with pytest.raises(ConfigError, match="relation_method"):
+        train(TrainConfig(data=str(toy_dir), relation_method="lsq"))
+
+
+def test_run_result_saves_and_plots(toy_dir, tmp_path):
+    res = train(TrainConfig(data=str(toy_dir), model="regressor(epochs=2)", tune=False))
+    figs = res.plot(tmp_path / "run")
+    assert (tmp_path / "run" / "metrics.json").is_file()
+    for name in ("ausuc", "confusion_gzsl", "confusion_zsl", "attribute_errors_test_unseen"):
+        assert figs[name].endswith(".png") and (tmp_path / "run" / "figures").is_dir()
+        with open(figs[name], "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
