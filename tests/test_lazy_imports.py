@@ -65,3 +65,25 @@ def test_unknown_model_error_lists_every_builtin(monkeypatch):
         registry.get_model("nope")
     for name in ("eszsl", "sae", "ale", "sje", "devise", "regressor", "clswgan"):
         assert name in str(err.value)
+
+
+def test_pipeline_train_of_eszsl_does_not_import_torch(toy_dir):
+    code = (
+        "import sys\n"
+        "from zslkit.pipeline import TrainConfig, train\n"
+        f"r = train(TrainConfig(data={str(toy_dir)!r}, model='eszsl', grid={{'alpha': [1.0], 'lam': [1.0]}}))\n"
+        "assert 0 < r.metrics.T1 <= 100\n"
+        "print('torch' in sys.modules)\n"
+    )
+    assert _run(code) == "False"
+
+
+def test_seed_everything_seeds_torch_once_imported():
+    code = (
+        "import torch\n"
+        "from zslkit.utils.seed import seed_everything\n"
+        "seed_everything(3); a = torch.rand(3)\n"
+        "torch.manual_seed(3); b = torch.rand(3)\n"
+        "print(bool(torch.equal(a, b)))\n"
+    )
+    assert _run(code) == "True"

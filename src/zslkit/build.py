@@ -1,10 +1,13 @@
-"""Bring your own dataset: images + class lists + attribute table -> an xlsa17 directory.
+"""Bring your own dataset: images + class lists + attributes and/or word vectors -> an xlsa17 directory.
 
 :func:`build_xlsa17` is what ``zslkit data build`` runs:
 
-1. read the class list, the unseen classes and the long-format attribute table
-   (:mod:`zslkit.data.build`), find one image folder per class (:mod:`zslkit.data.images`);
-   every input error is raised here, before any feature is computed;
+1. read the class list, the unseen classes, the long-format attribute table
+   (:mod:`zslkit.data.build`) and/or the class word vectors (a word2vec binary/text or GloVe
+   file, :mod:`zslkit.embeddings.word_vectors`: a multi-word class name takes its phrase vector
+   when the file has one, else the mean of its words; each class vector L2-normalised), find
+   one image folder per class (:mod:`zslkit.data.images`); every input error (an
+   out-of-vocabulary word included) is raised here, before any feature is computed;
 2. extract one global feature per image with a backbone (:mod:`zslkit.vgse.backbone`:
    a torchvision ResNet with a *local* weight file, or the seeded ``tiny`` CNN): the whole
    image resized to ``image_size`` x ``image_size`` (no crop, aspect ratio not kept), ImageNet
@@ -13,9 +16,16 @@
    :mod:`zslkit.vgse.feature_cache` (a 1 x 1 "patch grid" is the whole image), so an
    interrupted build resumes where it stopped; a tqdm bar shows progress;
 3. split images and seen classes the xlsa17 way, seeded (:func:`make_xlsa17_splits`);
-4. write ``res101.mat``, ``att_splits.mat``, the class lists and, last, ``BUILD.json``
-   (provenance: backbone, weight checksums, preprocessing, seed, counts, skipped images),
-   every file atomically; then read the directory back with :func:`load_xlsa17` as a check.
+4. write ``res101.mat``, ``att_splits.mat`` (without ``att`` when no attribute table is
+   given), ``word2vec_splits.mat`` (with word vectors), the class lists and, last,
+   ``BUILD.json`` (provenance: backbone, weight and word-vector checksums, preprocessing, seed,
+   counts, skipped images), every file atomically; then read the directory back with
+   :func:`load_xlsa17` as a check.
+
+Without attributes (the VGSE use case: images, class names and a word-vector file only) the
+directory is loaded with ``semantic="word2vec"`` or a class-embedding file such as the
+``VGSE_SMO.mat`` of ``zslkit vgse discover``; its ``word2vec_splits.mat`` is also what
+relation-aware validation of VGSE embeddings fits the class relation on.
 
 Unreadable images: by default the build fails with a :class:`ZSLDataError` listing every
 unreadable file and the reason (after the readable ones are cached, so fixing them or
@@ -83,9 +93,13 @@ class BuildConfig:
         classes: text file, every class name (seen and unseen), one a line; its order is the
             class order of the dataset.
         unseen: text file, the unseen class names (a subset of ``classes``).
-        attributes: long-format CSV ``class,attribute,value`` (see :mod:`zslkit.data.build`).
-            Required: :func:`load_xlsa17` reads the class semantics ``att`` from
-            ``att_splits.mat``.
+        attributes: long-format CSV ``class,attribute,value`` (see :mod:`zslkit.data.build`),
+            written as ``att``/``original_att`` of ``att_splits.mat``.
+        word_vectors: word2vec binary/text or GloVe file (format detected); the class-name
+            vectors are written as ``word2vec_splits.mat``. At least one of ``attributes`` /
+            ``word_vectors`` is required; without ``attributes`` the dataset has no ``att``.
+        oov: ``"error"`` (a class-name word missing from ``word_vectors`` fails the build, naming
+            it) or ``"skip"`` (average the words found; a class with none found still fails).
         out: output directory.
     Features:
         backbone: ``resnet101`` | ``resnet50`` (| ``resnet18`` | ``resnet34``) with ``weights``, a
@@ -110,6 +124,8 @@ class BuildConfig:
     unseen: str
     out: str
     attributes: str | None = None
+    word_vectors: str | None = None
+    oov: str = "error"
     backbone: str = "resnet101"
     weights: str | None = None
     image_size: int | None = None
@@ -128,9 +144,12 @@ class BuildConfig:
     def validate(self) -> BuildConfig:
         from zslkit.vgse.backbone import BACKBONES
 
-        if self.attributes is None:
-            raise ConfigError("an attribute table is required (--attributes CSV with rows class,attribute,value): "
-                              "the xlsa17 reader takes the class semantics 'att' from att_splits.mat")
+        if self.attributes is None and self.word_vectors is None:
+            raise ConfigError("class semantics are required: an attribute table (--attributes CSV with rows "
+                              "class,attribute,value), a word-vector file (--word-vectors FILE, word2vec or GloVe; "
+                              "written as word2vec_splits.mat), or both")
+        if self.oov not in ("error", "skip"):
+            raise ConfigError(f"oov must be 'error' or 'skip', got {self.oov!r}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {list(BACKBONES)}")
         if self.backbone != "tiny" and self.weights is None:
@@ -170,14 +189,23 @@ class BuildReport:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: int = 0
     seconds: float = 0.0
+    word_vector_dim: int = 0
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         b = self.provenance.get("backbone", {})
         lines = [f"wrote xlsa17 dataset {self.out}",
                  (f"  {self.num_images} images x {self.feature_dim} dims ({b.get('name')}, {b.get('image_size')} px), "
-                  f"{self.num_seen} seen + {self.num_unseen} unseen classes, {self.num_attributes} attributes"),
+                  f"{self.num_seen} seen + {self.num_unseen} unseen classes, "
+                  + (f"{self.num_attributes} attributes" if self.num_attributes else "no attributes")
+                  + (f", {self.word_vector_dim}-d class word vectors (word2vec_splits.mat)"
+                     if self.word_vector_dim else "")),
                  f"  splits {self.splits}, {self.val_folds} validation class fold(s)"]
+        oov = (self.provenance.get("word_vectors") or {}).get("oov_skipped")
+        if oov:
+            lines.append(f"  {len(oov)} class name(s) with out-of-vocabulary words left out of their average "
+                         "(--oov skip): " + "; ".join(f"{c}: {w}" for c, w in list(oov.items())[:5])
+                         + (" ..." if len(oov) > 5 else ""))
         found = self.num_images + len(self.skipped)
         if self.resumed_from >= found:
             lines.append("  features of all images taken from the feature cache")
@@ -222,6 +250,7 @@ def build_xlsa17(config: BuildConfig, on_batch: Callable[[int, int], None] | Non
         ZSLDataError: a bad input, each message naming the file / line / class / image: an unseen
             class not in the class list, a class without images, a class in the attribute table
             that is not in the class list, a class without attributes, a non-numeric value,
+            a class-name word missing from the word-vector file (with ``oov="error"``),
             unreadable images (without ``skip_bad``), an output directory holding other files.
         ConfigError: bad settings or backbone weights.
     """
@@ -235,6 +264,38 @@ def build_xlsa17(config: BuildConfig, on_batch: Callable[[int, int], None] | Non
         return _build(cfg, on_batch)
     finally:
         torch.set_num_threads(threads)
+
+
+def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
+    """(C x D unit-norm class word vectors, provenance record) from ``cfg.word_vectors``.
+
+    The file is streamed keeping only the tokens these names can use; a missing word raises a
+    :class:`ZSLDataError` naming the class and the word (``oov="error"``), or is left out of
+    the class's average (``oov="skip"``, listed in the record).
+    """
+    from zslkit.embeddings.word_vectors import (
+        class_embeddings,
+        load_word_vectors,
+        words_for_class_names,
+    )
+
+    path = Path(cfg.word_vectors)  # type: ignore[arg-type]
+    if not path.is_file():
+        raise ZSLDataError(f"{path}: word-vector file not found (--word-vectors: a word2vec .bin/.txt or GloVe file)")
+    vectors = load_word_vectors(path, words=words_for_class_names(class_names))
+    try:
+        matrix, report = class_embeddings(class_names, vectors, oov=cfg.oov, return_report=True)  # type: ignore
+    except ZSLDataError as exc:
+        hint = " (--oov skip on the command line)" if "oov='skip'" in str(exc) else ""
+        raise ZSLDataError(f"{exc}{hint}") from None
+    oov_skipped = {n: m for n, m in zip(report.class_names, report.missing) if m}
+    if oov_skipped:
+        log.warning("%d class name(s) with words not in %s, averaged over the words found: %s", len(oov_skipped),
+                    path, oov_skipped)
+    info = {"file": str(path.resolve()), "sha256": sha256_file(path), "format": vectors.fmt, "dim": vectors.dim,
+            "oov": cfg.oov, "written_to": "word2vec_splits.mat", "phrase_vectors": int(sum(report.phrase)),
+            "oov_skipped": oov_skipped, "tokens": {n: u for n, u in zip(report.class_names, report.used)}}
+    return np.asarray(matrix, dtype=np.float32), info
 
 
 def _build(cfg: BuildConfig, on_batch) -> BuildReport:
@@ -257,7 +318,10 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
     if num_seen == 0:
         raise ZSLDataError(f"{cfg.unseen}: every class of {cfg.classes} is unseen; need at least one seen class")
     check_val_folds(cfg.val_folds, num_seen)
-    table = read_attribute_csv(cfg.attributes, class_names, class_list_name=f"the class list {cfg.classes}")
+    table = None
+    if cfg.attributes is not None:
+        table = read_attribute_csv(cfg.attributes, class_names, class_list_name=f"the class list {cfg.classes}")
+    words, word_info = (None, None) if cfg.word_vectors is None else _class_word_vectors(cfg, class_names)
     images = _find_images(cfg.images, class_names)
     backbone = build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)  # bad weights: ConfigError, nothing written
     out = prepare_output_dir(cfg.out, overwrite=cfg.overwrite)
@@ -302,7 +366,8 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
     root = Path(cfg.images)
     files = [_relative(images.paths[i], root) for i in rows]
     version = "v7.3" if features.nbytes > _V5_LIMIT else "v5"
-    write_xlsa17_dataset(out, features, labels, files, class_names, table, splits, version=version)
+    write_xlsa17_dataset(out, features, labels, files, class_names, table, splits, version=version,
+                         word_vectors=words)
     timings["write"] = time.perf_counter() - t0
     split_sizes = {k: int(v.size) for k, v in splits.locs.items()}
     provenance: dict[str, Any] = {
@@ -313,8 +378,13 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
             "images": str(root.resolve()),
             "classes": str(Path(cfg.classes).resolve()), "classes_sha256": sha256_file(cfg.classes),
             "unseen": str(Path(cfg.unseen).resolve()), "unseen_sha256": sha256_file(cfg.unseen),
-            "attributes": str(Path(cfg.attributes).resolve()), "attributes_sha256": sha256_file(cfg.attributes),
+            "attributes": None if cfg.attributes is None else str(Path(cfg.attributes).resolve()),
+            "attributes_sha256": None if cfg.attributes is None else sha256_file(cfg.attributes),
+            "word_vectors": None if cfg.word_vectors is None else str(Path(cfg.word_vectors).resolve()),
         },
+        "semantics": (["att", "original_att"] if table is not None else []) + (["word2vec"] if words is not None
+                                                                                else []),
+        "word_vectors": word_info,
         "backbone": {
             "name": cfg.backbone,
             "weights": None if cfg.weights is None else str(Path(cfg.weights).resolve()),
@@ -333,7 +403,7 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
         "counts": {
             "images": int(labels.size), "images_found": len(images), "skipped": len(bad),
             "classes": len(class_names), "seen": int(splits.seen.size), "unseen": int(splits.unseen.size),
-            "attributes": len(table.attribute_names), "splits": split_sizes,
+            "attributes": 0 if table is None else len(table.attribute_names), "splits": split_sizes,
             "images_per_class": {class_names[i]: int(counts[i]) for i in range(len(class_names))},
         },
         "splits_note": "train_loc/val_loc are fold 1's train/validation classes inside trainval_loc; unlike the "
@@ -346,13 +416,15 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
     }
     atomic_write_json(out / BUILD_FILE, provenance)
     del features
-    load_xlsa17(out)  # the directory must read back (raises on any inconsistency)
+    for sem in provenance["semantics"][:1] + (["word2vec"] if table is not None and words is not None else []):
+        load_xlsa17(out, semantic=sem)  # the directory must read back (raises on any inconsistency)
     if not (cfg.keep_cache or cfg.cache_dir):
         shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
     if bad:
         log.warning("%d unreadable image(s) left out of %s (listed in %s)", len(bad), out, BUILD_FILE)
     return BuildReport(out=out, num_images=int(labels.size), feature_dim=provenance["backbone"]["feature_dim"],
                        num_seen=int(splits.seen.size), num_unseen=int(splits.unseen.size),
-                       num_attributes=len(table.attribute_names), splits=split_sizes, val_folds=len(splits.folds),
+                       num_attributes=0 if table is None else len(table.attribute_names), splits=split_sizes,
+                       val_folds=len(splits.folds), word_vector_dim=0 if words is None else int(words.shape[1]),
                        skipped=provenance["skipped_images"], resumed_from=resumed_from,
                        seconds=time.perf_counter() - t_start, provenance=provenance)

@@ -89,8 +89,14 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
               help="Image folder, one sub-folder of images per class.")
 @click.option("--classes", required=True, type=click.Path(path_type=Path), help="All class names, one per line.")
 @click.option("--unseen", required=True, type=click.Path(path_type=Path), help="Unseen class names, one per line.")
-@click.option("--attributes", required=True, type=click.Path(path_type=Path),
-              help="Attribute table, long format: rows class,attribute,value (header optional).")
+@click.option("--attributes", type=click.Path(path_type=Path),
+              help="Attribute table, long format: rows class,attribute,value (header optional) -> att_splits.mat "
+                   "'att'. Optional with --word-vectors.")
+@click.option("--word-vectors", type=click.Path(path_type=Path),
+              help="word2vec (.bin/.txt) or GloVe file: class-name vectors -> word2vec_splits.mat (--semantic "
+                   "word2vec). Without --attributes the dataset has no 'att'.")
+@click.option("--oov", default="error", show_default=True, type=click.Choice(["error", "skip"]),
+              help="A class-name word missing from --word-vectors: fail naming it, or average the words found.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 @click.option("--backbone", default="resnet101", show_default=True,
               type=click.Choice(["resnet101", "resnet50", "resnet34", "resnet18", "tiny"]))
@@ -111,17 +117,18 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
 @click.option("--threads", default=None, type=int, help="Torch threads during the build.")
 @click.option("--overwrite", is_flag=True, help="Replace a finished build in --out.")
 @click.pass_context
-def data_build(ctx: click.Context, images, classes, unseen, attributes, out, backbone, weights, image_size, batch_size,
-               seed, test_seen_fraction, val_folds, skip_bad, cache_dir, keep_cache, device, threads,
-               overwrite) -> None:
-    """Build an xlsa17 dataset directory (res101.mat, att_splits.mat, class lists) from your own images."""
+def data_build(ctx: click.Context, images, classes, unseen, attributes, word_vectors, oov, out, backbone, weights,
+               image_size, batch_size, seed, test_seen_fraction, val_folds, skip_bad, cache_dir, keep_cache, device,
+               threads, overwrite) -> None:
+    """Build an xlsa17 dataset directory (res101.mat, att_splits.mat, word2vec_splits.mat, class lists) from your
+    own images. Needs --attributes, --word-vectors or both."""
     from zslkit.build import BuildConfig, build_xlsa17
 
     def opt(p):
         return None if p is None else str(p)
 
-    cfg = BuildConfig(images=str(images), classes=str(classes), unseen=str(unseen), attributes=str(attributes),
-                      out=str(out), backbone=backbone, weights=opt(weights), image_size=image_size,
+    cfg = BuildConfig(images=str(images), classes=str(classes), unseen=str(unseen), attributes=opt(attributes),
+                      word_vectors=opt(word_vectors), oov=oov, out=str(out), backbone=backbone, weights=opt(weights), image_size=image_size,
                       batch_size=batch_size, device=device, threads=threads, skip_bad=skip_bad,
                       cache_dir=opt(cache_dir), keep_cache=keep_cache, seed=seed,
                       test_seen_fraction=test_seen_fraction, val_folds=val_folds, overwrite=overwrite,

@@ -1,4 +1,4 @@
-"""Bring your own dataset: image folder + class lists + attribute CSV -> xlsa17 directory.
+"""Bring your own dataset: image folder + class lists + attribute CSV / word vectors -> xlsa17 directory.
 
 Builds run on a small generated image folder (6 classes x 5 images, 24 px PNGs) with the
 seeded, randomly initialised ``tiny`` backbone at 32 px, so each build takes well under a second.
@@ -7,6 +7,7 @@ seeded, randomly initialised ``tiny`` backbone at 32 px, so each build takes wel
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from PIL import Image
 
 from zslkit.build import CACHE_DIR, BuildConfig, build_xlsa17
 from zslkit.data.build import make_xlsa17_splits, read_attribute_csv
-from zslkit.data.matfile import load_mat
+from zslkit.data.matfile import load_mat, save_mat
 from zslkit.data.patches import PatchExtractor, PatchSpec
 from zslkit.data.xlsa17 import load_xlsa17
 from zslkit.errors import ConfigError, ZSLDataError
@@ -283,14 +284,138 @@ def test_split_rules():
 
 
 def test_settings_errors(inputs, tmp_path):
-    with pytest.raises(ConfigError, match="attribute table is required"):
+    with pytest.raises(ConfigError, match=r"an attribute table \(--attributes.*a word-vector file \(--word-vectors"):
         build_xlsa17(config(inputs, tmp_path / "ds", attributes=None))
+    with pytest.raises(ConfigError, match="oov must be 'error' or 'skip'"):
+        build_xlsa17(config(inputs, tmp_path / "ds", word_vectors=tmp_path / "w.txt", oov="ignore"))
     with pytest.raises(ConfigError, match="needs --weights"):
         build_xlsa17(config(inputs, tmp_path / "ds", backbone="resnet101"))
     with pytest.raises(ConfigError, match="not found"):
         build_xlsa17(config(inputs, tmp_path / "ds", backbone="resnet50", weights=tmp_path / "nope.pth"))
     with pytest.raises(ZSLDataError, match="val_folds=5 needs at least 5 seen classes"):
         build_xlsa17(config(inputs, tmp_path / "ds", val_folds=5))
+
+
+# --------------------------------------------------------------------------- word vectors, no attributes
+
+#: the same image folders under VGSE-style names: "polar+bear" (AWA, averaged words), "grizzly_bear" (a phrase
+#: vector in the file), "Tiger" (found in lower case)
+WV_CLASSES = ["zebra", "horse", "polar+bear", "grizzly_bear", "Tiger", "cat"]
+WV_UNSEEN = ["polar+bear", "cat"]
+WORDS = ["zebra", "horse", "polar", "bear", "grizzly_bear", "tiger", "cat", "dog"]
+
+
+@pytest.fixture(scope="module")
+def wv(tmp_path_factory) -> dict[str, Path]:
+    """word2vec text files (8-d, seeded): all words, and one without 'polar' (out of vocabulary)."""
+    root = tmp_path_factory.mktemp("wv")
+    vecs = np.random.default_rng(1).normal(size=(len(WORDS), 8)).round(5)
+
+    def write(path, words):
+        rows = [f"{w} " + " ".join(f"{x:.5f}" for x in vecs[WORDS.index(w)]) for w in words]
+        path.write_text(f"{len(words)} 8\n" + "\n".join(rows) + "\n")
+        return path
+
+    (root / "classes.txt").write_text("\n".join(WV_CLASSES) + "\n")
+    (root / "unseen.txt").write_text("\n".join(WV_UNSEEN) + "\n")
+    return {"all": write(root / "w2v.txt", WORDS), "oov": write(root / "w2v_oov.txt", [w for w in WORDS if w != "polar"]),
+            "classes": root / "classes.txt", "unseen": root / "unseen.txt",
+            "vectors": {w: vecs[i] for i, w in enumerate(WORDS)}}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def test_build_without_attributes_from_word_vectors(inputs, wv, tmp_path, caplog):
+    out = tmp_path / "ds"
+    report = build_xlsa17(config(inputs, out, classes=wv["classes"], unseen=wv["unseen"], attributes=None,
+                                 word_vectors=wv["all"]))
+    assert report.num_attributes == 0 and report.word_vector_dim == 8
+    assert "no attributes, 8-d class word vectors (word2vec_splits.mat)" in report.summary()
+    # att_splits.mat: splits and class names only; word2vec_splits.mat: the published layout with the same locs
+    raw = load_mat(out / "att_splits.mat")
+    assert "att" not in raw and "original_att" not in raw and {"allclasses_names", "trainval_loc"} <= set(raw)
+    w2v_raw = load_mat(out / "word2vec_splits.mat")
+    assert w2v_raw["att"].shape == (8, len(WV_CLASSES))
+    for k in ("trainval_loc", "test_seen_loc", "test_unseen_loc", "train_loc", "val_loc"):
+        assert np.array_equal(w2v_raw[k], raw[k])
+    assert not (out / "attribute_names.txt").exists()
+
+    data = load_xlsa17(out, semantic="word2vec")
+    v = wv["vectors"]
+    expected = np.stack([_unit(v["zebra"]), _unit(v["horse"]), _unit(v["polar"] + v["bear"]),
+                         _unit(v["grizzly_bear"]), _unit(v["tiger"]), _unit(v["cat"])])
+    assert data.class_names == WV_CLASSES and data.semantic_name == "word2vec"
+    assert np.allclose(data.semantic, expected, atol=1e-5)
+    assert [data.class_names[i] for i in data.unseen_classes] == WV_UNSEEN and len(data.class_folds) == 3
+    prov = json.loads((out / "BUILD.json").read_text())
+    assert prov["semantics"] == ["word2vec"] and prov["inputs"]["attributes"] is None
+    assert prov["word_vectors"]["dim"] == 8 and prov["word_vectors"]["format"] == "word2vec_text"
+    assert prov["word_vectors"]["tokens"]["grizzly_bear"] == ["grizzly_bear"]  # the phrase vector
+    assert prov["word_vectors"]["tokens"]["polar+bear"] == ["polar", "bear"] and prov["word_vectors"]["oov_skipped"] == {}
+
+    # no attributes: a clear error naming the file and what the dataset has
+    for sem in ("att", "original_att"):
+        with pytest.raises(ZSLDataError, match=r"att_splits\.mat: this dataset has no attributes.*"
+                                               r"word2vec \(word2vec_splits\.mat\)"):
+            load_xlsa17(out, semantic=sem)
+    # a class-embedding file (rows matched by name, as for VGSE_SMO.mat) works too
+    emb = np.random.default_rng(2).random((len(WV_CLASSES), 5))
+    order = [4, 2, 0, 5, 1, 3]
+    save_mat(tmp_path / "VGSE_SMO.mat", {"att": emb[order].T, "allclasses_names": [WV_CLASSES[i] for i in order]})
+    assert np.allclose(load_xlsa17(out, semantic=str(tmp_path / "VGSE_SMO.mat")).semantic, emb, atol=1e-6)
+    from zslkit.data.inspect import inspect_path
+
+    summary = inspect_path(out)
+    assert summary["semantic"] == "word2vec" and summary["attributes"].startswith("none")
+
+    # ESZSL trains and evaluates on the word vectors
+    tv = data.splits["trainval"]
+    model = ESZSL(alpha=1.0, lam=1.0).fit(data.features[tv], data.labels[tv], data.semantic)
+    m = evaluate(lambda X, c: model.scores(X, data.semantic[c]), data.features, data.labels, data.test_split())
+    assert 0.0 <= m.T1 <= 100.0 and np.isfinite(m.H)
+
+    # the pipeline on VGSE embeddings: relation-aware validation fits the class relation on word2vec_splits.mat
+    from zslkit.pipeline import TrainConfig, train
+
+    caplog.set_level(logging.INFO, logger="zslkit.pipeline")
+    res = train(TrainConfig(data=str(out), model="eszsl", semantic=str(tmp_path / "VGSE_SMO.mat"), tune=False,
+                            progress=False))
+    assert res.config.uses_relation_validation() and "word2vec" in res.to_dict()["val_semantic"]
+    assert "class relation on word2vec" in caplog.text and 0.0 <= res.metrics.T1 <= 100.0
+
+
+def test_word_vector_oov_is_an_error_naming_the_word_or_skipped(inputs, wv, tmp_path):
+    kw = {"classes": wv["classes"], "unseen": wv["unseen"], "attributes": None, "word_vectors": wv["oov"]}
+    with pytest.raises(ZSLDataError, match=r"w2v_oov\.txt.*'polar\+bear': \['polar'\].*--oov skip"):
+        build_xlsa17(config(inputs, tmp_path / "ds", **kw))
+    assert not (tmp_path / "ds").exists()  # checked before any feature is computed or file written
+    report = build_xlsa17(config(inputs, tmp_path / "ds", oov="skip", **kw))
+    assert "polar+bear: ['polar']" in report.summary()
+    data = load_xlsa17(tmp_path / "ds", semantic="word2vec")
+    assert np.allclose(data.semantic[WV_CLASSES.index("polar+bear")], _unit(wv["vectors"]["bear"]), atol=1e-5)
+    prov = json.loads((tmp_path / "ds" / "BUILD.json").read_text())
+    assert prov["word_vectors"]["oov_skipped"] == {"polar+bear": ["polar"]} and prov["word_vectors"]["oov"] == "skip"
+    with pytest.raises(ZSLDataError, match="word-vector file not found"):
+        build_xlsa17(config(inputs, tmp_path / "ds2", attributes=None, word_vectors=tmp_path / "nope.txt"))
+
+
+def test_build_with_attributes_and_word_vectors_writes_both(inputs, wv, tmp_path):
+    out = tmp_path / "ds"
+    build_xlsa17(config(inputs, out, word_vectors=wv["all"]))
+    att = load_xlsa17(out)
+    w2v = load_xlsa17(out, semantic="word2vec")
+    assert att.semantic.shape == (len(CLASSES), len(ATTRS)) and w2v.semantic.shape == (len(CLASSES), 8)
+    assert np.allclose(w2v.semantic[CLASSES.index("polar bear")],
+                       _unit(wv["vectors"]["polar"] + wv["vectors"]["bear"]), atol=1e-5)
+    assert np.array_equal(att.features, w2v.features)
+    assert json.loads((out / "BUILD.json").read_text())["semantics"] == ["att", "original_att", "word2vec"]
+    # a rebuild without word vectors removes the old word2vec_splits.mat; one without attributes the att
+    build_xlsa17(config(inputs, out, overwrite=True))
+    assert not (out / "word2vec_splits.mat").exists()
+    build_xlsa17(config(inputs, out, overwrite=True, attributes=None, word_vectors=wv["all"]))
+    assert "att" not in load_mat(out / "att_splits.mat") and not (out / "attribute_names.txt").exists()
 
 
 # --------------------------------------------------------------------------- CLI
@@ -315,3 +440,19 @@ def test_cli_data_build(inputs, tmp_path):
                                     "--attributes", str(inputs["attributes"]), "--out", str(tmp_path / "x"),
                                     "--backbone", "tiny"])
     assert res.exit_code == 2 and "need at least one seen class" in res.output
+
+
+def test_cli_data_build_word_vectors_without_attributes(inputs, wv, tmp_path):
+    from zslkit.cli import main
+
+    out = tmp_path / "ds"
+    base = ["data", "build", "--images", str(inputs["images"]), "--classes", str(wv["classes"]),
+            "--unseen", str(wv["unseen"]), "--backbone", "tiny", "--image-size", "32"]
+    res = CliRunner().invoke(main, ["-q", *base, "--word-vectors", str(wv["oov"]), "--out", str(out)])
+    assert res.exit_code == 2 and "error:" in res.output and "['polar']" in res.output and "--oov skip" in res.output
+    res = CliRunner().invoke(main, ["-q", *base, "--word-vectors", str(wv["oov"]), "--oov", "skip", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "no attributes, 8-d class word vectors" in res.output
+    assert load_xlsa17(out, semantic="word2vec").semantic.shape == (len(WV_CLASSES), 8)
+    res = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "x")])  # neither --attributes nor --word-vectors
+    assert res.exit_code == 2 and "--attributes" in res.output and "--word-vectors" in res.output

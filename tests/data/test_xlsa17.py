@@ -242,3 +242,70 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, rng, monkeypatch):
         write_res101(p, feats * 2, labels)
     assert p.read_bytes() == before  # the previous complete file is untouched
     assert [x.name for x in tmp_path.iterdir()] == ["res101.mat"]  # no temp file left
+
+
+# --------------------------------------------------------------------------- datasets without attributes
+
+def _write_attribute_free_dataset(root, rng, c=6, w2v=True):
+    """_write_dataset's layout, but att_splits.mat without 'att' (class count from allclasses_names)."""
+    feats, labels, locs = _write_dataset(root, rng, c=c)
+    names = [f"c{i}" for i in range(c)]
+    write_att_splits(root / "att_splits.mat", None, locs, class_names=names)
+    wv = rng.normal(size=(c, 4)).astype(np.float32)
+    if w2v:
+        write_att_splits(root / "word2vec_splits.mat", wv, locs, class_names=names)
+    return feats, labels, locs, wv
+
+
+def test_att_splits_without_att_roundtrip(tmp_path, rng):
+    locs = {"trainval": np.array([0, 2]), "test_seen": np.array([1]), "test_unseen": np.array([3])}
+    p = write_att_splits(tmp_path / "att_splits.mat", None, locs, class_names=["a", "b+c", "d"])
+    raw = load_mat(p)
+    assert "att" not in raw and "original_att" not in raw and raw["trainval_loc"].ravel().tolist() == [1, 3]
+    a = read_att_splits(p)
+    assert a.att is None and not a.has_att and a.num_classes == 3 and a.class_names == ["a", "b+c", "d"]
+    assert a.locs["trainval"].tolist() == [0, 2]
+    with pytest.raises(ZSLDataError, match="class_names are required"):
+        write_att_splits(tmp_path / "x.mat", None, locs)
+    # without names the class count is unknown: still an error
+    save_mat(tmp_path / "bare.mat", {"trainval_loc": np.array([[1]])})
+    with pytest.raises(ZSLDataError, match=r"field 'att' is missing.*needs 'allclasses_names'"):
+        read_att_splits(tmp_path / "bare.mat")
+    # another field than att is never optional
+    with pytest.raises(ZSLDataError, match="field 'original_att' is missing"):
+        read_att_splits(p, field="original_att")
+
+
+def test_load_xlsa17_without_attributes(tmp_path, rng):
+    feats, _, _, wv = _write_attribute_free_dataset(tmp_path, rng)
+    d = load_xlsa17(tmp_path, semantic="word2vec")
+    np.testing.assert_array_equal(d.features, feats)
+    np.testing.assert_allclose(d.semantic, wv, atol=1e-6)
+    assert d.num_classes == 6 and d.class_names == [f"c{i}" for i in range(6)] and list(d.unseen_classes) == [4, 5]
+    # a semantic file (rows matched by name) works too
+    save_mat(tmp_path / "VGSE_SMO.mat", {"att": wv[::-1].T.astype(np.float64),
+                                         "allclasses_names": [f"c{i}" for i in range(5, -1, -1)]})
+    np.testing.assert_allclose(load_xlsa17(tmp_path, semantic="vgse").semantic, wv, atol=1e-6)
+    np.testing.assert_allclose(load_xlsa17(tmp_path, semantic=str(tmp_path / "VGSE_SMO.mat")).semantic, wv,
+                               atol=1e-6)
+    for sem in ("att", "original_att"):
+        with pytest.raises(ZSLDataError) as ei:
+            load_xlsa17(tmp_path, semantic=sem)
+        msg = str(ei.value)
+        assert str(tmp_path / "att_splits.mat") in msg and "has no attributes" in msg
+        assert "word2vec (word2vec_splits.mat)" in msg and "vgse (VGSE_SMO.mat)" in msg and "--semantic" in msg
+
+
+def test_load_xlsa17_without_attributes_or_other_semantics(tmp_path, rng):
+    _write_attribute_free_dataset(tmp_path, rng, w2v=False)
+    with pytest.raises(ZSLDataError, match=r"has no attributes.*its semantics: none in the directory"):
+        load_xlsa17(tmp_path)
+    with pytest.raises(ZSLDataError, match="word2vec_splits.mat: semantic file for 'word2vec' not found"):
+        load_xlsa17(tmp_path, semantic="word2vec")
+
+
+def test_attribute_free_class_count_checked_against_labels(tmp_path, rng):
+    _, _, locs = _write_dataset(tmp_path, rng)  # labels 0..5
+    write_att_splits(tmp_path / "att_splits.mat", None, locs, class_names=["c0", "c1", "c2", "c3", "c4"])
+    with pytest.raises(ZSLDataError, match="allclasses_names has 5 classes but .* labels go up to 6"):
+        load_xlsa17(tmp_path, semantic="word2vec")

@@ -17,6 +17,13 @@ attribute (no holes, no duplicates, only numbers); the attribute order is the or
 appearance. The raw values become ``original_att`` and each class vector, L2-normalised,
 ``att`` (the published convention: ``att`` columns have unit norm, stored K x C).
 
+Class word vectors (``zslkit data build --word-vectors``, looked up in :mod:`zslkit.build`)
+are written as ``word2vec_splits.mat`` in the published layout (``att`` D x C, unit-norm
+columns, ``allclasses_names``, the same ``*_loc`` as ``att_splits.mat``). A build without an
+attribute table writes an ``att_splits.mat`` without ``att``/``original_att`` (splits and
+``allclasses_names`` only); :func:`zslkit.data.xlsa17.load_xlsa17` reads it with any semantic
+but ``att``.
+
 Splits (:func:`make_xlsa17_splits`), the xlsa17 way, all seeded (``numpy.random.default_rng``
 with ``[seed, tag, ...]``, so a class's split does not change when other classes are added):
 
@@ -56,9 +63,11 @@ log = logging.getLogger(__name__)
 BUILD_FILE = "BUILD.json"
 #: Attribute names, one a line, in the column order of ``att`` (not part of the published layout).
 ATTRIBUTE_NAMES_FILE = "attribute_names.txt"
+#: Class word vectors in the published layout (field ``att``, same locs as ``att_splits.mat``).
+WORD2VEC_FILE = "word2vec_splits.mat"
 #: Fixed names of the files a build writes (fold lists are matched by :data:`_FOLD_FILE`).
-BUILD_OUTPUTS = ("res101.mat", "att_splits.mat", "allclasses.txt", "trainvalclasses.txt", "testclasses.txt",
-                 ATTRIBUTE_NAMES_FILE, BUILD_FILE)
+BUILD_OUTPUTS = ("res101.mat", "att_splits.mat", WORD2VEC_FILE, "allclasses.txt", "trainvalclasses.txt",
+                 "testclasses.txt", ATTRIBUTE_NAMES_FILE, BUILD_FILE)
 _FOLD_FILE = re.compile(r"^(train|val)classes(\d+)\.txt$")
 _HEADER = ("class", "attribute", "value")
 
@@ -303,27 +312,46 @@ def prepare_output_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
 
 
 def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: np.ndarray,
-                         image_files: Sequence[str] | None, class_names: Sequence[str], table: AttributeTable,
-                         splits: Xlsa17Splits, version: str = "v5") -> list[Path]:
+                         image_files: Sequence[str] | None, class_names: Sequence[str], table: AttributeTable | None,
+                         splits: Xlsa17Splits, version: str = "v5", word_vectors: np.ndarray | None = None
+                         ) -> list[Path]:
     """Write a dataset directory in the published xlsa17 layout (all files atomically).
 
     Writes ``att_splits.mat`` (``att`` and ``original_att`` K x C, ``allclasses_names``, the
-    1-based ``*_loc``), the class lists (``allclasses.txt``, ``trainvalclasses.txt``,
-    ``testclasses.txt``, ``trainclassesK.txt``/``valclassesK.txt``; stale fold lists of a
-    previous build with more folds are removed), ``attribute_names.txt`` and, last,
-    ``res101.mat`` (``features`` D x N single, ``labels`` N x 1 1-based, ``image_files``).
+    1-based ``*_loc``; without a ``table`` no ``att``/``original_att``: an attribute-free
+    dataset), ``word2vec_splits.mat`` when ``word_vectors`` are given (the C x D class word
+    vectors as ``att`` D x C, ``allclasses_names`` and the same ``*_loc``, as published), the
+    class lists (``allclasses.txt``, ``trainvalclasses.txt``, ``testclasses.txt``,
+    ``trainclassesK.txt``/``valclassesK.txt``; stale fold lists of a previous build with more
+    folds are removed), ``attribute_names.txt`` (with a table) and, last, ``res101.mat``
+    (``features`` D x N single, ``labels`` N x 1 1-based, ``image_files``). A previous build's
+    ``attribute_names.txt`` / ``word2vec_splits.mat`` that this build does not write are removed.
     ``BUILD.json`` is the caller's (it marks the build finished).
 
     Args:
         features: (N, D) image features; labels: (N,) 0-based class ids.
+        table: the attribute table, or ``None`` for a dataset without attributes (then
+            ``word_vectors`` are required).
+        word_vectors: (C, D_w) class word vectors in the order of ``class_names``, or ``None``.
         version: ``"v5"`` or ``"v7.3"`` (needed when the features exceed 2 GB).
     """
     out = Path(out)
     names = list(class_names)
-    if table.values.shape[0] != len(names) or table.class_names != names:
+    if table is None and word_vectors is None:
+        raise ZSLDataError("write_xlsa17_dataset: need an attribute table, class word vectors or both")
+    if table is not None and (table.values.shape[0] != len(names) or table.class_names != names):
         raise ZSLDataError("write_xlsa17_dataset: the attribute table's classes differ from class_names")
-    written = [write_att_splits(out / "att_splits.mat", table.att, splits.locs, class_names=names,
-                                original_att=table.values, version=version)]
+    if word_vectors is not None:
+        word_vectors = np.asarray(word_vectors, dtype=np.float64)
+        if word_vectors.ndim != 2 or word_vectors.shape[0] != len(names):
+            raise ZSLDataError(f"write_xlsa17_dataset: word_vectors must be C x D with C = {len(names)} classes, "
+                               f"got shape {word_vectors.shape}")
+    written = [write_att_splits(out / "att_splits.mat", None if table is None else table.att, splits.locs,
+                                class_names=names, original_att=None if table is None else table.values,
+                                version=version)]
+    if word_vectors is not None:
+        written.append(write_att_splits(out / WORD2VEC_FILE, word_vectors, splits.locs, class_names=names,
+                                        version=version))
     written.append(write_class_list(out / "allclasses.txt", names))
     written.append(write_class_list(out / "trainvalclasses.txt", [names[i] for i in splits.seen]))
     written.append(write_class_list(out / "testclasses.txt", [names[i] for i in splits.unseen]))
@@ -334,6 +362,11 @@ def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: n
         m = _FOLD_FILE.match(f)
         if m and int(m.group(2)) > len(splits.folds):
             (out / f).unlink()
-    written.append(write_class_list(out / ATTRIBUTE_NAMES_FILE, table.attribute_names))
+    if table is not None:
+        written.append(write_class_list(out / ATTRIBUTE_NAMES_FILE, table.attribute_names))
+    else:
+        (out / ATTRIBUTE_NAMES_FILE).unlink(missing_ok=True)
+    if word_vectors is None:
+        (out / WORD2VEC_FILE).unlink(missing_ok=True)
     written.append(write_res101(out / "res101.mat", features, labels, image_files=image_files, version=version))
     return written

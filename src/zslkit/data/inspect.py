@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from zslkit.data.matfile import is_mat73, load_mat
-from zslkit.data.xlsa17 import load_xlsa17
+from zslkit.data.xlsa17 import available_semantics, load_xlsa17
 from zslkit.errors import ZSLDataError
 
 
@@ -35,10 +35,14 @@ def inspect_path(path: str | os.PathLike) -> dict[str, Any]:
         if not (p / "res101.mat").is_file():
             files = sorted(x.name for x in p.iterdir())
             raise ZSLDataError(f"{p}: not an xlsa17 dataset directory (no res101.mat); contains {files[:20]}")
-        data = load_xlsa17(p)
+        sems = available_semantics(p) if (p / "att_splits.mat").is_file() else []
+        # an attribute-free dataset (no 'att' in att_splits.mat) is summarised with its first other semantic
+        data = load_xlsa17(p, semantic=sems[0] if sems and "att" not in sems else "att")
         out = {"kind": "xlsa17 dataset directory", "path": str(p), **data.summary()}
         extra = [f for f in ("word2vec_splits.mat", "sent_splits.mat", "VGSE_SMO.mat") if (p / f).is_file()]
         out["other_semantic_files"] = extra
+        if "att" not in sems:
+            out["attributes"] = "none (att_splits.mat has no 'att' field)"
         return out
     if not p.is_file():
         raise ZSLDataError(f"{p}: no such file or directory")

@@ -196,6 +196,9 @@ def make_surrogate(att_splits: str | os.PathLike, out_dir: str | os.PathLike, se
             raise ZSLDataError(f"{out}: already holds a surrogate dataset; pass overwrite=True (--overwrite) to replace it")
         raise ZSLDataError(f"{out}: directory is not empty; refusing to write a dataset into it")
     a = read_att_splits(src)
+    if a.att is None:
+        raise ZSLDataError(f"{src}: no 'att' field; a surrogate dataset is built from a real att_splits.mat's "
+                           "attributes (this one has none)")
     c = a.att.shape[0]
     for k in ("trainval", "test_seen", "test_unseen"):
         if k not in a.locs:

@@ -5,7 +5,10 @@ A dataset directory holds:
 * ``res101.mat``: ``features`` (D x N), ``labels`` (N x 1, 1-based), ``image_files`` (N x 1 cell).
 * ``att_splits.mat``: ``att`` (K x C, columns L2-normalised), ``original_att`` (K x C),
   ``allclasses_names`` (C x 1 cell), ``trainval_loc``, ``test_seen_loc``, ``test_unseen_loc``
-  and sometimes ``train_loc``/``val_loc`` (all N-space, 1-based).
+  and sometimes ``train_loc``/``val_loc`` (all N-space, 1-based). A dataset without human
+  attributes (``zslkit data build --word-vectors`` without ``--attributes``) has no ``att``: its
+  ``att_splits.mat`` holds only the splits and ``allclasses_names``, and its class semantics
+  come from the other files (``word2vec_splits.mat``) or a semantic file.
 * class lists ``trainvalclasses.txt``, ``testclasses.txt``, ``trainclasses{1,2,3}.txt``,
   ``valclasses{1,2,3}.txt`` (one name a line).
 * optionally other semantic files with the att_splits layout (``word2vec_splits.mat``,
@@ -58,14 +61,27 @@ class AttSplits:
 
     ``att``/``original_att`` are C x K; ``locs`` maps ``trainval``/``test_seen``/... to 0-based
     index arrays; ``class_names`` is ``None`` for files without ``allclasses_names`` (FLO).
+    ``att`` is ``None`` for an attribute-free dataset's ``att_splits.mat`` (no ``att`` field; the
+    class count then comes from ``allclasses_names``).
     """
 
-    att: np.ndarray
+    att: np.ndarray | None
     class_names: list[str] | None
     locs: dict[str, np.ndarray]
     original_att: np.ndarray | None = None
     surrogate: bool = False
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        """C: rows of ``att``, else the number of ``allclasses_names``."""
+        if self.att is not None:
+            return int(self.att.shape[0])
+        return len(self.class_names or [])
+
+    @property
+    def has_att(self) -> bool:
+        return self.att is not None
 
 
 def _finite(arr: np.ndarray, where: str) -> None:
@@ -178,46 +194,70 @@ def write_res101(path: str | os.PathLike, features: np.ndarray, labels: np.ndarr
 
 def read_att_splits(path: str | os.PathLike, field: str = "att") -> AttSplits:
     """Read an ``att_splits.mat``-style file (also ``word2vec_splits.mat``, ``sent_splits.mat``,
-    ``VGSE_SMO.mat``): the semantic matrix in ``field`` (stored K x C) and the split indices."""
+    ``VGSE_SMO.mat``): the semantic matrix in ``field`` (stored K x C) and the split indices.
+
+    With the default ``field="att"`` the field may be absent when the file has
+    ``allclasses_names`` (an attribute-free dataset): ``att`` is then ``None``. Any other missing
+    ``field``, or neither ``att`` nor ``allclasses_names``, is an error.
+    """
     p = Path(path)
     m = load_mat(p)
-    if field not in m:
-        raise ZSLDataError(f"{p}: field {field!r} is missing (have {sorted(m)})")
     names = mat_strings(m["allclasses_names"], f"{p}:allclasses_names") if "allclasses_names" in m else None
+    if field not in m and not (field == "att" and names is not None):
+        hint = " (an att_splits.mat without attributes needs 'allclasses_names')" if field == "att" else ""
+        raise ZSLDataError(f"{p}: field {field!r} is missing{hint} (have {sorted(m)})")
     locs = {}
     for k in LOC_FIELDS:
         if k in m:
             locs[k.removesuffix("_loc")] = _index_vector(m[k], f"{p}:{k}")
     notes: list[str] = []
-    att = _numeric(m[field], f"{p}:{field}").astype(np.float64)
-    att, note = orient_class_matrix(att, len(names) if names else None, f"{p}:{field}", stored="KxC")
-    if note:
-        notes.append(note)
-    _finite(att, f"{p}:{field}")
+    att = None
+    if field in m:
+        att = _numeric(m[field], f"{p}:{field}").astype(np.float64)
+        att, note = orient_class_matrix(att, len(names) if names else None, f"{p}:{field}", stored="KxC")
+        if note:
+            notes.append(note)
+        _finite(att, f"{p}:{field}")
+    num_classes = att.shape[0] if att is not None else len(names)  # type: ignore[arg-type]
     orig = None
     if "original_att" in m and field != "original_att":
         orig, _ = orient_class_matrix(_numeric(m["original_att"], f"{p}:original_att").astype(np.float64),
-                                      att.shape[0], f"{p}:original_att", stored="KxC")
+                                      num_classes, f"{p}:original_att", stored="KxC")
     if names is not None and len(set(names)) != len(names):
         dup = sorted({x for x in names if names.count(x) > 1})
         raise ZSLDataError(f"{p}:allclasses_names has duplicate names {dup[:10]}")
-    return AttSplits(att=att.astype(np.float32), class_names=names, locs=locs,
+    return AttSplits(att=None if att is None else att.astype(np.float32), class_names=names, locs=locs,
                      original_att=None if orig is None else orig.astype(np.float32), surrogate=_flag(m), notes=notes)
 
 
-def write_att_splits(path: str | os.PathLike, att: np.ndarray, locs: dict[str, np.ndarray],
+def write_att_splits(path: str | os.PathLike, att: np.ndarray | None, locs: dict[str, np.ndarray],
                      class_names: Sequence[str] | None = None, original_att: np.ndarray | None = None,
                      surrogate: bool = False, extra: dict[str, Any] | None = None, version: str = "v5") -> Path:
-    """Write a semantic matrix (C x K, stored K x C) and 0-based split indices (stored 1-based)."""
-    att = np.asarray(att, dtype=np.float64)
-    if att.ndim != 2:
-        raise ZSLDataError(f"write_att_splits: att must be C x K, got shape {att.shape}")
-    out: dict[str, Any] = {"att": np.ascontiguousarray(att.T)}
+    """Write a semantic matrix (C x K, stored K x C) and 0-based split indices (stored 1-based).
+
+    ``att=None`` writes an attribute-free ``att_splits.mat`` (splits and ``allclasses_names``
+    only, no ``att`` field); ``class_names`` are then required, since they give the class count.
+    """
+    out: dict[str, Any] = {}
+    if att is not None:
+        att = np.asarray(att, dtype=np.float64)
+        if att.ndim != 2:
+            raise ZSLDataError(f"write_att_splits: att must be C x K, got shape {att.shape}")
+        out["att"] = np.ascontiguousarray(att.T)
+        num_classes = att.shape[0]
+    elif class_names is None:
+        raise ZSLDataError("write_att_splits: without att, class_names are required (they give the class count)")
+    else:
+        num_classes = len(class_names)
     if original_att is not None:
-        out["original_att"] = np.ascontiguousarray(np.asarray(original_att, dtype=np.float64).T)
+        original_att = np.asarray(original_att, dtype=np.float64)
+        if original_att.ndim != 2 or original_att.shape[0] != num_classes:
+            raise ZSLDataError(f"write_att_splits: original_att must be C x K with C = {num_classes}, got shape "
+                               f"{original_att.shape}")
+        out["original_att"] = np.ascontiguousarray(original_att.T)
     if class_names is not None:
-        if len(class_names) != att.shape[0]:
-            raise ZSLDataError(f"write_att_splits: {len(class_names)} class names for {att.shape[0]} rows of att")
+        if len(class_names) != num_classes:
+            raise ZSLDataError(f"write_att_splits: {len(class_names)} class names for {num_classes} rows of att")
         out["allclasses_names"] = list(class_names)
     for k, v in locs.items():
         key = k if k.endswith("_loc") else f"{k}_loc"
@@ -292,6 +332,31 @@ def sha256_file(path: str | os.PathLike, limit: int | None = None) -> str:
     return h.hexdigest()
 
 
+def available_semantics(root: str | os.PathLike, att_splits: AttSplits | None = None,
+                        splits: str = "att_splits.mat") -> list[str]:
+    """The semantic names of :data:`SEMANTIC_FILES` a dataset directory can load: ``att`` (and
+    ``original_att``) when ``att_splits.mat`` has them, then every other semantic whose file
+    exists (``word2vec``, ``sent``, ``vgse``)."""
+    root = Path(root)
+    a = att_splits if att_splits is not None else read_att_splits(root / splits)
+    out = []
+    if a.att is not None:
+        out.append("att")
+    if a.original_att is not None:
+        out.append("original_att")
+    out += [k for k, f in SEMANTIC_FILES.items() if f != "att_splits.mat" and (root / f).is_file()]
+    return out
+
+
+def _no_attributes_error(root: Path, splits: str, a: AttSplits, semantic: str) -> ZSLDataError:
+    have = available_semantics(root, a, splits)
+    files = ", ".join(f"{k} ({SEMANTIC_FILES[k]})" for k in have) or "none in the directory"
+    return ZSLDataError(f"{root / splits}: this dataset has no attributes (no 'att' field: it was built without "
+                        f"an attribute table), so semantic={semantic!r} cannot be loaded; its semantics: {files}. "
+                        "Pass one of those (e.g. --semantic word2vec) or a class-embedding file "
+                        "(--semantic PATH.mat/.npy/.csv)")
+
+
 def read_class_semantic(root: str | os.PathLike, semantic: str, num_classes: int,
                         class_names: Sequence[str] | None = None, att_splits: AttSplits | None = None,
                         splits: str = "att_splits.mat") -> tuple[np.ndarray, str, list[str]]:
@@ -312,6 +377,8 @@ def read_class_semantic(root: str | os.PathLike, semantic: str, num_classes: int
     name = semantic
     if semantic in ("att", "original_att"):
         a = att_splits if att_splits is not None else read_att_splits(root / splits)
+        if a.att is None and (semantic == "att" or a.original_att is None):
+            raise _no_attributes_error(root, splits, a, semantic)
         if semantic == "att":
             sem = a.att
         else:
@@ -344,7 +411,10 @@ def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "r
         root: directory with ``res101.mat`` and ``att_splits.mat`` (and optional class lists).
         semantic: ``"att"``, ``"original_att"``, ``"word2vec"`` (``word2vec_splits.mat``),
             ``"sent"`` (``sent_splits.mat``), ``"vgse"`` (``VGSE_SMO.mat``) or a path to any
-            ``.mat``/``.npy``/``.csv`` class matrix (see :func:`read_semantic_matrix`).
+            ``.mat``/``.npy``/``.csv`` class matrix (see :func:`read_semantic_matrix`). A
+            dataset without attributes (``att_splits.mat`` without ``att``) takes its class
+            count from ``allclasses_names`` and loads any semantic but ``att``/``original_att``
+            (those raise a :class:`ZSLDataError` listing what it has).
         res101, splits: file names inside ``root``.
         layout: feature layout of ``res101`` (see :func:`read_res101`).
     """
@@ -355,9 +425,11 @@ def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "r
     a = read_att_splits(root / splits)
     n = r.labels.size
     c = int(r.labels.max()) + 1 if n else 0
-    if a.att.shape[0] < c:
-        raise ZSLDataError(f"{root / splits}: att has {a.att.shape[0]} classes but {root / res101} labels go up to {c}")
-    c = a.att.shape[0]
+    what = "att" if a.att is not None else "allclasses_names"
+    if a.num_classes < c:
+        raise ZSLDataError(f"{root / splits}: {what} has {a.num_classes} classes but {root / res101} labels go up "
+                           f"to {c}")
+    c = a.num_classes
     names = a.class_names or [f"class_{i + 1:03d}" for i in range(c)]
     for k in ("trainval", "test_seen", "test_unseen"):
         if k not in a.locs:
