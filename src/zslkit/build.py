@@ -70,6 +70,7 @@ from zslkit.data.images import (
 from zslkit.data.xlsa17 import load_xlsa17, read_class_list, sha256_file
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.utils.atomic import atomic_write_json
+from zslkit.utils.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -254,16 +255,9 @@ def build_xlsa17(config: BuildConfig, on_batch: Callable[[int, int], None] | Non
             unreadable images (without ``skip_bad``), an output directory holding other files.
         ConfigError: bad settings or backbone weights.
     """
-    import torch
-
     cfg = config.validate()
-    threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _build(cfg, on_batch)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.ndarray, dict[str, Any]]:

@@ -44,12 +44,25 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from zslkit.data.images import BadImages, ImageList, ImageReadError, image_list_from_res101, scan_image_folder
+from zslkit.data.images import (
+    BadImages,
+    ImageList,
+    ImageReadError,
+    image_list_from_res101,
+    scan_image_folder,
+)
 from zslkit.data.patches import PatchExtractor, PatchSpec
 from zslkit.data.xlsa17 import read_class_list
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
-from zslkit.vgse.backbone import BACKBONES, build_backbone, pretrain_tiny, save_backbone, state_fingerprint
+from zslkit.utils.threads import torch_threads
+from zslkit.vgse.backbone import (
+    BACKBONES,
+    build_backbone,
+    pretrain_tiny,
+    save_backbone,
+    state_fingerprint,
+)
 from zslkit.vgse.export import export_embeddings, write_embedding_npy
 from zslkit.vgse.feature_cache import extract_features, image_list_fingerprint
 from zslkit.vgse.patch_clustering import (
@@ -267,7 +280,11 @@ def class_word_vectors(class_names: list[str], path: str | Path, oov: str = "err
     file has one, else the average of its words). The file is streamed once, keeping only
     the tokens these names can use. With ``oov="error"`` a missing word is a
     :class:`ZSLDataError` naming the class and the word."""
-    from zslkit.embeddings.word_vectors import class_embeddings, load_word_vectors, words_for_class_names
+    from zslkit.embeddings.word_vectors import (
+        class_embeddings,
+        load_word_vectors,
+        words_for_class_names,
+    )
 
     vectors = load_word_vectors(path, words=words_for_class_names(class_names))
     return np.asarray(class_embeddings(class_names, vectors, oov=oov), dtype=np.float32)
@@ -409,13 +426,8 @@ def discover(config: DiscoverConfig, on_batch: Callable[[int, int], None] | None
         ConfigError: bad settings or backbone weights.
     """
     cfg = config.validate()
-    threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _discover(cfg, on_batch, on_epoch)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _discover(cfg: DiscoverConfig, on_batch, on_epoch) -> DiscoveryResult:
@@ -427,7 +439,7 @@ def _discover(cfg: DiscoverConfig, on_batch, on_epoch) -> DiscoveryResult:
     bad = BadImages(fail_fast=cfg.fail_fast)
     spec = cfg.patch_spec()
     pc_cfg = cfg.pc_config()
-    torch_threads = torch.get_num_threads()
+    n_threads = torch.get_num_threads()
 
     with _stage("inputs", timings):
         class_names, seen, unseen = read_classes(cfg.classes, cfg.unseen)
@@ -498,7 +510,7 @@ def _discover(cfg: DiscoverConfig, on_batch, on_epoch) -> DiscoveryResult:
         "config": asdict(cfg), "timings_s": timings, "bad_images": bad_list, "num_images": len(images),
         "num_valid_images": int(rows.size), "patches_per_image": t, "feature_dim": int(backbone.out_dim),
         "classes": {"all": class_names, "seen": seen, "unseen": unseen}, "cluster_stats": stats,
-        "history": trained.history, "files": files, "torch_threads": torch_threads, **info})
+        "history": trained.history, "files": files, "torch_threads": n_threads, **info})
     return DiscoveryResult(class_names=class_names, seen_names=seen, unseen_names=unseen, embeddings=emb,
                            seen_embeddings=seen_emb, unseen_embeddings=unseen_emb, relation=R, word_vectors=word,
                            timings=timings, bad_images=bad_list, files=files, history=trained.history,
