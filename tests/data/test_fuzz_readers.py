@@ -125,3 +125,41 @@ def test_absurd_sizes_are_refused_cleanly(tmp_path):
     np.save(p, np.zeros((2, 3)))
     with pytest.raises(ZSLDataError, match="number of classes"):
         read_semantic_matrix(p, 10**9)
+
+
+@FAST
+@given(data=st.binary(max_size=1024), fmt=st.sampled_from(["auto", "word2vec_binary", "word2vec_text", "glove"]),
+       header=st.sampled_from([b"", b"3 4\n", b"2 300\n", b"-1 4\n", b"99999999999 99999999\n"]))
+def test_word_vector_file_fuzz(tmp_path, data, fmt, header):
+    from zslkit.embeddings.word_vectors import load_word_vectors
+
+    p = tmp_path / "vectors.txt"
+    p.write_bytes(header + data)
+    try:
+        wv = load_word_vectors(p, fmt=fmt)
+    except (ZSLDataError, ConfigError) as exc:
+        assert str(p) in str(exc) or "format" in str(exc).lower()
+    else:
+        for w in list(getattr(wv, "words", []))[:50]:
+            assert np.all(np.isfinite(wv[w]))
+
+
+@FAST
+@given(data=st.binary(max_size=512), suffix=st.sampled_from([".jpg", ".png", ".JPEG", ".bmp"]))
+def test_unreadable_image_bytes_fuzz(tmp_path, data, suffix):
+    from zslkit.data.images import ImageReadError, scan_image_folder
+
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(dir=tmp_path))  # a fresh folder per example (tmp_path is shared)
+    (root / "cat").mkdir()
+    p = root / "cat" / f"x{suffix}"
+    p.write_bytes(data)
+    imgs = scan_image_folder(root, ["cat"])
+    try:
+        img = imgs.load(0)
+    except ImageReadError as exc:
+        assert str(p) in str(exc)
+    else:
+        assert img.mode == "RGB" and img.size[0] > 0

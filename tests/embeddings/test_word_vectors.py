@@ -367,3 +367,17 @@ def test_word_vectors_container() -> None:
         wv["zzz"]
     with pytest.raises(ZSLDataError, match=r"shape \(3, D\)"):
         WordVectors(words=["a", "b", "c"], vectors=np.zeros((2, 2)))
+
+
+def test_truncated_gzip_file_is_a_clear_error(tmp_path):
+    import gzip
+
+    from zslkit.embeddings.word_vectors import load_word_vectors
+    from zslkit.errors import ZSLDataError
+
+    full = gzip.compress(b"2 3\ncat 1 2 3\ndog 4 5 6\n")
+    for cut in (2, 10, len(full) - 4):
+        p = tmp_path / f"v{cut}.txt.gz"
+        p.write_bytes(full[:cut])
+        with pytest.raises(ZSLDataError, match=str(p)):
+            load_word_vectors(p)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Literal, Sequence
@@ -270,13 +271,16 @@ def load_word_vectors(path: str | os.PathLike, words: Iterable[str] | None = Non
     """
     p = Path(path)
     chosen = _normalize_fmt(fmt)
-    if chosen == "auto":
-        chosen = detect_format(p)
-    wanted = _Wanted(words, case_insensitive)
-    if chosen == "word2vec_binary":
-        kept_words, vecs = _read_binary(p, wanted, unicode_errors)
-    else:
-        kept_words, vecs = _read_text(p, wanted, unicode_errors, has_header=chosen == "word2vec_text")
+    try:
+        if chosen == "auto":
+            chosen = detect_format(p)
+        wanted = _Wanted(words, case_insensitive)
+        if chosen == "word2vec_binary":
+            kept_words, vecs = _read_binary(p, wanted, unicode_errors)
+        else:
+            kept_words, vecs = _read_text(p, wanted, unicode_errors, has_header=chosen == "word2vec_text")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a damaged .gz: gzip raises these mid-read
+        raise ZSLDataError(f"{p}: damaged gzip-compressed word-vector file ({type(exc).__name__}: {exc})") from exc
     return WordVectors(words=kept_words, vectors=vecs, source=p, fmt=chosen)
 
 
