@@ -37,6 +37,19 @@ def test_grid_config_validation(tmp_path):
         GridConfig(data=["x"], models=["nope"]).validate()
     with pytest.raises(ConfigError, match="workers"):
         GridConfig(data=["x"], workers=0).validate()
+    with pytest.raises(ConfigError, match="val_semantic"):
+        GridConfig(data=["x"], val_semantic="measured").validate()
+
+
+def test_grid_passes_validation_semantic_to_each_cell():
+    from zslkit.grid import _train_config
+
+    cfg = GridConfig(data=["d"], semantics=["vgse"], val_semantic="same", relation_word_vectors="w.npy")
+    tc = _train_config(cfg, cfg.cells()[0])
+    assert (tc.val_semantic, tc.relation_word_vectors) == ("same", "w.npy") and not tc.uses_relation_validation()
+    assert _train_config(GridConfig(data=["d"], semantics=["vgse"]), {"data": "d", "semantic": "vgse",
+                                                                      "model": "eszsl", "seed": 0}
+                         ).uses_relation_validation()
 
 
 def test_yaml_configs(tmp_path, toy_dir):

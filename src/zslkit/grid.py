@@ -53,12 +53,16 @@ class GridConfig:
     params: dict[str, dict] = field(default_factory=dict)  # per model: fixed hyperparameters
     grids: dict[str, dict] = field(default_factory=dict)  # per model: search grid override
     val_folds: list[int] = field(default_factory=lambda: [1])
+    val_semantic: str = "auto"  # see TrainConfig: "relation" validation for VGSE embeddings under "auto"
+    relation_word_vectors: str = "word2vec"
     workers: int = 1
     threads_per_worker: int = 1
 
     def validate(self) -> "GridConfig":
         if not (self.data and self.semantics and self.models and self.seeds):
             raise ConfigError("a grid needs at least one dataset, semantic, model and seed")
+        if self.val_semantic not in ("auto", "same", "relation"):
+            raise ConfigError(f"val_semantic must be 'auto', 'same' or 'relation', got {self.val_semantic!r}")
         if self.workers < 1 or self.threads_per_worker < 1:
             raise ConfigError(f"workers and threads_per_worker must be >= 1, got {self.workers}, "
                               f"{self.threads_per_worker}")
@@ -97,7 +101,8 @@ def _train_config(cfg: GridConfig, cell: dict[str, Any]):
     return TrainConfig(data=cell["data"], model=cell["model"], semantic=cell["semantic"], seed=cell["seed"],
                        params=dict(cfg.params.get(cell["model"], cfg.params.get(base, {}))),
                        grid=cfg.grids.get(cell["model"], cfg.grids.get(base)),
-                       val_folds=list(cfg.val_folds))
+                       val_folds=list(cfg.val_folds), val_semantic=cfg.val_semantic,
+                       relation_word_vectors=cfg.relation_word_vectors)
 
 
 def _done(cell_dir: Path, train_cfg) -> bool:
