@@ -14,6 +14,16 @@ from threadpoolctl import threadpool_limits
 threadpool_limits(1)
 torch.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Every test starts on one BLAS and one torch thread, whatever a previous test set."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(old)
+
 from zslkit.data.surrogate import SurrogateConfig, make_surrogate, make_toy_att_splits
 from zslkit.data.xlsa17 import load_xlsa17
 

@@ -15,14 +15,6 @@ from zslkit.models.attention_net import AttentionNet, AttentionNetLoss, resnet_b
 B, A, C, H, W, DW = 5, 7, 6, 4, 3, 10
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture
 def net() -> AttentionNet:
     torch.manual_seed(0)

@@ -6,31 +6,14 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits
 
+from tests.models.helpers import trainval, zsl_t1
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.evaluation.protocol import evaluate
 from zslkit.losses.ranking import ale_loss, devise_loss, sje_loss
 from zslkit.models.bilinear import ALE, SJE, BilinearRankingModel, DeViSE
-from zslkit.training.selection import scores_fn_for, select
+from zslkit.training.selection import select
 
 MODELS = [ALE, SJE, DeViSE]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small BLAS calls on 2 shared, busy cores are far slower with 2 threads; use one."""
-    with threadpool_limits(limits=1):
-        yield
-
-
-def trainval(data):
-    tv = data.splits["trainval"]
-    return data.features[tv], data.labels[tv], data.semantic
-
-
-def zsl_t1(model, data) -> float:
-    return evaluate(scores_fn_for(model, data.semantic), data.features, data.labels, data.test_split()).T1
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,6 @@ SMALL = dict(hidden=256, steps=200, batch_size=128, lr=2e-3, pretrain_epochs=10,
 TINY = dict(hidden=32, steps=15, batch_size=32, pretrain_epochs=2, n_synth=10, cls_epochs=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny matrices: torch's second intra-op thread only spins against other processes.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _trainval(data):
     tv = data.splits["trainval"]
     return data.features[tv], data.labels[tv]

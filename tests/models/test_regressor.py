@@ -13,16 +13,6 @@ from zslkit.models.regressor import SemanticRegressor
 from zslkit.training.selection import scores_fn_for, select
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The models here are tiny; on a shared 2-core machine torch's second intra-op thread
-    # mostly spins against other processes. One thread is faster and keeps timings sane.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _fit(data, **kw) -> SemanticRegressor:
     tv = data.splits["trainval"]
     return SemanticRegressor(**kw).fit(data.features[tv], data.labels[tv], data.semantic)

@@ -6,29 +6,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits
 
+from tests.models.helpers import trainval, zsl_t1
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.evaluation.protocol import evaluate
 from zslkit.models.sae import SAE
-from zslkit.training.selection import scores_fn_for, select
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small LAPACK calls (Schur, eigh) on 2 shared, busy cores run ~100x slower with 2 OpenBLAS
-    threads than with 1 (measured); the tests' matrices are small, so use one."""
-    with threadpool_limits(limits=1):
-        yield
-
-
-def trainval(data):
-    tv = data.splits["trainval"]
-    return data.features[tv], data.labels[tv], data.semantic
-
-
-def zsl_t1(model, data) -> float:
-    return evaluate(scores_fn_for(model, data.semantic), data.features, data.labels, data.test_split()).T1
+from zslkit.training.selection import select
 
 
 def normalised_problem(X, y, S):

@@ -1,22 +1,11 @@
-"""Fixtures of the training tests: a tiny SYNTHETIC feature-map world and one torch thread.
-
-One thread keeps the many tiny ops fast and the timings stable on shared 2-core machines.
-"""
+"""Fixtures of the training tests: a tiny SYNTHETIC feature-map world (one thread per test comes
+from the root ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from zslkit.training.feature_maps import make_synthetic_feature_maps
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def tiny_world(seed: int = 0):
