@@ -58,3 +58,17 @@ def test_run_result_saves_and_plots(toy_dir, tmp_path):
         assert figs[name].endswith(".png") and (tmp_path / "run" / "figures").is_dir()
         with open(figs[name], "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_finished_run_only_accepts_a_complete_run_of_the_same_config(toy_dir, tmp_path):
+    from zslkit.pipeline import finished_run
+
+    cfg = TrainConfig(data=str(toy_dir), grid={"alpha": [1.0], "lam": [1.0]})
+    run = tmp_path / "run"
+    assert finished_run(run, cfg) is None
+    train(cfg).save(run)
+    saved = finished_run(run, cfg)
+    assert saved is not None and saved["config"]["data"] == str(toy_dir) and 0 < saved["zsl"]["T1"] <= 100
+    assert finished_run(run, TrainConfig(**{**cfg.__dict__, "seed": 1})) is None
+    (run / "metrics.json").write_text("{not json")
+    assert finished_run(run, cfg) is None

@@ -25,7 +25,6 @@ same config) are not redone.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import platform
@@ -111,19 +110,11 @@ class DemoResult:
                 "files": self.files, "machine": {"platform": platform.platform(), "python": platform.python_version()}}
 
 
-def _row(model: str, sem: str, res: Any) -> dict[str, Any]:
-    m = res.metrics
-    return {"model": model, "semantic": sem, "T1": m.T1, "U": m.U, "S": m.S, "H": m.H, "AUSUC": m.ausuc,
-            "gamma": m.gamma, "val_semantic": res.to_dict()["val_semantic"], "params": res.params,
-            "seconds": sum(res.timings.values())}
-
-
-def _finished(run_dir: Path, cfg: Any) -> dict[str, Any] | None:
-    try:
-        saved = json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return saved if saved.get("config") == json.loads(json.dumps(asdict(cfg))) else None
+def _row(model: str, sem: str, d: dict[str, Any]) -> dict[str, Any]:
+    """One table row from a run's ``metrics.json`` dict (``RunResult.to_dict()``)."""
+    return {"model": model, "semantic": sem, "T1": d["zsl"]["T1"], "U": d["gzsl"]["U"], "S": d["gzsl"]["S"],
+            "H": d["gzsl"]["H"], "AUSUC": d["ausuc"], "gamma": d["gzsl"]["gamma"], "val_semantic": d["val_semantic"],
+            "params": d["params"], "seconds": sum(d["timings_s"].values())}
 
 
 def run_demo(out: str | Path, config: DemoConfig | None = None, progress: bool = False,
@@ -137,7 +128,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, progress: bool =
     import torch
 
     from zslkit.data.xlsa17 import load_xlsa17
-    from zslkit.pipeline import TrainConfig, train
+    from zslkit.pipeline import TrainConfig, finished_run, train
     from zslkit.vgse.backbone import build_backbone
     from zslkit.vgse.discovery import DiscoverConfig, discover, write_demo_world
     from zslkit.vgse.world_eval import build_world_xlsa17
@@ -185,17 +176,12 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, progress: bool =
         tcfg = TrainConfig(data=str(wd.root), model=model, semantic=wd.semantics[sem], seed=cfg.seed,
                            val_folds=list(range(1, cfg.val_folds + 1)))
         run_dir = out / "runs" / f"{_slug(model)}-{sem}"
-        saved = _finished(run_dir, tcfg)
+        saved = finished_run(run_dir, tcfg)  # resumed: a finished run is reused
         if saved is None:
             res = train(tcfg, data=datasets[sem])
             res.save(run_dir)
-            row = _row(model, sem, res)
-        else:  # resumed: reuse the finished run
-            row = {"model": model, "semantic": sem, "T1": saved["zsl"]["T1"], "U": saved["gzsl"]["U"],
-                   "S": saved["gzsl"]["S"], "H": saved["gzsl"]["H"], "AUSUC": saved["ausuc"],
-                   "gamma": saved["gzsl"]["gamma"], "val_semantic": saved.get("val_semantic"),
-                   "params": saved.get("params"), "seconds": sum(saved.get("timings_s", {}).values())}
-        row["run_dir"] = str(run_dir)
+            saved = res.to_dict()
+        row = {**_row(model, sem, saved), "run_dir": str(run_dir)}
         rows.append(row)
         results[(model, sem)] = run_dir
         if bar is not None:

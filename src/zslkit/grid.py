@@ -28,7 +28,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,21 +103,6 @@ def _train_config(cfg: GridConfig, cell: dict[str, Any]):
                        grid=cfg.grids.get(cell["model"], cfg.grids.get(base)),
                        val_folds=list(cfg.val_folds), val_semantic=cfg.val_semantic,
                        relation_word_vectors=cfg.relation_word_vectors)
-
-
-def _done(cell_dir: Path, train_cfg) -> bool:
-    m = cell_dir / "metrics.json"
-    if not m.is_file():
-        return False
-    try:
-        saved = json.loads(m.read_text())
-    except (json.JSONDecodeError, OSError):
-        return False  # a damaged file from another tool: recompute rather than trust it
-    return saved.get("config") == _jsonable(asdict(train_cfg))
-
-
-def _jsonable(d: Any) -> Any:
-    return json.loads(json.dumps(d))
 
 
 _DATA_CACHE: dict[tuple[str, str], Any] = {}
@@ -245,7 +230,9 @@ def run_grid(cfg: GridConfig, progress: bool = True, executor: Any = None, poll_
     cells = cfg.cells()
     for stale in out.glob("cells/*/.*.tmp-*"):  # temp files of writers killed in an earlier run
         stale.unlink(missing_ok=True)
-    todo = [c for c in cells if not _done(out / "cells" / cell_id(c), _train_config(cfg, c))]
+    from zslkit.pipeline import finished_run
+
+    todo = [c for c in cells if finished_run(out / "cells" / cell_id(c), _train_config(cfg, c)) is None]
     skipped = len(cells) - len(todo)
     if skipped:
         log.info("resuming grid: %d of %d cells already done", skipped, len(cells))

@@ -123,14 +123,20 @@ class RunResult:
         """Save the run into ``out_dir`` and draw its figures into ``out_dir/figures`` (AUSUC curve,
         GZSL/ZSL confusion matrices, per-attribute errors for regressors), overlaying the finished
         run directories in ``compare``; returns figure name -> PNG path."""
-        return _plot(self, out_dir, compare)
+        from zslkit.evaluation.analysis import analyze_run
+
+        self.save(out_dir)
+        return analyze_run(out_dir, compare)["figures"]
 
 
-def _plot(result: "RunResult", out_dir: str | Path, compare: tuple = ()) -> dict[str, str]:
-    from zslkit.evaluation.analysis import analyze_run
-
-    result.save(out_dir)
-    return analyze_run(out_dir, compare)["figures"]
+def finished_run(run_dir: str | Path, config: TrainConfig) -> dict[str, Any] | None:
+    """The saved ``metrics.json`` of ``run_dir`` if it holds a complete run of ``config``, else None
+    (no run, a damaged file, or a run of another configuration): what resuming grids and demos check."""
+    try:
+        saved = json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None  # missing, or damaged by another tool: recompute rather than trust it
+    return saved if saved.get("config") == json.loads(json.dumps(asdict(config))) else None
 
 
 def _fold_semantic(cfg: TrainConfig, data: ZSLData):
