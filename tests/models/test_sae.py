@@ -107,27 +107,44 @@ def test_deterministic(toy_data, fitted):
 
 
 # ----------------------------------------------------------------------------- scoring
-def test_scores_shapes_and_directions(toy_data, fitted):
+@pytest.mark.parametrize("normalize_w", [True, False])
+def test_scores_shapes_and_directions(toy_data, fitted, normalize_w):
     X = toy_data.features[:7]
     S = toy_data.semantic[toy_data.unseen_classes]
-    s2v = fitted.scores(X, S)
-    v2s = clone(fitted).set_params(direction="visual->semantic")
+    s2v_model = clone(fitted).set_params(normalize_w=normalize_w)
+    s2v_model.W_ = fitted.W_
+    s2v = s2v_model.scores(X, S)
+    v2s = clone(s2v_model).set_params(direction="visual->semantic")
     v2s.W_ = fitted.W_
     sv = v2s.scores(X, S)
     assert s2v.shape == sv.shape == (7, S.shape[0])
     assert np.all(np.abs(s2v) <= 1 + 1e-5) and np.all(np.abs(sv) <= 1 + 1e-5)  # cosines
     assert not np.allclose(s2v, sv)
+    # the authors' demo scores with W whose rows (one per semantic dimension) have unit norm
+    W = fitted.W_ / np.linalg.norm(fitted.W_, axis=1, keepdims=True) if normalize_w else fitted.W_
     # semantic->visual: cosine between the image and the decoded class s_c W
     x = X[0] / np.linalg.norm(X[0])
-    dec = (S[3] / np.linalg.norm(S[3])) @ fitted.W_
+    dec = (S[3] / np.linalg.norm(S[3])) @ W
     assert s2v[0, 3] == pytest.approx(float(x @ dec / np.linalg.norm(dec)), abs=1e-5)
     # visual->semantic: cosine between the encoded image x W^T and the class
-    enc = x @ fitted.W_.T
+    enc = x @ W.T
     assert sv[0, 3] == pytest.approx(float(enc @ S[3] / np.linalg.norm(enc) / np.linalg.norm(S[3])), abs=1e-5)
 
 
+def test_row_normalised_w_is_the_default_and_changes_scores(toy_data, fitted):
+    assert SAE().normalize_w is True
+    raw = clone(fitted).set_params(normalize_w=False)
+    raw.W_ = fitted.W_ * np.linspace(0.2, 5.0, fitted.W_.shape[0])[:, None].astype(np.float32)
+    scaled = clone(fitted)
+    scaled.W_ = raw.W_
+    X, S = toy_data.features[:20], toy_data.semantic
+    # rescaling rows of W does not change the normalised scores, but does change the raw ones
+    np.testing.assert_allclose(scaled.scores(X, S), fitted.scores(X, S), atol=1e-5)
+    assert not np.allclose(raw.scores(X, S), fitted.scores(X, S), atol=1e-3)
+
+
 def test_euclidean_metric_is_negative_distance(toy_data, fitted):
-    m = clone(fitted).set_params(metric="euclidean")
+    m = clone(fitted).set_params(metric="euclidean", normalize_w=False)
     m.W_ = fitted.W_
     X, S = toy_data.features[:5], toy_data.semantic[:4]
     s = m.scores(X, S)
