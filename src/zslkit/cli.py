@@ -184,17 +184,19 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
 def _train_attention_net(data_dir: Path, out: Path, seed: int, fixed: dict, gamma, val_folds, ctx) -> None:
     """AttentionNet is trained by the episodic engine, not the feature-estimator pipeline: DATA is a
     feature-map directory (``save_feature_maps``/``extract_feature_maps``); --param sets any
-    AttentionNetConfig field. Works unchanged under ``torchrun --nproc_per_node=N -m zslkit train``."""
+    AttentionNetConfig field, and ``--param preset=cub|awa2|sun`` starts from the authors' settings. Works unchanged under ``torchrun --nproc_per_node=N -m zslkit train``."""
     import os
 
     from zslkit.training.feature_maps import load_feature_maps
     from zslkit.training.loop import AttentionNetConfig, train_attention_net
 
+    preset = fixed.pop("preset", None)  # --param preset=cub: the authors' settings for a dataset
     values = {"seed": seed, "out_dir": str(out), "val_fold": val_folds[0],
               "progress": not ctx.find_root().params.get("quiet", False), **fixed}
     if gamma is not None:
         values["gamma"] = gamma
-    cfg = AttentionNetConfig.from_dict(values).validate()
+    cfg = (AttentionNetConfig.from_preset(preset, **values) if preset is not None
+           else AttentionNetConfig.from_dict(values)).validate()
     result = train_attention_net(cfg, load_feature_maps(data_dir))
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
         _print_result({**result.to_dict(), "params": {k: v for k, v in fixed.items()}})
@@ -296,6 +298,67 @@ def run_cmd(config: Path, out: Path | None) -> None:
     out = out or Path("runs") / config.stem
     result.save(out)
     _print_result(result.to_dict())
+    click.echo(f"wrote {out / 'metrics.json'}")
+
+
+@main.command("evaluate")
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Feature-map directory (maps from the backbone the model was trained with).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
+@click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(["auto", "zslkit", "rezsl"]),
+              help="MODEL is a zslkit run directory / model.pt, or a checkpoint of the authors' ReZSL code.")
+@click.option("--attribute-vectors", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="ReZSL checkpoints: (A x L) attribute word vectors as .npy (default: the data directory's "
+                   "attribute_vectors.npy; convert the authors' .pkl with `zslkit data convert-w2v`).")
+@click.option("--gamma", default=None, type=float,
+              help="Fixed calibration gamma (default: none, i.e. uncalibrated; the test-oracle gamma is reported "
+                   "separately, labelled).")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:K")
+@click.option("--batch-size", default=64, show_default=True, type=int)
+def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribute_vectors: Path | None,
+                 gamma: float | None, device: str, batch_size: int) -> None:
+    """Evaluate a trained AttentionNet (zslkit's, or the authors' released ReZSL checkpoints) on a
+    feature-map directory under zslkit's protocol; writes a train-style run directory."""
+    import numpy as np
+
+    from zslkit.errors import CheckpointError, ZSLDataError
+    from zslkit.models.attention_net import load_rezsl_checkpoint
+    from zslkit.training.feature_maps import load_feature_maps
+    from zslkit.training.loop import evaluate_attention_net, load_attention_net
+
+    data = load_feature_maps(data_dir)
+    model = None
+    if fmt in ("auto", "zslkit"):
+        try:
+            model, _ = load_attention_net(model_path)
+            fmt = "zslkit"
+        except CheckpointError as exc:
+            if fmt == "zslkit" or model_path.is_dir() or "not a zslkit training checkpoint" not in str(exc):
+                raise
+    if model is None:
+        if attribute_vectors is not None:
+            try:
+                vectors = np.load(attribute_vectors, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise ZSLDataError(f"--attribute-vectors {attribute_vectors}: not a readable .npy array ({exc})") \
+                    from exc
+        else:
+            vectors = data.attribute_vectors
+        model = load_rezsl_checkpoint(model_path, vectors)
+        fmt = "rezsl"
+    source = {"model": str(model_path), "format": fmt, "data": str(data_dir),
+              "attribute_vectors": str(attribute_vectors) if attribute_vectors else "data directory"}
+    res = evaluate_attention_net(model, data, gamma=gamma, out_dir=out, source=source, device=device,
+                                 batch_size=batch_size)
+    if res.get("surrogate"):
+        click.secho("SURROGATE/SYNTHETIC data: these numbers are not benchmark results", fg="yellow")
+    z, g, o = res["zsl"], res["gzsl"], res["gzsl_oracle"]
+    click.echo(f"{fmt} model {model_path}")
+    click.echo(f"ZSL   T1 {z['T1']:6.2f}")
+    click.echo(f"GZSL  U {g['U']:6.2f}  S {g['S']:6.2f}  H {g['H']:6.2f}  (gamma {g['gamma']:.4g}: {res['gamma_source']})")
+    click.echo(f"AUSUC {res['ausuc']:6.2f}   [oracle H {o['H']:.2f} at gamma {o['gamma']:.4g}: tuned on test, for "
+               f"comparison with papers only]")
     click.echo(f"wrote {out / 'metrics.json'}")
 
 

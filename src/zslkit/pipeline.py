@@ -21,7 +21,7 @@ import yaml
 from zslkit.data.xlsa17 import load_xlsa17, read_class_semantic
 from zslkit.data.zsldata import ZSLData
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.evaluation.protocol import Metrics, evaluate
+from zslkit.evaluation.protocol import Metrics, evaluate, prediction_arrays
 from zslkit.registry import get_model, parse_model_spec
 from zslkit.training.selection import Selection, relation_fold_semantic, scores_fn_for, select
 from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
@@ -196,14 +196,10 @@ def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
     summary["path"] = str(cfg.data)
     summary["notes"] = data.provenance.get("notes", [])
     log.info("%s", metrics.summary())
-    arrays = {k: np.asarray(v) for k, v in metrics.predictions.items()}
-    arrays["semantic"] = data.semantic
-    arrays["seen_classes"] = data.seen_classes
-    arrays["unseen_classes"] = data.unseen_classes
-    arrays["class_names"] = np.array(data.class_names, dtype=str)
+    pred = None
     if hasattr(model, "predict_semantics"):  # regression models: enables the imbalance analysis
-        arrays["pred_semantics"] = np.asarray(model.predict_semantics(data.features[arrays["gzsl_idx"]]),
-                                              dtype=np.float32)
+        pred = np.asarray(model.predict_semantics(data.features[metrics.predictions["gzsl_idx"]]), dtype=np.float32)
+    arrays = prediction_arrays(metrics, data.semantic, data.seen_classes, data.unseen_classes, data.class_names, pred)
     return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
                      dataset=summary, timings=timings, arrays=arrays)
 

@@ -57,7 +57,7 @@ def straight(tmp_path_factory, tiny_maps):
 
 def test_run_directory(straight):
     out = straight.out_dir
-    for name in ("config.yaml", "model.pt", "metrics.json", "log.jsonl", "metrics.csv"):
+    for name in ("config.yaml", "model.pt", "metrics.json", "log.jsonl", "metrics.csv", "predictions.npz"):
         assert (out / name).is_file(), name
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch_0002.pt", "epoch_0003.pt"]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -276,3 +276,28 @@ def test_dataloader_workers_give_the_same_training(tiny_maps):
         r = train_attention_net(config(None, epochs=1, num_workers=workers), tiny_maps)
         states.append(r.model.state_dict())
     assert_same_state(*states)
+
+
+@pytest.mark.parametrize("first, expected", [(False, [0.05, 0.05, 0.025, 0.025, 0.0125]),
+                                             (True, [0.05, 0.025, 0.025, 0.0125, 0.0125])])
+def test_lr_schedule_as_the_authors_step_it(tiny_maps, first, expected):
+    """lr_step_first steps StepLR before each epoch, as the authors' trainer: the first decay comes one epoch early."""
+    res = train_attention_net(config(None, epochs=5, lr_step=2, lr_step_first=first), tiny_maps)
+    assert [r["lr"] for r in res.history] == pytest.approx(expected)
+
+
+def test_rezsl_presets_are_the_authors_configs():
+    cub = AttentionNetConfig.from_preset("CUB", out_dir="x")
+    assert (cub.lr, cub.lr_gamma, cub.lambda1, cub.p, cub.p2, cub.scale, cub.hidden_dim) == (5e-4, 0.1, 0.25, 0.1, 0.75,
+                                                                                              20.0, 0)
+    awa2 = AttentionNetConfig.from_preset("awa2")
+    assert (awa2.lr, awa2.lr_gamma, awa2.lambda1, awa2.p, awa2.p2, awa2.hidden_dim) == (1e-4, 0.5, 1.0, 1.0, 0.1, 4096)
+    sun = AttentionNetConfig.from_preset("sun")
+    assert (sun.scale, sun.lambda1, sun.p2, sun.lr_gamma) == (25.0, 0.1, 0.0, 0.5)
+    for c in (cub, awa2, sun):
+        assert (c.epochs, c.episodes_per_epoch, c.ways, c.shots, c.weight_decay, c.lr_step, c.lr_step_first) == \
+            (30, 300, 16, 2, 1e-5, 10, True)
+        c.validate()
+    assert AttentionNetConfig.from_preset("cub_vit").p == 0.0
+    with pytest.raises(ConfigError, match="unknown AttentionNet preset"):
+        AttentionNetConfig.from_preset("imagenet")

@@ -18,7 +18,7 @@ Accuracies in :class:`Metrics` are in percent, like the papers' tables.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -186,3 +186,25 @@ def validation_gamma(scores_fn: ScoresFn, features: np.ndarray, labels: np.ndarr
 def metrics_dict(m: Metrics) -> dict:
     """Plain-dict view (all fields) for logging."""
     return asdict(m)
+
+
+def prediction_arrays(metrics: Metrics, semantic: np.ndarray, seen_classes: np.ndarray, unseen_classes: np.ndarray,
+                      class_names: Sequence[str], pred_semantics: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """What a run directory's ``predictions.npz`` holds (the arrays :func:`load_run` reads back).
+
+    ``metrics.predictions`` (per-image predictions of the protocol, see
+    :func:`zslkit.evaluation.evaluate`), the class semantic matrix, seen / unseen class ids, class
+    names and, for models that predict semantic vectors, ``pred_semantics``: one row per image of
+    ``gzsl_idx`` (enables the per-attribute / per-class imbalance analysis).
+    """
+    arrays = {k: np.asarray(v) for k, v in metrics.predictions.items()}
+    arrays["semantic"] = np.asarray(semantic)
+    arrays["seen_classes"] = np.asarray(seen_classes)
+    arrays["unseen_classes"] = np.asarray(unseen_classes)
+    arrays["class_names"] = np.array(list(class_names), dtype=str)
+    if pred_semantics is not None:
+        if pred_semantics.shape[0] != arrays["gzsl_idx"].shape[0]:
+            raise ValueError(f"pred_semantics has {pred_semantics.shape[0]} rows, expected one per gzsl_idx "
+                             f"image ({arrays['gzsl_idx'].shape[0]})")
+        arrays["pred_semantics"] = np.asarray(pred_semantics, dtype=np.float32)
+    return arrays

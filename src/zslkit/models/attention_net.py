@@ -1,49 +1,63 @@
-r"""AttentionNet: ReZSL's attribute-attention model (Ye et al., IEEE TIP 2023).
+r"""AttentionNet: ReZSL's attribute-attention model (Ye et al., IEEE TIP 2023), as the authors' code builds it.
 
-A backbone turns an image into a feature map :math:`F` (B x C x h x w; ResNet-101 at
-448 px gives 2048 x 14 x 14). With R = h w spatial positions :math:`F_r \in \mathbb R^C`
-and A attributes whose names have word vectors :math:`\omega_a` (A x D_w, 300-d word2vec
-for CUB's 312 attributes):
+Reference: ``AttentionNet`` and ``CrossModalAttentionModule`` in the authors' public code
+(FouriYe/ReZSL-TIP23, ``REZSL/modeling/Model/mainModel.py``); checked against it formula by
+formula (``docs/PARITY.md``, ``tests/models/test_attention_net.py``).
 
-* attribute queries :math:`q_a = \bar\omega_a W` (A x C), W (D_w x C) learned, with
-  :math:`\bar\omega_a = \omega_a / \|\omega_a\|_2` (*choice*, see below);
-* spatial attention per attribute :math:`\alpha_{a} = \mathrm{softmax}_r \langle q_a, F_r\rangle`
-  (B x A x R), and the attended feature :math:`f_a = \sum_r \alpha_{ar} F_r` (B x A x C);
-* attribute branch: :math:`\hat s^{att}_a = \langle U_a, f_a\rangle + c_a` (U: A x C);
-* global branch: :math:`\hat s^{glob} = V\,\mathrm{avgpool}(F) + b` (a ``Linear(C, A)``);
-* prediction :math:`\hat s = \hat s^{glob} + \rho\,\hat s^{att}` (B x A), ``ratio`` :math:`\rho = 1`.
+Inputs: a backbone feature map F with R positions :math:`F_r \in \mathbb R^C` (ResNet-101 at
+448 px: C = 2048, R = 14 x 14; a ViT: C = 768 and its R = N + 1 tokens, the global token first),
+given as (B, C, h, w) maps or (B, C, R) tokens, and the word vectors :math:`w_a` of the A
+attribute names (A x L, L = 300 for word2vec), used **raw** (not normalised).
 
-Training loss (:class:`AttentionNetLoss`), over the seen classes' semantic matrix
-:math:`\Phi_s` (Cs x A): cosine-scaled cross-entropy on
-:math:`z_{nc} = \tau\cos(\hat s_n, \Phi_s[c])` with :math:`\tau = 20`, plus
-:math:`\lambda_1` (0.25) times ReMSE (:class:`zslkit.losses.ReMSELoss`) or the plain
-RegNorm'ed MSE between :math:`\hat s_n` and :math:`\Phi_s[y_n]`. At test time a class's
-score is :math:`\cos(\hat s, s_c)` (unscaled; the calibration gamma is in cosine units).
+* Projections, ``nn.Linear`` layers with bias, of width M (``attention_dim``; the authors use
+  M = 1024, and M = 300 when A = 85, i.e. AWA2): query :math:`q_a = Q(w_a)` (L -> M), key
+  :math:`k_r = K(F_r)` and value :math:`v_r = V(F_r)` (C -> M), output :math:`O` (M -> C).
+* Attention :math:`\alpha_{ar} = \mathrm{softmax}_r \langle q_a, k_r\rangle` (no 1/sqrt(M) scaling).
+* Attended feature :math:`f_a = \bar F + \rho\, O(\sum_r \alpha_{ar} v_r)` (C), with
+  :math:`\bar F` the mean over positions and :math:`\rho` = ``ratio`` = 1.
+* Prediction :math:`\hat s_a = \langle U_a, f_a\rangle` with ONE vector :math:`U_a` per attribute
+  (``attribute_weight``, A x C, initialised N(0, 1)), shared by the pooled and the attended part;
+  with a hidden layer (``hidden_dim`` > 0; the authors' AWA2 setting is 4096),
+  :math:`\hat s_a = \langle U_a, H(f_a)\rangle`, H = ``nn.Linear(C, hidden_dim)`` (no activation), U: A x hidden_dim.
 
-Relation to the authors' code (``REZSL/modeling/Model/mainModel.py``): their
-``AttentionNet`` adds key/value/output projections (``CrossModalAttentionModule``, med dim
-1024) and shares one per-attribute weight between the pooled and attended features,
-:math:`\hat s_a = \langle V_a, \mathrm{avgpool}(F) + \rho W_o f_a\rangle`; zslkit follows
-METHODS.md (queries :math:`\omega W` directly on the feature map as in their GEMNet, a
-separate global ``Linear`` and attribute head). *Choices*, documented: word vectors are
-L2-normalised and W is initialised with std :math:`1/\sqrt{D_w}` (theirs: std 1 on raw
-word2vec, which with 2048-channel post-ReLU maps makes every attention map one-hot at
-initialisation); U is initialised like a ``Linear(C, 1)`` per attribute.
+Training loss (:class:`AttentionNetLoss`): cross-entropy on :math:`\tau \cos(\hat s, s_c)` over the
+seen classes (:math:`\tau` = ``scale``, 20; 25 for SUN) plus :math:`\lambda_1` times ReMSE
+(:class:`zslkit.losses.ReMSELoss`) or the RegNorm'ed MSE. At test time a class's score is
+:math:`\cos(\hat s, s_c)`; the calibration gamma is in cosine units.
+
+Fast exact evaluation (``fused=True``, the default). Nothing between the projections is
+nonlinear except the softmax, so the same function can be evaluated without forming keys,
+values or the (B, A, C) attended features:
+
+* :math:`\langle q_a, K F_r + b_K\rangle = \langle K^\top q_a, F_r\rangle + \langle q_a, b_K\rangle`, so the
+  logits are :math:`\tilde q_a F_r` (plus a term constant over r) with :math:`\tilde q = Q(w) K` (A x C);
+* with :math:`P = U` (no hidden layer) or :math:`P = U H_W` (A x C) and :math:`c = U b_H` (or 0),
+  :math:`\hat s_a = \langle P_a, \bar F\rangle + c_a + \rho\,(\sum_r \alpha_{ar} \langle \tilde U_a, F_r\rangle + \langle P_a, O_W b_V + b_O\rangle)`
+  with :math:`\tilde U = P\, O_W V_W` (A x C), because :math:`\sum_r \alpha_{ar} = 1`.
+
+Per image this costs O(A R C) instead of O(R C M + A M C) (+ O(A C hidden_dim) with a hidden
+layer): about 6x fewer operations on CUB shapes and 15x on AWA2's. The parameters, their
+gradients and the outputs are those of the direct evaluation (``fused=False``, which follows the
+authors' code step by step) up to float rounding; a test pins the two together.
+
+The authors' model also creates, for A = 85, two parameters (``W``: L x C, ``V``: C x A) that
+its forward pass never uses; zslkit does not (:func:`load_rezsl_checkpoint` skips them).
 
 Backbones: :func:`resnet_backbone` builds a torchvision ResNet (18/34/50/101/152)
 truncated after ``layer4``, from a state dict the caller has read (models never read
 files; see :func:`zslkit.training.checkpoint.read_backbone_weights`). A frozen backbone
 (default) gets no gradient and stays in eval mode (fixed BatchNorm statistics), so its
-feature maps equal cached ones; a fine-tuned one trains with the rest. Without a
-backbone, the model takes cached feature maps (B x C x h x w) directly: the mode in which
-CPU users train the head.
+feature maps equal cached ones; a fine-tuned one trains with the rest (the authors fine-tune).
+Without a backbone, the model takes cached feature maps (B x C x h x w) or tokens (B x C x R)
+directly: the mode in which CPU users train the head.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections import OrderedDict
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -52,19 +66,32 @@ from torch import Tensor, nn
 from zslkit.errors import CheckpointError, ConfigError, ZSLDataError
 from zslkit.losses.remse import ReMSELoss, regnorm, weights_from_error
 
-__all__ = ["RESNETS", "AttentionNet", "AttentionNetLoss", "AttentionNetOutput", "resnet_backbone"]
+__all__ = ["ARCHITECTURE", "RESNETS", "AttentionNet", "AttentionNetLoss", "AttentionNetOutput", "default_attention_dim",
+           "load_rezsl_checkpoint", "resnet_backbone", "rezsl_state_dict_to_zslkit"]
 
 #: torchvision ResNets usable as backbones, with their output channels.
 RESNETS: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048}
 
 
-class AttentionNetOutput(NamedTuple):
-    """What :meth:`AttentionNet.forward` returns (B images, A attributes, h x w positions)."""
+ARCHITECTURE = "rezsl-attention-net"  #: tag in model configs; older zslkit checkpoints lack it
 
-    semantic: Tensor  # (B, A) predicted semantic vector s_hat = global + ratio * attribute branch
-    attention: Tensor  # (B, A, h, w) softmax attention of every attribute (sums to 1 over h x w)
-    global_semantic: Tensor  # (B, A) global branch alone
-    attribute_semantic: Tensor  # (B, A) attribute (attention) branch alone
+
+def default_attention_dim(num_attributes: int) -> int:
+    """M, the width of the query/key/value projections, as the authors choose it (300 for A = 85, else 1024)."""
+    return 300 if num_attributes == 85 else 1024
+
+
+class AttentionNetOutput(NamedTuple):
+    """What :meth:`AttentionNet.forward` returns (B images, A attributes, R positions).
+
+    ``output[0]`` is the prediction, so code written for the authors' model (which returns
+    the prediction, or a tuple starting with it) works unchanged.
+    """
+
+    semantic: Tensor  # (B, A) predicted semantic vector s_hat = global + ratio * attribute part
+    attention: Tensor  # (B, A, h, w) for map inputs, (B, A, R) for token inputs; sums to 1 over positions
+    global_semantic: Tensor  # (B, A) part of s_hat from the pooled feature: <U_a, H(mean_r F_r)>
+    attribute_semantic: Tensor  # (B, A) attended part, before ratio: <U_a, H_W O(sum_r alpha_ar v_r)>
 
 
 def resnet_backbone(arch: str = "resnet101", state_dict: dict[str, Tensor] | None = None) -> nn.Sequential:
@@ -112,26 +139,47 @@ def _as_float_tensor(value: Any, name: str) -> Tensor:
     return t.float()
 
 
+def _check_real(name: str, value: Any, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite real number, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value!r}")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 class AttentionNet(nn.Module):
-    """ReZSL's AttentionNet (see module docstring for the formulas).
+    """ReZSL's AttentionNet (formulas in the module docstring).
 
     Args:
-        attribute_vectors: (A, D_w) word vectors of the attribute names.
+        attribute_vectors: (A, L) word vectors of the attribute names, used raw.
         feature_channels: C, channels of the feature map; optional with a backbone from
             :func:`resnet_backbone` (read from its ``out_channels``).
-        backbone: None (inputs are cached feature maps, B x C x h x w) or a module mapping
-            images (B x 3 x H x W) to feature maps.
+        backbone: None (inputs are cached feature maps (B, C, h, w) or tokens (B, C, R)) or a
+            module mapping images (B, 3, H, W) to feature maps.
         freeze_backbone: True: the backbone gets no gradient and stays in eval mode.
-        scale: tau of the training logits tau * cos(s_hat, s_c) (20 in ReZSL).
-        ratio: rho, weight of the attribute branch in s_hat (1 in ReZSL).
+        scale: tau of the training logits tau * cos(s_hat, s_c) (20 in ReZSL; 25 for SUN).
+        ratio: rho, weight of the attended feature (1 in ReZSL).
+        hidden_dim: width of the optional hidden layer H (0 = none; the authors' AWA2 setting 4096).
+        attention_dim: M, width of the query/key/value projections; None = the authors' choice
+            (:func:`default_attention_dim`: 300 for 85 attributes, else 1024).
+        fused: evaluate with the exact fast form (default) or step by step as the authors' code.
 
-    Input: (B, C, h, w) feature maps without a backbone, (B, 3, H, W) images with one.
+    Parameters (names zslkit uses; the authors' in brackets): ``query`` [QueryW], ``key``
+    [KeyW], ``value`` [ValueW], ``out`` [W_o], ``hidden`` [V_att_hidden_branch],
+    ``attribute_weight`` [V_att_final_branch]; the buffer ``attribute_vectors`` [w2v_att].
+
+    Input: (B, C, h, w) maps or (B, C, R) tokens without a backbone, (B, 3, H, W) images with one.
     Output: :class:`AttentionNetOutput`.
     """
 
     def __init__(self, attribute_vectors: Tensor, feature_channels: int | None = None, *,
                  backbone: nn.Module | None = None, freeze_backbone: bool = True, scale: float = 20.0,
-                 ratio: float = 1.0):
+                 ratio: float = 1.0, hidden_dim: int = 0, attention_dim: int | None = None, fused: bool = True):
         super().__init__()
         vectors = _as_float_tensor(attribute_vectors, "attribute_vectors")
         if feature_channels is None:
@@ -139,27 +187,36 @@ class AttentionNet(nn.Module):
             if feature_channels is None:
                 raise ConfigError("feature_channels is required (without a backbone, or with a backbone that has "
                                   "no out_channels attribute)")
-        if isinstance(feature_channels, bool) or not isinstance(feature_channels, int) or feature_channels < 1:
-            raise ConfigError(f"feature_channels must be an integer >= 1, got {feature_channels!r}")
-        for name, value in (("scale", scale), ("ratio", ratio)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"{name} must be a finite real number, got {value!r}")
-        if scale <= 0:
-            raise ConfigError(f"scale must be > 0, got {scale!r}")
-        num_attributes, word_dim = vectors.shape
-        self.num_attributes = int(num_attributes)
-        self.word_dim = int(word_dim)
+        _check_int("feature_channels", feature_channels, 1)
+        _check_real("scale", scale, positive=True)
+        _check_real("ratio", ratio)
+        _check_int("hidden_dim", hidden_dim, 0)
+        num_attributes, word_dim = (int(v) for v in vectors.shape)
+        if attention_dim is None:
+            attention_dim = default_attention_dim(num_attributes)
+        _check_int("attention_dim", attention_dim, 1)
+        if not isinstance(fused, bool):
+            raise ConfigError(f"fused must be true or false, got {fused!r}")
+        self.num_attributes = num_attributes
+        self.word_dim = word_dim
         self.feature_channels = int(feature_channels)
+        self.attention_dim = int(attention_dim)
+        self.hidden_dim = int(hidden_dim)
         self.scale = float(scale)
         self.ratio = float(ratio)
+        self.fused = fused
         self.freeze_backbone = bool(freeze_backbone)
         # Kept in the state dict: a checkpoint is self-contained.
         self.register_buffer("attribute_vectors", vectors.clone())
-        self.query_proj = nn.Parameter(torch.randn(self.word_dim, self.feature_channels) / math.sqrt(self.word_dim))
-        bound = 1.0 / math.sqrt(self.feature_channels)
-        self.attr_weight = nn.Parameter(torch.empty(self.num_attributes, self.feature_channels).uniform_(-bound, bound))
-        self.attr_bias = nn.Parameter(torch.zeros(self.num_attributes))
-        self.global_head = nn.Linear(self.feature_channels, self.num_attributes)
+        c, m = self.feature_channels, self.attention_dim
+        # Created in the authors' order (query, key, value, output, hidden, U) with PyTorch's
+        # default Linear initialisation and U ~ N(0, 1), as their module does.
+        self.query = nn.Linear(word_dim, m)
+        self.key = nn.Linear(c, m)
+        self.value = nn.Linear(c, m)
+        self.out = nn.Linear(m, c)
+        self.hidden = nn.Linear(c, self.hidden_dim) if self.hidden_dim else None
+        self.attribute_weight = nn.Parameter(torch.randn(num_attributes, self.hidden_dim or c))
         self.backbone = backbone
         if backbone is not None and self.freeze_backbone:
             for p in backbone.parameters():
@@ -169,8 +226,9 @@ class AttentionNet(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """Plain-type constructor settings (enough, with the state dict, to rebuild the model)."""
-        return {"num_attributes": self.num_attributes, "word_dim": self.word_dim,
-                "feature_channels": self.feature_channels, "scale": self.scale, "ratio": self.ratio,
+        return {"architecture": ARCHITECTURE, "num_attributes": self.num_attributes, "word_dim": self.word_dim,
+                "feature_channels": self.feature_channels, "attention_dim": self.attention_dim,
+                "hidden_dim": self.hidden_dim, "scale": self.scale, "ratio": self.ratio, "fused": self.fused,
                 "backbone": getattr(self.backbone, "arch", None) if self.backbone is not None else None,
                 "has_backbone": self.backbone is not None, "freeze_backbone": self.freeze_backbone}
 
@@ -180,6 +238,10 @@ class AttentionNet(nn.Module):
 
         A ResNet backbone named in the config is rebuilt (random weights) when ``backbone`` is None.
         """
+        if config.get("architecture") != ARCHITECTURE:
+            raise CheckpointError("this AttentionNet checkpoint was written by an earlier zslkit whose AttentionNet "
+                                  "was a simplified variant (no query/key/value projections); it cannot be loaded "
+                                  "into ReZSL's architecture: train it again")
         if backbone is None and config.get("has_backbone"):
             arch = config.get("backbone")
             if arch not in RESNETS:
@@ -189,7 +251,8 @@ class AttentionNet(nn.Module):
         vectors[:, 0] = 1.0  # placeholder (finite, non-zero); the state dict overwrites it
         return cls(vectors, int(config["feature_channels"]), backbone=backbone,
                    freeze_backbone=bool(config.get("freeze_backbone", True)), scale=float(config["scale"]),
-                   ratio=float(config["ratio"]))
+                   ratio=float(config["ratio"]), hidden_dim=int(config["hidden_dim"]),
+                   attention_dim=int(config["attention_dim"]), fused=bool(config.get("fused", True)))
 
     def train(self, mode: bool = True) -> "AttentionNet":
         super().train(mode)
@@ -199,20 +262,23 @@ class AttentionNet(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"attributes={self.num_attributes}, word_dim={self.word_dim}, channels={self.feature_channels}, "
-                f"scale={self.scale}, ratio={self.ratio}, backbone={'none (feature maps)' if self.backbone is None else 'yes'}"
+                f"attention_dim={self.attention_dim}, hidden_dim={self.hidden_dim}, scale={self.scale}, "
+                f"ratio={self.ratio}, fused={self.fused}, "
+                f"backbone={'none (feature maps)' if self.backbone is None else 'yes'}"
                 f"{', frozen' if self.backbone is not None and self.freeze_backbone else ''}")
 
     # -- pieces ------------------------------------------------------------------------
 
     def queries(self) -> Tensor:
-        """Attribute queries q (A, C) = normalised word vectors (A, D_w) @ W (D_w, C)."""
-        return F.normalize(self.attribute_vectors, dim=1) @ self.query_proj
+        """(A, M) attribute queries q_a = Q(w_a) from the raw word vectors."""
+        return self.query(self.attribute_vectors)
 
     def feature_map(self, x: Tensor) -> Tensor:
-        """(B, C, h, w) feature map of images (with a backbone) or the given maps (without)."""
-        if not isinstance(x, Tensor) or x.ndim != 4:
+        """(B, C, h, w) or (B, C, R) backbone output for images (with a backbone), or the given input (without)."""
+        if not isinstance(x, Tensor) or x.ndim not in (3, 4):
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ZSLDataError(f"AttentionNet input must be a 4-D tensor (B, channels, height, width), got {shape}")
+            raise ZSLDataError("AttentionNet input must be a 4-D tensor (B, channels, height, width) or, for tokens, "
+                               f"a 3-D tensor (B, channels, positions), got {shape}")
         if self.backbone is None:
             fmap = x
         elif self.freeze_backbone:
@@ -220,31 +286,67 @@ class AttentionNet(nn.Module):
                 fmap = self.backbone(x)
         else:
             fmap = self.backbone(x)
-        if fmap.ndim != 4 or fmap.shape[1] != self.feature_channels:
+        if fmap.ndim not in (3, 4) or fmap.shape[1] != self.feature_channels:
             what = "backbone output" if self.backbone is not None else "feature map"
-            raise ZSLDataError(f"{what} must have shape (B, {self.feature_channels}, h, w), got {tuple(fmap.shape)}")
+            raise ZSLDataError(f"{what} must have shape (B, {self.feature_channels}, h, w) or "
+                               f"(B, {self.feature_channels}, positions), got {tuple(fmap.shape)}")
         return fmap
 
+    def _prediction_weights(self) -> tuple[Tensor, Tensor | None]:
+        """P (A, C) and c (A,) or None: s_hat_a = <P_a, g> + c_a for any C-dim feature g fed to U (and H)."""
+        if self.hidden is None:
+            return self.attribute_weight, None
+        return self.attribute_weight @ self.hidden.weight, self.attribute_weight @ self.hidden.bias
+
+    def _forward_direct(self, flat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The authors' evaluation order. flat (B, C, R) -> (alpha (B, A, R), global (B, A), attended (B, A))."""
+        tokens = flat.transpose(1, 2)  # (B, R, C)
+        q = self.queries().to(flat.dtype)  # (A, M)
+        k, v = self.key(tokens), self.value(tokens)  # (B, R, M)
+        alpha = torch.softmax(torch.einsum("am,brm->bar", q, k), dim=-1)  # (B, A, R)
+        o = self.out(alpha @ v)  # (B, A, C)
+        pooled = flat.mean(dim=2)  # (B, C)
+        if self.hidden is None:
+            glob = pooled @ self.attribute_weight.T
+            att = torch.einsum("bac,ac->ba", o, self.attribute_weight)
+        else:  # U_a . H(pooled + rho o_a), split into its pooled and attended parts (H is affine)
+            glob = self.hidden(pooled) @ self.attribute_weight.T
+            att = torch.einsum("bah,ah->ba", o @ self.hidden.weight.T, self.attribute_weight)
+        return alpha, glob, att
+
+    def _forward_fused(self, flat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Same values as :meth:`_forward_direct` in O(A R C) per image (see module docstring)."""
+        P, c = self._prediction_weights()  # (A, C), (A,)
+        q = self.queries()  # (A, M)
+        q_feat = q @ self.key.weight  # (A, C)
+        u_feat = (P @ self.out.weight) @ self.value.weight  # (A, C)
+        both = torch.einsum("kc,bcr->bkr", torch.cat([q_feat, u_feat]).to(flat.dtype), flat)  # (B, 2A, R)
+        logits, per_position = both.split(self.num_attributes, dim=1)
+        # <q_a, b_K> is constant over positions and cancels in the softmax; it is added anyway so
+        # that every parameter takes part in the graph (DDP requires it), as in the direct form.
+        alpha = torch.softmax(logits + (q @ self.key.bias).to(logits.dtype)[None, :, None], dim=-1)
+        const = P @ (self.out.weight @ self.value.bias + self.out.bias)  # (A,), since sum_r alpha_ar = 1
+        att = (alpha * per_position).sum(-1) + const
+        glob = flat.mean(dim=2) @ P.T.to(flat.dtype)
+        if c is not None:
+            glob = glob + c
+        return alpha, glob, att
+
     def forward(self, x: Tensor) -> AttentionNetOutput:
-        """x: (B, C, h, w) maps or (B, 3, H, W) images -> :class:`AttentionNetOutput`."""
+        """x: (B, C, h, w) maps, (B, C, R) tokens or (B, 3, H, W) images -> :class:`AttentionNetOutput`."""
         fmap = self.feature_map(x)
-        b, c, h, w = fmap.shape
         flat = fmap.flatten(2)  # (B, C, R)
-        q = self.queries().to(flat.dtype)  # (A, C)
-        logits = torch.einsum("ac,bcr->bar", q, flat)  # (B, A, R)
-        attention = torch.softmax(logits, dim=-1)
-        attended = torch.einsum("bar,bcr->bac", attention.to(flat.dtype), flat)  # (B, A, C)
-        attr_sem = torch.einsum("bac,ac->ba", attended, self.attr_weight.to(attended.dtype)) + self.attr_bias
-        glob_sem = self.global_head(flat.mean(dim=2))  # (B, A)
-        semantic = glob_sem + self.ratio * attr_sem
-        return AttentionNetOutput(semantic, attention.view(b, self.num_attributes, h, w), glob_sem, attr_sem)
+        alpha, glob, att = (self._forward_fused if self.fused else self._forward_direct)(flat)
+        semantic = glob + self.ratio * att
+        attention = alpha.view(fmap.shape[0], self.num_attributes, *fmap.shape[2:])
+        return AttentionNetOutput(semantic, attention, glob, att)
 
     def predict_semantics(self, x: Tensor) -> Tensor:
         """(B, A) predicted semantic vectors."""
         return self(x).semantic
 
     def attention_maps(self, x: Tensor) -> Tensor:
-        """(B, A, h, w) attention maps (each sums to 1 over the h x w positions)."""
+        """(B, A, h, w) attention maps (or (B, A, R) for tokens); each sums to 1 over the positions."""
         return self(x).attention
 
     @staticmethod
@@ -343,3 +445,153 @@ class AttentionNetLoss(nn.Module):
             loss = loss + self.lambda1 * reg
             parts["reg"] = reg.detach()
         return loss, parts
+
+
+# --------------------------------------------------------------------------------------
+# the authors' checkpoints
+# --------------------------------------------------------------------------------------
+
+#: zslkit parameter <- the authors' (``v2s_branch.`` + name; ``.0`` inserted for their
+#: ``nn.Sequential``-wrapped layers, which they use when A = 85).
+_REZSL_LINEARS = {"query": "QueryW", "key": "KeyW", "value": "ValueW", "out": "W_o", "hidden": "V_att_hidden_branch"}
+#: ResNet layouts: (blocks per layer, bottleneck blocks) -> torchvision name
+_RESNET_LAYOUTS = {((2, 2, 2, 2), False): "resnet18", ((3, 4, 6, 3), False): "resnet34",
+                   ((3, 4, 6, 3), True): "resnet50", ((3, 4, 23, 3), True): "resnet101",
+                   ((3, 8, 36, 3), True): "resnet152"}
+
+
+def _strip_prefix(state: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    while state and all(k.startswith(prefix) for k in state):
+        state = {k[len(prefix):]: v for k, v in state.items()}
+    return dict(state)
+
+
+def _resnet_arch(backbone_state: Mapping[str, Tensor], label: str) -> str:
+    blocks = tuple(len({k.split(".")[1] for k in backbone_state if k.startswith(f"layer{i}.")}) for i in range(1, 5))
+    layout = (blocks, "layer1.0.conv3.weight" in backbone_state)
+    if layout not in _RESNET_LAYOUTS:
+        raise CheckpointError(f"{label}: backbone weights are not a torchvision-style ResNet (blocks per layer "
+                              f"{blocks}); only ResNet backbones can be rebuilt, load with with_backbone=False")
+    return _RESNET_LAYOUTS[layout]
+
+
+def rezsl_state_dict_to_zslkit(state: Mapping[str, Any], label: str = "state dict"
+                               ) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, int]]:
+    """Rename the authors' AttentionNet parameters to zslkit's and infer the shapes.
+
+    Args:
+        state: the authors' ``model.state_dict()`` (their training script saves it as
+            ``{"model": state_dict}``, from a ``DataParallel`` wrapper, so names start with
+            ``module.``; both are accepted).
+        label: the file name, for messages.
+
+    Returns ``(head, backbone, dims)``: the head's state dict in zslkit names (without the
+    ``attribute_vectors`` buffer, which the authors do not save), the backbone's state dict
+    (``backbone.`` prefix removed; empty when absent), and ``dims`` with ``num_attributes``,
+    ``word_dim``, ``feature_channels``, ``attention_dim``, ``hidden_dim``.
+    """
+    if isinstance(state.get("model"), Mapping):
+        state = state["model"]
+    elif isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]
+    state = _strip_prefix(state, "module.")
+    bad = sorted(k for k, v in state.items() if not isinstance(v, Tensor))
+    if bad:
+        raise CheckpointError(f"{label}: entries {bad[:5]} are not tensors; expected the authors' "
+                              f"AttentionNet state dict (name -> tensor)")
+    backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+    head: dict[str, Tensor] = {}
+    used = {k for k in state if k.startswith("backbone.")}
+    for ours, theirs in _REZSL_LINEARS.items():
+        for name in (f"v2s_branch.{theirs}", f"v2s_branch.{theirs}.0"):
+            if f"{name}.weight" in state and f"{name}.bias" in state:
+                head[f"{ours}.weight"], head[f"{ours}.bias"] = state[f"{name}.weight"], state[f"{name}.bias"]
+                used |= {f"{name}.weight", f"{name}.bias"}
+                break
+    if "v2s_branch.V_att_final_branch" in state:
+        head["attribute_weight"] = state["v2s_branch.V_att_final_branch"]
+        used.add("v2s_branch.V_att_final_branch")
+    missing = [f"v2s_branch.{_REZSL_LINEARS[k]}.weight" for k in ("query", "key", "value", "out")
+               if f"{k}.weight" not in head]
+    if "attribute_weight" not in head:
+        missing.append("v2s_branch.V_att_final_branch")
+    if missing:
+        raise CheckpointError(f"{label} is not a ReZSL AttentionNet state dict: missing {missing} (found "
+                              f"{len(state)} entries, e.g. {sorted(state)[:5]}); BasicNet and GEMNet "
+                              f"checkpoints have other parameters")
+    num_attributes = int(head["attribute_weight"].shape[0])
+    # The authors' model creates W (L x C) and V (C x A) for A = 85 and never uses them.
+    for unused in ("W", "V"):
+        if unused in state and num_attributes == 85:
+            used.add(unused)
+    unexpected = sorted(set(state) - used)
+    if unexpected:
+        raise CheckpointError(f"{label}: unexpected entries {unexpected[:8]} for ReZSL's AttentionNet")
+    dims = {"num_attributes": num_attributes, "word_dim": int(head["query.weight"].shape[1]),
+            "feature_channels": int(head["out.weight"].shape[0]), "attention_dim": int(head["query.weight"].shape[0]),
+            "hidden_dim": int(head["hidden.weight"].shape[0]) if "hidden.weight" in head else 0}
+    expected = {"key.weight": (dims["attention_dim"], dims["feature_channels"]),
+                "value.weight": (dims["attention_dim"], dims["feature_channels"]),
+                "out.weight": (dims["feature_channels"], dims["attention_dim"]),
+                "attribute_weight": (num_attributes, dims["hidden_dim"] or dims["feature_channels"])}
+    if dims["hidden_dim"]:
+        expected["hidden.weight"] = (dims["hidden_dim"], dims["feature_channels"])
+    for key, shape in expected.items():
+        if tuple(head[key].shape) != shape:
+            raise CheckpointError(f"{label}: {key} has shape {tuple(head[key].shape)}, expected {shape} from the "
+                                  f"other parameters")
+    return head, backbone, dims
+
+
+def load_rezsl_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, Any], attribute_vectors: Any, *,
+                          with_backbone: bool = False, freeze_backbone: bool = True, scale: float = 20.0,
+                          ratio: float = 1.0, fused: bool = True) -> AttentionNet:
+    """An :class:`AttentionNet` that computes what the authors' model computes from their weights.
+
+    Args:
+        path_or_state_dict: a checkpoint file written by the authors' training script
+            (``torch.save({"model": model.state_dict()}, ...)``; read with
+            ``torch.load(weights_only=True)``, nothing else is unpickled) or the state dict itself,
+            with or without the backbone's parameters and the ``module.`` prefix of DataParallel.
+        attribute_vectors: (A, L) attribute word vectors the model was trained with (the authors'
+            ``w2v/<DATASET>_attribute.pkl``; convert it with ``zslkit data convert-w2v``). They
+            are not part of the state dict. The shape must match the checkpoint's.
+        with_backbone: False (default): the model takes (B, C, h, w) feature maps (or (B, C, R)
+            tokens) and the backbone's parameters are ignored. True: rebuild the ResNet from
+            them (layout inferred from the parameter names) so that the model takes images.
+        freeze_backbone, scale, ratio, fused: as in :class:`AttentionNet` (the authors: scale
+            20, 25 for SUN; ratio 1). ``scale`` only affects training logits.
+
+    The configuration (A, L, C, M, hidden layer) is inferred from the tensor shapes. Their
+    unused A = 85 parameters ``W`` and ``V`` are skipped; anything else unexpected is an error.
+    The model is returned in eval mode.
+    """
+    if isinstance(path_or_state_dict, Mapping):
+        state, label = path_or_state_dict, "state dict"
+    else:
+        from zslkit.utils.torchfiles import read_state_dict
+
+        label = str(path_or_state_dict)
+        state = read_state_dict(path_or_state_dict, what="ReZSL checkpoint")
+    head, backbone_state, dims = rezsl_state_dict_to_zslkit(state, label)
+    vectors = _as_float_tensor(attribute_vectors, "attribute_vectors")
+    if tuple(vectors.shape) != (dims["num_attributes"], dims["word_dim"]):
+        raise ZSLDataError(f"attribute_vectors has shape {tuple(vectors.shape)}, but {label} was trained with "
+                           f"{dims['num_attributes']} attributes x {dims['word_dim']}-d word vectors")
+    backbone = None
+    if with_backbone:
+        if not backbone_state:
+            raise CheckpointError(f"{label} holds no backbone parameters (backbone.*); load with with_backbone=False "
+                                  f"and feed feature maps")
+        backbone = resnet_backbone(_resnet_arch(backbone_state, label), backbone_state)
+        if backbone.out_channels != dims["feature_channels"]:
+            raise CheckpointError(f"{label}: the backbone gives {backbone.out_channels} channels, the head expects "
+                                  f"{dims['feature_channels']}")
+    model = AttentionNet(vectors, dims["feature_channels"], backbone=backbone, freeze_backbone=freeze_backbone,
+                         scale=scale, ratio=ratio, hidden_dim=dims["hidden_dim"], attention_dim=dims["attention_dim"],
+                         fused=fused)
+    head["attribute_vectors"] = vectors
+    if backbone is not None:
+        head.update({f"backbone.{k}": v for k, v in backbone.state_dict().items()})
+    model.load_state_dict(head)
+    return model.eval()

@@ -214,20 +214,6 @@ def read_backbone_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     the state dict under ``"state_dict"`` or ``"model"``; a ``"module."`` prefix (saved
     from DataParallel/DDP) is stripped. Raises :class:`CheckpointError` naming the file.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"backbone weight file {p} does not exist (zslkit never downloads weights; "
-                              f"put e.g. torchvision's resnet101-63fe2227.pth there)")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"cannot read backbone weights {p} with torch.load(weights_only=True): "
-                              f"{type(exc).__name__}: {exc}") from exc
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"backbone weight file {p} does not hold a state dict (name -> tensor)")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    from zslkit.utils.torchfiles import read_state_dict
+
+    return read_state_dict(path, what="backbone weight file")
