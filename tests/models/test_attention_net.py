@@ -398,3 +398,28 @@ def test_loss_runs_in_float32_under_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss, parts = AttentionNetLoss(sem)(pred.bfloat16(), y)
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+# -- the real attribute word vectors (../shared/data/word-vectors) ------------------------------
+
+
+@pytest.mark.parametrize("dataset, attributes, hidden, med", [("CUB", 312, 0, 1024), ("AWA2", 85, 4096, 300),
+                                                              ("SUN", 102, 0, 1024)])
+def test_real_word_vectors_at_the_authors_shapes(dataset, attributes, hidden, med):
+    """CUB/AWA2/SUN AttentionNet with the real attribute word2vec vectors on one 2048 x 14 x 14 map."""
+    from tests.conftest import SHARED
+
+    path = SHARED.parent / "word-vectors" / f"{dataset}_attribute_w2v.npy"
+    if not path.is_file():  # pragma: no cover - CI has ../shared
+        pytest.fail(f"real word vectors not found at {path}")
+    w2v = np.load(path, allow_pickle=False)
+    assert w2v.shape == (attributes, 300)
+    torch.manual_seed(0)
+    model = AttentionNet(torch.from_numpy(w2v), 2048, hidden_dim=hidden)
+    assert model.attention_dim == med
+    x = torch.relu(torch.randn(1, 2048, 14, 14))
+    with torch.no_grad():
+        out = model(x)
+    ref, alpha = authors_forward(x.flatten(2).double().numpy(), w2v.astype(np.float64), _numpy_params(model))
+    np.testing.assert_allclose(out.semantic.numpy(), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    np.testing.assert_allclose(out.attention.flatten(2).numpy(), alpha, atol=1e-5)
