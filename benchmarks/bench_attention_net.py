@@ -11,7 +11,7 @@ environment); the numbers say how the code behaves, not how AttentionNet does on
 1. **ReMSE vs MSE** on the synthetic feature-map world of
    :func:`zslkit.training.feature_maps.make_synthetic_feature_maps` (30 classes, 8 unseen, 40
    images each, 24 attributes as blob patterns in 32 x 7 x 7 maps; data seed 0). For each of 3
-   training seeds and both losses, :func:`zslkit.training.loop.train_attention_net` runs the
+   training seeds and both losses, :func:`zslkit.image_pipeline.train_image_model` runs the
    full protocol: epochs (<= 30) and the calibration gamma chosen on validation classes
    (seeded partition of the seen classes), retraining on trainval, test with the validation
    gamma. Settings (*choices* for a head on cached maps; ReZSL's SGD lr 5e-4 is for
@@ -30,7 +30,7 @@ environment); the numbers say how the code behaves, not how AttentionNet does on
 
 Saved output: ``benchmarks/results/bench_attention_net.txt`` (report), ``.json`` (raw) and
 ``bench_attention_net_maps.png`` (per-attribute attention maps of section 1's first ReMSE model,
-rendered with :func:`zslkit.training.loop.analyze_attention`).
+rendered with :func:`zslkit.image_pipeline.analyze_attention`).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from zslkit.training.feature_maps import (  # noqa: E402
     make_synthetic_feature_maps,
     save_feature_maps,
 )
-from zslkit.training.loop import AttentionNetConfig, analyze_attention, train_attention_net  # noqa: E402
+from zslkit.image_pipeline import AttentionNetConfig, analyze_attention, train_attention_net  # noqa: E402
 from zslkit.utils.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 
 SEEDS = (0, 1, 2)

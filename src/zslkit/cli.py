@@ -158,49 +158,56 @@ def data_build(ctx: click.Context, images, classes, unseen, attributes, word_vec
                    "class relation as unseen rows are at test time ('auto': for VGSE embeddings).")
 @click.option("--relation-word-vectors", default="word2vec", show_default=True,
               help="Semantic name or file the class relation is fitted on (with --val-semantic relation/auto).")
+@click.option("--images", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Image-level models on an xlsa17 directory: the folder its res101.mat image_files are under.")
+@click.option("--backbone", default=None,
+              help="Image-level models on images: resnet18..resnet152, vit_b_16, ... (torchvision).")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Image-level models: a local torchvision weight file of --backbone (nothing is downloaded).")
+@click.option("--attribute-vectors", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Image-level models: (A x L) attribute word vectors as .npy (feature-map directories carry "
+                   "their own; convert the authors' .pkl files with `zslkit data convert-w2v`).")
 @click.pass_context
 def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
               params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
-              val_semantic: str, relation_word_vectors: str) -> None:
-    """Train a ZSL model on a dataset and write RUN_DIR/metrics.json + config.yaml."""
+              val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
+              weights: Path | None, attribute_vectors: Path | None) -> None:
+    """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
+    predictions.npz).
+
+    Image-level models (attention_net, gem_zsl, basic_net) train on a feature-map directory, or
+    end to end on an xlsa17 directory with --images (and --backbone/--weights); --param sets any
+    of their settings and --param preset=cub|awa2|sun starts from the authors'. They checkpoint
+    every epoch (resume: --param resume=true) and run unchanged under
+    ``torchrun --nproc_per_node=N -m zslkit train``."""
+    import os
+
+    from zslkit.errors import ConfigError
     from zslkit.pipeline import TrainConfig, train
+    from zslkit.registry import is_image_model
 
     fixed = _parse_params(params)
     if loss is not None:
         fixed["loss"] = loss
-    if model == "attention_net":
-        _train_attention_net(data_dir, out, seed, fixed, gamma, val_folds, ctx)
-        return
+    image_level = is_image_model(model)
+    if not image_level and (images or backbone or weights or attribute_vectors):
+        raise ConfigError(f"--images, --backbone, --weights and --attribute-vectors are for image-level models "
+                          f"(attention_net, gem_zsl, basic_net), not {model!r}")
+    if backbone is not None:
+        fixed["backbone"] = backbone
+    if weights is not None:
+        fixed["backbone_weights"] = str(weights)
     cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=fixed,
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
-                      relation_word_vectors=relation_word_vectors)
-    result = train(cfg)
-    result.save(out)
-    _print_result(result.to_dict())
-    click.echo(f"wrote {out / 'metrics.json'}")
-
-
-def _train_attention_net(data_dir: Path, out: Path, seed: int, fixed: dict, gamma, val_folds, ctx) -> None:
-    """AttentionNet is trained by the episodic engine, not the feature-estimator pipeline: DATA is a
-    feature-map directory (``save_feature_maps``/``extract_feature_maps``); --param sets any
-    AttentionNetConfig field, and ``--param preset=cub|awa2|sun`` starts from the authors' settings. Works unchanged under ``torchrun --nproc_per_node=N -m zslkit train``."""
-    import os
-
-    from zslkit.training.feature_maps import load_feature_maps
-    from zslkit.training.loop import AttentionNetConfig, train_attention_net
-
-    preset = fixed.pop("preset", None)  # --param preset=cub: the authors' settings for a dataset
-    values = {"seed": seed, "out_dir": str(out), "val_fold": val_folds[0],
-              "progress": not ctx.find_root().params.get("quiet", False), **fixed}
-    if gamma is not None:
-        values["gamma"] = gamma
-    cfg = (AttentionNetConfig.from_preset(preset, **values) if preset is not None
-           else AttentionNetConfig.from_dict(values)).validate()
-    result = train_attention_net(cfg, load_feature_maps(data_dir))
+                      relation_word_vectors=relation_word_vectors, images=None if images is None else str(images),
+                      attribute_vectors=None if attribute_vectors is None else str(attribute_vectors))
+    result = train(cfg, out_dir=out)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
-        _print_result({**result.to_dict(), "params": {k: v for k, v in fixed.items()}})
-        click.echo(f"training throughput {result.throughput:.0f} images/s on {result.world_size} process(es)")
+        _print_result(result.to_dict())
+        if image_level:
+            click.echo(f"training throughput {result.throughput:.0f} images/s on "
+                       f"{result.extra.get('world_size', 1)} process(es)")
         click.echo(f"wrote {out / 'metrics.json'}")
 
 
@@ -318,20 +325,21 @@ def run_cmd(config: Path, out: Path | None) -> None:
 @click.option("--batch-size", default=64, show_default=True, type=int)
 def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribute_vectors: Path | None,
                  gamma: float | None, device: str, batch_size: int) -> None:
-    """Evaluate a trained AttentionNet (zslkit's, or the authors' released ReZSL checkpoints) on a
-    feature-map directory under zslkit's protocol; writes a train-style run directory."""
+    """Evaluate a trained image-level model (zslkit's run directory / model.pt, or the authors' released
+    ReZSL AttentionNet checkpoints) on a feature-map directory under zslkit's protocol; writes a
+    train-style run directory."""
     import numpy as np
 
     from zslkit.errors import CheckpointError, ZSLDataError
     from zslkit.models.attention_net import load_rezsl_checkpoint
     from zslkit.training.feature_maps import load_feature_maps
-    from zslkit.training.loop import evaluate_attention_net, load_attention_net
+    from zslkit.image_pipeline import evaluate_image_model, load_image_model
 
     data = load_feature_maps(data_dir)
     model = None
     if fmt in ("auto", "zslkit"):
         try:
-            model, _ = load_attention_net(model_path)
+            model, _ = load_image_model(model_path)
             fmt = "zslkit"
         except CheckpointError as exc:
             if fmt == "zslkit" or model_path.is_dir() or "not a zslkit training checkpoint" not in str(exc):
@@ -349,7 +357,7 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
         fmt = "rezsl"
     source = {"model": str(model_path), "format": fmt, "data": str(data_dir),
               "attribute_vectors": str(attribute_vectors) if attribute_vectors else "data directory"}
-    res = evaluate_attention_net(model, data, gamma=gamma, out_dir=out, source=source, device=device,
+    res = evaluate_image_model(model, data, gamma=gamma, out_dir=out, source=source, device=device,
                                  batch_size=batch_size)
     if res.get("surrogate"):
         click.secho("SURROGATE/SYNTHETIC data: these numbers are not benchmark results", fg="yellow")
@@ -374,16 +382,16 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
 def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None, indices: tuple[int, ...],
                 top_k: int) -> None:
     """Figures of a run: AUSUC curve, confusion matrices, per-attribute errors and imbalance stats;
-    for AttentionNet runs (with --data) the per-attribute attention maps."""
+    for AttentionNet / GEM-ZSL runs (with --data MAPS_DIR) the per-attribute attention maps."""
     from zslkit.errors import ConfigError
 
-    if (run_dir / "model.pt").is_file():  # an AttentionNet run directory
-        if data_dir is None:
-            raise ConfigError(f"{run_dir} is an AttentionNet run: pass --data MAPS_DIR to render attention maps")
+    if data_dir is not None:  # attention maps of an image-level run
+        if not (run_dir / "model.pt").is_file():
+            raise ConfigError(f"--data renders the attention maps of image-level runs; {run_dir} has no model.pt")
+        from zslkit.image_pipeline import analyze_attention, load_image_model
         from zslkit.training.feature_maps import load_feature_maps
-        from zslkit.training.loop import analyze_attention, load_attention_net
 
-        model, _ = load_attention_net(run_dir / "model.pt")
+        model, _ = load_image_model(run_dir / "model.pt")
         data = load_feature_maps(data_dir)
         idx = list(indices) or [int(i) for i in data.splits["test_unseen"][:4]]
         out = run_dir / "figures" / "attention_maps.png"

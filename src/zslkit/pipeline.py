@@ -1,9 +1,14 @@
 """Run experiments: dataset + semantic source + model -> selection -> test metrics -> run directory.
 
-:func:`train` is what ``zslkit train`` calls. It loads an xlsa17 directory, chooses
-hyperparameters and the calibration gamma on validation classes (:mod:`zslkit.training.selection`),
-refits on all trainval images, evaluates on the test split and returns a :class:`RunResult`
-that can save itself as a run directory (``config.yaml``, ``metrics.json``).
+:func:`train` is what ``zslkit train`` calls, for every model. Feature-level models (ESZSL, SAE,
+ALE, ...): it loads an xlsa17 directory, chooses hyperparameters and the calibration gamma on
+validation classes (:mod:`zslkit.training.selection`), refits on all trainval images and
+evaluates on the test split. Image-level models (AttentionNet, GEM-ZSL, BasicNet;
+:mod:`zslkit.image_pipeline`): the data is a feature-map directory, or an xlsa17 directory
+plus ``images`` (the folder its ``image_files`` are under); epochs and gamma are chosen on
+validation classes by the episodic engine. Both return a :class:`RunResult` that saves itself
+as the same run directory (``config.yaml``, ``predictions.npz``, ``metrics.json``; image-level
+runs add ``model.pt`` and their checkpoints).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from zslkit.data.xlsa17 import load_xlsa17, read_class_semantic
 from zslkit.data.zsldata import ZSLData
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.evaluation.protocol import Metrics, evaluate, prediction_arrays
-from zslkit.registry import get_model, parse_model_spec
+from zslkit.registry import get_model, is_image_model, parse_model_spec
 from zslkit.training.selection import Selection, relation_fold_semantic, scores_fn_for, select
 from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from zslkit.utils.seed import seed_everything
@@ -53,6 +58,10 @@ class TrainConfig:
     relation_word_vectors: str = "word2vec"  # semantic name or file the class relation is fitted on
     relation_method: str = "smo"  # "smo" (constrained least squares) or "wavg"
     relation_alpha: float = 0.0
+    #: image-level models on an xlsa17 directory: the folder its ``image_files`` are under
+    images: str | None = None
+    #: image-level models: (A x L) attribute word vectors (.npy); None = the feature-map directory's
+    attribute_vectors: str | None = None
 
     def validate(self) -> "TrainConfig":
         if not self.val_folds:
@@ -85,6 +94,37 @@ class RunResult:
     timings: dict[str, float]
     #: arrays for ``zslkit analyze`` (predictions, predicted semantics); saved as predictions.npz
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: the trained model (not saved by :meth:`save`; image-level runs write model.pt themselves)
+    model: Any = field(default=None, repr=False)
+    #: per-epoch records of iterative training (image-level models)
+    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: further metrics.json entries (image-level models: model config, throughput, world size)
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: the run directory the image-level engine wrote into (None: nothing written yet)
+    out_dir: Path | None = None
+
+    @property
+    def throughput(self) -> float:
+        """Training images per second (all processes) over the final training's epochs (image-level models)."""
+        imgs = sum(r.get("images", 0) for r in self.history)
+        secs = sum(r.get("seconds", 0.0) for r in self.history)
+        return imgs / secs if secs > 0 else float("nan")
+
+    @property
+    def gamma(self) -> float:
+        return float(self.metrics.gamma)
+
+    @property
+    def world_size(self) -> int:
+        """Processes the model was trained on (image-level models under torchrun; else 1)."""
+        return int(self.extra.get("world_size", 1))
+
+    @property
+    def gamma_source(self) -> str:
+        if "gamma_source" in self.extra:
+            return str(self.extra["gamma_source"])
+        return "fixed in config" if self.config.gamma is not None else (
+            "validation classes" if self.selection is not None else "none (0)")
 
     def to_dict(self) -> dict[str, Any]:
         d = self.metrics.to_dict()
@@ -95,16 +135,17 @@ class RunResult:
             "semantic": self.config.semantic,
             "seed": self.config.seed,
             "params": self.params,
-            "selection": None if self.selection is None else self.selection.to_dict(),
+            "selection": self.selection if self.selection is None or isinstance(self.selection, dict)
+            else self.selection.to_dict(),
             "val_semantic": (f"relation ({self.config.relation_method} on {self.config.relation_word_vectors})"
                              if self.config.uses_relation_validation() else "same"),
-            "gamma_source": "fixed in config" if self.config.gamma is not None else (
-                "validation classes" if self.selection is not None else "none (0)"),
+            "gamma_source": self.gamma_source,
             "timings_s": self.timings,
             "config": json.loads(json.dumps(asdict(self.config))),
         })
+        d.update(self.extra)
         if self.surrogate:
-            d["warning"] = "SURROGATE data (synthetic features): not a benchmark result for the real dataset"
+            d["warning"] = "SURROGATE/SYNTHETIC data: not a benchmark result for any real dataset"
         return d
 
     def save(self, out_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -156,9 +197,26 @@ def _fold_semantic(cfg: TrainConfig, data: ZSLData):
     return relation_fold_semantic(wv, method=cfg.relation_method, alpha=cfg.relation_alpha)
 
 
-def train(config: TrainConfig, data: ZSLData | None = None) -> RunResult:
-    """Run one experiment (see module docstring). ``data`` skips loading when already in memory."""
+def train(config: TrainConfig, data: Any = None, out_dir: str | Path | None = None) -> RunResult:
+    """Run one experiment (see module docstring) and, with ``out_dir``, save its run directory.
+
+    ``data`` skips loading when already in memory (a :class:`ZSLData` for feature-level models,
+    an :class:`~zslkit.training.feature_maps.AttentionData` for image-level ones). Image-level
+    models checkpoint into ``out_dir`` while they train (and resume from it with
+    ``params={"resume": True}``); under torchrun only global rank 0 writes.
+    """
     cfg = config.validate()
+    if is_image_model(cfg.model):
+        from zslkit.image_pipeline import train_from_config
+
+        return train_from_config(cfg, data=data, out_dir=out_dir)
+    result = _train_features(cfg, data)
+    if out_dir is not None:
+        result.save(out_dir)
+    return result
+
+
+def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if data is None:

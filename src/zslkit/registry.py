@@ -89,6 +89,20 @@ def get_model(spec: str, **params: Any):
 
 
 def model_names() -> list[str]:
-    """Feature-level estimators; ``attention_net`` (image / feature-map level) is trained by its own
-    engine (:func:`zslkit.training.loop.train_attention_net`) and listed by ``zslkit models`` separately."""
+    """Feature-level estimators; the image-level models (:data:`IMAGE_MODELS`) are trained by the
+    episodic engine (:mod:`zslkit.image_pipeline`) and listed by ``zslkit models`` separately."""
     return sorted(set(MODELS) | set(_BUILTIN))
+
+
+#: image-level models (feature maps, ViT tokens or images), run by :mod:`zslkit.image_pipeline`
+#: through the same :func:`zslkit.pipeline.train`: name -> description
+IMAGE_MODELS: dict[str, str] = {
+    "attention_net": "ReZSL's AttentionNet: cross-modal attribute attention (Ye et al., IEEE TIP 2023)",
+    "gem_zsl": "GEM-ZSL: attribute attention with decorrelation and compactness losses (Liu et al., CVPR 2021)",
+    "basic_net": "ReZSL's BasicNet: backbone + linear (or one-hidden-layer) attribute head",
+}
+
+
+def is_image_model(spec: str) -> bool:
+    """Whether a model spec (``NAME`` or ``NAME(k=v, ...)``) names an image-level model."""
+    return parse_model_spec(spec)[0] in IMAGE_MODELS

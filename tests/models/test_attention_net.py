@@ -321,7 +321,7 @@ def test_resnet_backbone_loads_torchvision_state_dicts():
     bad = {k: v for k, v in full.state_dict().items() if not k.startswith("layer4")}
     with pytest.raises(CheckpointError, match="missing keys"):
         resnet_backbone("resnet18", bad)
-    with pytest.raises(ConfigError, match="unknown backbone"):
+    with pytest.raises(ConfigError, match="unknown ResNet backbone"):
         resnet_backbone("vgg16")
 
 

@@ -15,7 +15,7 @@ import torch
 
 from zslkit.training.distributed import DistContext, init_distributed, resolve_device
 from zslkit.training.feature_maps import save_feature_maps
-from zslkit.training.loop import AttentionNetConfig, load_attention_net, train_attention_net
+from zslkit.image_pipeline import AttentionNetConfig, load_attention_net, train_attention_net
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -28,7 +28,8 @@ import torch.distributed as dist
 torch.set_num_threads(1)
 sys.path.insert(0, {src!r})
 from zslkit.training.feature_maps import load_feature_maps
-from zslkit.training.loop import AttentionNetConfig, StopAfterEpochs, train_attention_net
+from zslkit.image_pipeline import AttentionNetConfig, train_attention_net
+from zslkit.training.loop import StopAfterEpochs
 # Two training calls in one process: create the process group once (train_attention_net reuses
 # it); re-creating a default group under the same torchrun store is not reliable.
 dist.init_process_group("gloo")

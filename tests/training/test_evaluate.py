@@ -14,7 +14,7 @@ from zslkit.cli import main
 from zslkit.evaluation import evaluate
 from zslkit.evaluation.analysis import load_run
 from zslkit.training.feature_maps import save_feature_maps
-from zslkit.training.loop import evaluate_attention_net, load_attention_net
+from zslkit.image_pipeline import evaluate_attention_net, load_attention_net
 
 
 @pytest.fixture(scope="module")

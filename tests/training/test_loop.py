@@ -15,19 +15,12 @@ import pytest
 import torch
 
 from zslkit.errors import CheckpointError, ConfigError
+from zslkit import image_pipeline
+from zslkit.image_pipeline import AttentionNetConfig, analyze_attention, load_attention_net, train_attention_net
 from zslkit.training import loop
 from zslkit.training.checkpoint import load_checkpoint
 from zslkit.training.feature_maps import save_feature_maps
-from zslkit.training.loop import (
-    AttentionNetConfig,
-    Callback,
-    StopAfterEpochs,
-    Trainer,
-    analyze_attention,
-    load_attention_net,
-    resolve_amp,
-    train_attention_net,
-)
+from zslkit.training.loop import Callback, StopAfterEpochs, Trainer, resolve_amp
 from zslkit.training.samplers import RandomBatchSampler
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -92,7 +85,8 @@ import sys, time, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {src!r})
 from zslkit.training.feature_maps import load_feature_maps
-from zslkit.training.loop import AttentionNetConfig, Callback, train_attention_net
+from zslkit.image_pipeline import AttentionNetConfig, train_attention_net
+from zslkit.training.loop import Callback
 
 class Slow(Callback):  # a long epoch 2: the parent kills the process while it waits
     def on_epoch_end(self, trainer, record):
@@ -150,7 +144,7 @@ def test_refuses_to_overwrite_or_resume_a_different_run(straight, tiny_maps):
 def test_selection_uses_validation_classes_only(tiny_maps, tmp_path, monkeypatch):
     fetched: list[tuple[str, list[int]]] = []
     phase = {"name": "?"}
-    real_fetch, real_phase = loop.fetch_batch, loop._run_phase
+    real_fetch, real_phase = loop.fetch_batch, image_pipeline._run_phase
 
     def spy_fetch(dataset, indices):
         fetched.append((phase["name"], [int(i) for i in indices]))
@@ -162,8 +156,9 @@ def test_selection_uses_validation_classes_only(tiny_maps, tmp_path, monkeypatch
         phase["name"] = "test"
         return result
 
-    monkeypatch.setattr(loop, "fetch_batch", spy_fetch)
-    monkeypatch.setattr(loop, "_run_phase", spy_phase)
+    monkeypatch.setattr(loop, "fetch_batch", spy_fetch)  # the engine's training batches
+    monkeypatch.setattr(image_pipeline, "fetch_batch", spy_fetch)  # the recipe's predictions
+    monkeypatch.setattr(image_pipeline, "_run_phase", spy_phase)
     cfg = config(tmp_path, epochs=3, select_epochs=True, gamma=None, remse_mode="in_batch")
     result = train_attention_net(cfg, tiny_maps)
 
@@ -231,7 +226,7 @@ def test_config_validation():
         AttentionNetConfig(loss="l2").validate()
     with pytest.raises(ConfigError, match="backbone_weights given without backbone"):
         AttentionNetConfig(backbone_weights="w.pth").validate()
-    with pytest.raises(ConfigError, match="unknown AttentionNet config fields"):
+    with pytest.raises(ConfigError, match="unknown attention_net config fields"):
         AttentionNetConfig.from_dict({"epoch": 3})
 
 
@@ -299,5 +294,11 @@ def test_rezsl_presets_are_the_authors_configs():
             (30, 300, 16, 2, 1e-5, 10, True)
         c.validate()
     assert AttentionNetConfig.from_preset("cub_vit").p == 0.0
-    with pytest.raises(ConfigError, match="unknown AttentionNet preset"):
+    with pytest.raises(ConfigError, match="unknown attention_net preset"):
         AttentionNetConfig.from_preset("imagenet")
+    gem = AttentionNetConfig.from_preset("cub", model="gem_zsl")
+    assert (gem.model, gem.ways, gem.shots, gem.epochs, gem.lr, gem.lambda1, gem.lambda_ad, gem.lambda_cpt,
+            gem.regression_loss) == ("gem_zsl", 4, 2, 15, 1e-3, 1.0, 0.1, 0.2, "gem")
+    assert AttentionNetConfig.from_preset("sun", model="gem_zsl").scale == 25.0
+    with pytest.raises(ConfigError, match="unknown basic_net preset"):
+        AttentionNetConfig.from_preset("cub", model="basic_net")

@@ -7,7 +7,7 @@ into one grid figure: one row per image, the image itself first, then one panel 
 attribute with its name and, when given, the predicted / true attribute values.
 
 Pure rendering: arrays in, a PNG file out (written atomically). Computing the maps is the
-model's job (``AttentionNet(x).attention``); :func:`zslkit.training.loop.analyze_attention`
+model's job (``AttentionNet(x).attention``); :func:`zslkit.image_pipeline.analyze_attention`
 does both for a trained model and a dataset.
 """
 

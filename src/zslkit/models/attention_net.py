@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import OrderedDict
 from typing import Any, Callable, Mapping, NamedTuple
 
 import torch
@@ -65,12 +64,17 @@ from torch import Tensor, nn
 
 from zslkit.errors import CheckpointError, ConfigError, ZSLDataError
 from zslkit.losses.remse import ReMSELoss, regnorm, weights_from_error
+from zslkit.models.backbones import (
+    RESNETS,
+    ImageLevelModel,
+    as_float_tensor,
+    check_int,
+    check_real,
+    resnet_backbone,
+)
 
 __all__ = ["ARCHITECTURE", "RESNETS", "AttentionNet", "AttentionNetLoss", "AttentionNetOutput", "default_attention_dim",
            "load_rezsl_checkpoint", "resnet_backbone", "rezsl_state_dict_to_zslkit"]
-
-#: torchvision ResNets usable as backbones, with their output channels.
-RESNETS: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048}
 
 
 ARCHITECTURE = "rezsl-attention-net"  #: tag in model configs; older zslkit checkpoints lack it
@@ -94,65 +98,7 @@ class AttentionNetOutput(NamedTuple):
     attribute_semantic: Tensor  # (B, A) attended part, before ratio: <U_a, H_W O(sum_r alpha_ar v_r)>
 
 
-def resnet_backbone(arch: str = "resnet101", state_dict: dict[str, Tensor] | None = None) -> nn.Sequential:
-    """A torchvision ResNet without its pooling and classifier: (B, 3, H, W) -> (B, C, H/32, W/32).
-
-    Args:
-        arch: one of :data:`RESNETS`.
-        state_dict: weights of the *full* torchvision model (``fc.*`` keys are ignored) or of
-            the truncated one; None leaves the random initialisation (tests, or training
-            from scratch). Missing or unexpected keys raise :class:`CheckpointError` listing them.
-
-    The returned module has attributes ``out_channels`` (C) and ``arch``.
-    """
-    if arch not in RESNETS:
-        raise ConfigError(f"unknown backbone {arch!r}; choose one of {sorted(RESNETS)}")
-    import torchvision
-
-    net = getattr(torchvision.models, arch)(weights=None)
-    if state_dict is not None:
-        own = {k for k in net.state_dict() if not k.startswith("fc.")}
-        given = {k for k in state_dict if not k.startswith("fc.")}
-        missing, unexpected = sorted(own - given), sorted(given - own)
-        if missing or unexpected:
-            raise CheckpointError(f"backbone weights do not fit torchvision {arch}: {len(missing)} missing keys "
-                                  f"{missing[:5]}, {len(unexpected)} unexpected keys {unexpected[:5]}")
-        try:
-            net.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith("fc.")}, strict=False)
-        except RuntimeError as exc:  # shape mismatches
-            raise CheckpointError(f"backbone weights do not fit torchvision {arch}: {exc}") from exc
-    body = nn.Sequential(OrderedDict((name, getattr(net, name)) for name in
-                                     ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")))
-    body.out_channels = RESNETS[arch]  # type: ignore[assignment]
-    body.arch = arch  # type: ignore[assignment]
-    return body
-
-
-def _as_float_tensor(value: Any, name: str) -> Tensor:
-    t = torch.as_tensor(value)
-    if t.ndim != 2 or t.shape[0] == 0 or t.shape[1] == 0:
-        raise ZSLDataError(f"{name} must be a 2-D (rows x dims) array, got shape {tuple(t.shape)}")
-    if not torch.is_floating_point(t):
-        t = t.float()
-    if not bool(torch.isfinite(t).all()):
-        raise ZSLDataError(f"{name} contains NaN or inf")
-    return t.float()
-
-
-def _check_real(name: str, value: Any, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite real number, got {value!r}")
-    if positive and value <= 0:
-        raise ConfigError(f"{name} must be > 0, got {value!r}")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-class AttentionNet(nn.Module):
+class AttentionNet(ImageLevelModel):
     """ReZSL's AttentionNet (formulas in the module docstring).
 
     Args:
@@ -181,31 +127,24 @@ class AttentionNet(nn.Module):
                  backbone: nn.Module | None = None, freeze_backbone: bool = True, scale: float = 20.0,
                  ratio: float = 1.0, hidden_dim: int = 0, attention_dim: int | None = None, fused: bool = True):
         super().__init__()
-        vectors = _as_float_tensor(attribute_vectors, "attribute_vectors")
-        if feature_channels is None:
-            feature_channels = getattr(backbone, "out_channels", None)
-            if feature_channels is None:
-                raise ConfigError("feature_channels is required (without a backbone, or with a backbone that has "
-                                  "no out_channels attribute)")
-        _check_int("feature_channels", feature_channels, 1)
-        _check_real("scale", scale, positive=True)
-        _check_real("ratio", ratio)
-        _check_int("hidden_dim", hidden_dim, 0)
+        vectors = as_float_tensor(attribute_vectors, "attribute_vectors")
+        check_real("scale", scale, positive=True)
+        check_real("ratio", ratio)
+        check_int("hidden_dim", hidden_dim, 0)
         num_attributes, word_dim = (int(v) for v in vectors.shape)
         if attention_dim is None:
             attention_dim = default_attention_dim(num_attributes)
-        _check_int("attention_dim", attention_dim, 1)
+        check_int("attention_dim", attention_dim, 1)
         if not isinstance(fused, bool):
             raise ConfigError(f"fused must be true or false, got {fused!r}")
+        self._init_backbone(feature_channels, backbone, freeze_backbone)
         self.num_attributes = num_attributes
         self.word_dim = word_dim
-        self.feature_channels = int(feature_channels)
         self.attention_dim = int(attention_dim)
         self.hidden_dim = int(hidden_dim)
         self.scale = float(scale)
         self.ratio = float(ratio)
         self.fused = fused
-        self.freeze_backbone = bool(freeze_backbone)
         # Kept in the state dict: a checkpoint is self-contained.
         self.register_buffer("attribute_vectors", vectors.clone())
         c, m = self.feature_channels, self.attention_dim
@@ -217,10 +156,6 @@ class AttentionNet(nn.Module):
         self.out = nn.Linear(m, c)
         self.hidden = nn.Linear(c, self.hidden_dim) if self.hidden_dim else None
         self.attribute_weight = nn.Parameter(torch.randn(num_attributes, self.hidden_dim or c))
-        self.backbone = backbone
-        if backbone is not None and self.freeze_backbone:
-            for p in backbone.parameters():
-                p.requires_grad_(False)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -229,8 +164,7 @@ class AttentionNet(nn.Module):
         return {"architecture": ARCHITECTURE, "num_attributes": self.num_attributes, "word_dim": self.word_dim,
                 "feature_channels": self.feature_channels, "attention_dim": self.attention_dim,
                 "hidden_dim": self.hidden_dim, "scale": self.scale, "ratio": self.ratio, "fused": self.fused,
-                "backbone": getattr(self.backbone, "arch", None) if self.backbone is not None else None,
-                "has_backbone": self.backbone is not None, "freeze_backbone": self.freeze_backbone}
+                **self.backbone_config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], backbone: nn.Module | None = None) -> "AttentionNet":
@@ -242,23 +176,13 @@ class AttentionNet(nn.Module):
             raise CheckpointError("this AttentionNet checkpoint was written by an earlier zslkit whose AttentionNet "
                                   "was a simplified variant (no query/key/value projections); it cannot be loaded "
                                   "into ReZSL's architecture: train it again")
-        if backbone is None and config.get("has_backbone"):
-            arch = config.get("backbone")
-            if arch not in RESNETS:
-                raise CheckpointError(f"model config names backbone {arch!r}; pass the backbone module explicitly")
-            backbone = resnet_backbone(arch)
+        backbone = cls.backbone_from_config(config, backbone)
         vectors = torch.zeros(int(config["num_attributes"]), int(config["word_dim"]))
         vectors[:, 0] = 1.0  # placeholder (finite, non-zero); the state dict overwrites it
         return cls(vectors, int(config["feature_channels"]), backbone=backbone,
                    freeze_backbone=bool(config.get("freeze_backbone", True)), scale=float(config["scale"]),
                    ratio=float(config["ratio"]), hidden_dim=int(config["hidden_dim"]),
                    attention_dim=int(config["attention_dim"]), fused=bool(config.get("fused", True)))
-
-    def train(self, mode: bool = True) -> "AttentionNet":
-        super().train(mode)
-        if self.backbone is not None and self.freeze_backbone:
-            self.backbone.eval()  # frozen: BatchNorm statistics stay fixed
-        return self
 
     def extra_repr(self) -> str:
         return (f"attributes={self.num_attributes}, word_dim={self.word_dim}, channels={self.feature_channels}, "
@@ -272,25 +196,6 @@ class AttentionNet(nn.Module):
     def queries(self) -> Tensor:
         """(A, M) attribute queries q_a = Q(w_a) from the raw word vectors."""
         return self.query(self.attribute_vectors)
-
-    def feature_map(self, x: Tensor) -> Tensor:
-        """(B, C, h, w) or (B, C, R) backbone output for images (with a backbone), or the given input (without)."""
-        if not isinstance(x, Tensor) or x.ndim not in (3, 4):
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ZSLDataError("AttentionNet input must be a 4-D tensor (B, channels, height, width) or, for tokens, "
-                               f"a 3-D tensor (B, channels, positions), got {shape}")
-        if self.backbone is None:
-            fmap = x
-        elif self.freeze_backbone:
-            with torch.no_grad():
-                fmap = self.backbone(x)
-        else:
-            fmap = self.backbone(x)
-        if fmap.ndim not in (3, 4) or fmap.shape[1] != self.feature_channels:
-            what = "backbone output" if self.backbone is not None else "feature map"
-            raise ZSLDataError(f"{what} must have shape (B, {self.feature_channels}, h, w) or "
-                               f"(B, {self.feature_channels}, positions), got {tuple(fmap.shape)}")
-        return fmap
 
     def _prediction_weights(self) -> tuple[Tensor, Tensor | None]:
         """P (A, C) and c (A,) or None: s_hat_a = <P_a, g> + c_a for any C-dim feature g fed to U (and H)."""
@@ -349,11 +254,6 @@ class AttentionNet(nn.Module):
         """(B, A, h, w) attention maps (or (B, A, R) for tokens); each sums to 1 over the positions."""
         return self(x).attention
 
-    @staticmethod
-    def cosine_scores(semantic: Tensor, class_semantic: Tensor) -> Tensor:
-        """cos(s_hat, s_c): (B, A) x (C', A) -> (B, C'), the test-time class scores."""
-        return F.normalize(semantic.float(), dim=1) @ F.normalize(class_semantic.float(), dim=1).T
-
     def logits(self, semantic: Tensor, class_semantic: Tensor) -> Tensor:
         """scale * cos(s_hat, s_c): (B, C') training logits."""
         return self.scale * self.cosine_scores(semantic, class_semantic)
@@ -382,7 +282,7 @@ class AttentionNetLoss(nn.Module):
                  p2: float = 0.75, mode: str = "in_batch", scale: float = 20.0, ce_weight: float = 1.0,
                  reduce_fn: Callable[[Tensor], Tensor] | None = None):
         super().__init__()
-        sem = _as_float_tensor(class_semantic, "class_semantic")
+        sem = as_float_tensor(class_semantic, "class_semantic")
         if loss not in ("remse", "mse"):
             raise ConfigError(f"loss must be 'remse' or 'mse', got {loss!r}")
         for name, value in (("lambda1", lambda1), ("ce_weight", ce_weight), ("scale", scale)):
@@ -574,7 +474,7 @@ def load_rezsl_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, A
         label = str(path_or_state_dict)
         state = read_state_dict(path_or_state_dict, what="ReZSL checkpoint")
     head, backbone_state, dims = rezsl_state_dict_to_zslkit(state, label)
-    vectors = _as_float_tensor(attribute_vectors, "attribute_vectors")
+    vectors = as_float_tensor(attribute_vectors, "attribute_vectors")
     if tuple(vectors.shape) != (dims["num_attributes"], dims["word_dim"]):
         raise ZSLDataError(f"attribute_vectors has shape {tuple(vectors.shape)}, but {label} was trained with "
                            f"{dims['num_attributes']} attributes x {dims['word_dim']}-d word vectors")

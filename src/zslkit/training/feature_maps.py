@@ -1,6 +1,6 @@
 """Data for AttentionNet training: cached backbone feature maps (or images) plus ZSL bookkeeping.
 
-:class:`AttentionData` is what :func:`zslkit.training.loop.train_attention_net` takes:
+:class:`AttentionData` is what the image-level models train on (:mod:`zslkit.image_pipeline`):
 per-image inputs (cached feature maps ``N x C x h x w``, or a dataset of image tensors),
 labels, the class semantic matrix, the attribute-name word vectors and the xlsa17 splits.
 Splits and validation folds reuse :class:`zslkit.data.ZSLData`'s logic exactly (through an
@@ -49,8 +49,12 @@ __all__ = [
     "FEATURE_MAP_FORMAT",
     "AttentionData",
     "FeatureMapDataset",
+    "ImageDataset",
     "extract_feature_maps",
+    "image_transform",
+    "is_feature_map_dir",
     "load_feature_maps",
+    "load_image_data",
     "make_synthetic_feature_maps",
     "save_feature_maps",
 ]
@@ -109,7 +113,8 @@ class AttentionData:
         labels: (N,) int class ids.
         class_names: one name per class (rows of ``semantic``).
         semantic: (num_classes, A) class semantic matrix (attributes).
-        attribute_vectors: (A, D_w) word vectors of the attribute names.
+        attribute_vectors: (A, D_w) word vectors of the attribute names (None for models that
+            use none, e.g. BasicNet).
         splits: ``trainval``, ``test_seen``, ``test_unseen`` index arrays (as in ZSLData).
         attribute_names: A names (figures), optional.
         class_folds: (train_classes, val_classes) partitions of the seen classes (xlsa17
@@ -118,13 +123,15 @@ class AttentionData:
         surrogate: True for synthetic data (numbers on it are not benchmark results).
         image_files: optional N image paths (attention-map figures).
         provenance: where everything came from.
+        eval_inputs: images only: the same images with the test-time transform (no
+            augmentation), used for every prediction; None = ``inputs``.
     """
 
     inputs: Any
     labels: np.ndarray
     class_names: list[str]
     semantic: np.ndarray
-    attribute_vectors: np.ndarray
+    attribute_vectors: np.ndarray | None
     splits: dict[str, np.ndarray]
     attribute_names: list[str] | None = None
     class_folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -132,6 +139,7 @@ class AttentionData:
     surrogate: bool = False
     image_files: list[str] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    eval_inputs: Any = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -145,6 +153,14 @@ class AttentionData:
                                    f"{type(self.inputs).__name__}")
             self._dataset = self.inputs
         n = len(self._dataset)
+        if self.eval_inputs is None:
+            self._eval_dataset = self._dataset
+        elif self.kind == "feature_maps":
+            raise ConfigError("eval_inputs is for image inputs (a test-time transform); feature maps are used as they are")
+        else:
+            if not hasattr(self.eval_inputs, "__getitem__") or len(self.eval_inputs) != n:
+                raise ZSLDataError(f"eval_inputs must be an indexable dataset of the same {n} images")
+            self._eval_dataset = self.eval_inputs
         labels = np.asarray(self.labels)
         if labels.shape != (n,):
             raise ZSLDataError(f"labels must have shape ({n},) (one per input), got {labels.shape}")
@@ -159,16 +175,11 @@ class AttentionData:
         self.semantic = self._zsl.semantic
         self.splits = self._zsl.splits
         self.class_folds = self._zsl.class_folds
-        vec = np.asarray(self.attribute_vectors)
-        if vec.ndim != 2 or vec.shape[0] != self.semantic.shape[1] or vec.shape[1] == 0:
-            raise ZSLDataError(f"attribute_vectors must have shape ({self.semantic.shape[1]}, D_w): one word vector "
-                               f"per attribute (column of the semantic matrix), got {vec.shape}")
-        if not np.issubdtype(vec.dtype, np.number) or not np.all(np.isfinite(vec)):
-            raise ZSLDataError("attribute_vectors must be finite numbers")
-        if np.any(np.linalg.norm(vec, axis=1) == 0):
-            bad = np.flatnonzero(np.linalg.norm(vec, axis=1) == 0)[:10].tolist()
-            raise ZSLDataError(f"attribute_vectors rows {bad} are all zero (attribute names without a word vector?)")
-        self.attribute_vectors = vec.astype(np.float32)
+        if self.attribute_vectors is None:  # models without attribute queries (BasicNet) need none
+            vec = None
+        else:
+            vec = self._check_vectors(np.asarray(self.attribute_vectors))
+        self.attribute_vectors = vec
         if self.attribute_names is not None:
             self.attribute_names = [str(a) for a in self.attribute_names]
             if len(self.attribute_names) != self.num_attributes:
@@ -176,6 +187,21 @@ class AttentionData:
                                    f"{self.num_attributes} (one per semantic column)")
         if self.image_files is not None and len(self.image_files) != n:
             raise ZSLDataError(f"image_files has {len(self.image_files)} entries, expected {n}")
+
+    def _check_vectors(self, vec: np.ndarray) -> np.ndarray:
+        if vec.ndim != 2 or vec.shape[0] != self.semantic.shape[1] or vec.shape[1] == 0:
+            raise ZSLDataError(f"attribute_vectors must have shape ({self.semantic.shape[1]}, D_w): one word vector "
+                               f"per attribute (column of the semantic matrix), got {vec.shape}")
+        if not np.issubdtype(vec.dtype, np.number) or not np.all(np.isfinite(vec)):
+            raise ZSLDataError("attribute_vectors must be finite numbers")
+        if np.any(np.linalg.norm(vec, axis=1) == 0):
+            # Published files have such rows (SUN's "man-made" is out of word2vec's vocabulary): the
+            # models then query with the projection bias alone, as the authors' did. Allowed, said loudly.
+            bad = np.flatnonzero(np.linalg.norm(vec, axis=1) == 0)[:10].tolist()
+            names = [self.attribute_names[i] for i in bad] if self.attribute_names else bad
+            log.warning("attribute_vectors rows %s are all zero (attribute names without a word vector: %s); "
+                        "their attention queries come from the projection bias alone", bad, names)
+        return vec.astype(np.float32)
 
     # -- views -------------------------------------------------------------------------
 
@@ -192,6 +218,11 @@ class AttentionData:
     def dataset(self) -> Any:
         """The per-image dataset the training loop reads (FeatureMapDataset or the image dataset)."""
         return self._dataset
+
+    @property
+    def eval_dataset(self) -> Any:
+        """The dataset predictions are made on (images: the test-time transform; else :attr:`dataset`)."""
+        return self._eval_dataset
 
     @property
     def zsl(self) -> ZSLData:
@@ -233,7 +264,8 @@ class AttentionData:
     def summary(self) -> dict[str, Any]:
         s = self._zsl.summary()
         s.pop("feature_dim", None)
-        s.update({"kind": self.kind, "map_shape": self.map_shape, "word_dim": int(self.attribute_vectors.shape[1])})
+        s.update({"kind": self.kind, "map_shape": self.map_shape,
+                  "word_dim": None if self.attribute_vectors is None else int(self.attribute_vectors.shape[1])})
         return s
 
 
@@ -268,7 +300,8 @@ def save_feature_maps(directory: str | os.PathLike, data: AttentionData, overwri
         del mm
     _save_npy(out / "labels.npy", data.labels.astype(np.int64))
     _save_npy(out / "semantic.npy", data.semantic.astype(np.float32))
-    _save_npy(out / "attribute_vectors.npy", data.attribute_vectors.astype(np.float32))
+    if data.attribute_vectors is not None:
+        _save_npy(out / "attribute_vectors.npy", data.attribute_vectors.astype(np.float32))
     with atomic_path(out / "splits.npz") as tmp:
         np.savez(tmp, **{k: v.astype(np.int64) for k, v in data.splits.items()})
     meta = {
@@ -293,6 +326,12 @@ def _load_npy(path: Path, field_name: str, mmap: bool = False) -> np.ndarray:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise ZSLDataError(f"cannot read {path} ({field_name}): {exc}") from exc
+
+
+def is_feature_map_dir(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` looks like a feature-map directory (has ``meta.json`` and ``maps.npy``)."""
+    d = Path(directory)
+    return (d / "meta.json").is_file() and (d / "maps.npy").is_file()
 
 
 def load_feature_maps(directory: str | os.PathLike, mmap: bool = True) -> AttentionData:
@@ -325,12 +364,93 @@ def load_feature_maps(directory: str | os.PathLike, mmap: bool = True) -> Attent
         return AttentionData(
             inputs=maps, labels=_load_npy(d / "labels.npy", "labels (N,)"), class_names=meta["class_names"],
             semantic=_load_npy(d / "semantic.npy", "class semantic matrix (classes, A)"),
-            attribute_vectors=_load_npy(d / "attribute_vectors.npy", "attribute word vectors (A, D_w)"),
+            attribute_vectors=_load_npy(d / "attribute_vectors.npy", "attribute word vectors (A, D_w)")
+            if (d / "attribute_vectors.npy").is_file() else None,
             splits=splits, attribute_names=meta.get("attribute_names"), class_folds=folds, kind="feature_maps",
             surrogate=bool(meta.get("surrogate", False)), image_files=meta.get("image_files"),
             provenance={**(meta.get("provenance") or {}), "path": str(d)})
     except ZSLDataError as exc:
         raise ZSLDataError(f"feature-map directory {d}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------
+# images
+# --------------------------------------------------------------------------------------
+
+#: ImageNet statistics the torchvision / timm backbones were trained with
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def image_transform(size: int, train: bool, augment: bool = True) -> Any:
+    """The ReZSL / GEM-ZSL authors' image transforms at ``size`` px (448 for ResNets, 224 for ViTs).
+
+    Training (``augment``): resize the short side to ``int(size * 8 / 7)``, random ``size`` crop,
+    horizontal flip with probability 0.5. Test (and training without ``augment``): resize the
+    short side to ``size``, centre crop. Then ImageNet normalisation.
+    """
+    from torchvision import transforms as T
+
+    if train and augment:
+        head = [T.Resize(int(size * 8.0 / 7.0)), T.RandomCrop(size), T.RandomHorizontalFlip(0.5)]
+    else:
+        head = [T.Resize(size), T.CenterCrop(size)]
+    return T.Compose([*head, T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Image files read and transformed on access: ``dataset[i]`` -> (3, S, S) float tensor.
+
+    Unreadable images raise :class:`zslkit.data.images.ImageReadError` naming the file. The
+    random transforms draw from torch's global generator (or a DataLoader worker's), which the
+    training engine seeds, so runs are deterministic with a seed.
+    """
+
+    def __init__(self, paths: Sequence[str], transform: Any):
+        self.paths = [str(p) for p in paths]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        from zslkit.data.images import load_image
+
+        return self.transform(load_image(self.paths[int(index)]))
+
+
+def load_image_data(root: str | os.PathLike, images: str | os.PathLike, *, semantic: str = "att",
+                    attribute_vectors: np.ndarray | None = None, attribute_names: Sequence[str] | None = None,
+                    image_size: int = 448, augment: bool = True) -> AttentionData:
+    """An xlsa17 directory with its images, for training image-level models end to end.
+
+    The images are those named by ``res101.mat``'s ``image_files``, found under ``images`` by
+    dropping the leading path components the published files carry
+    (:func:`zslkit.data.images.resolve_image_paths`: ``/BS/.../JPEGImages/antelope/x.jpg`` ->
+    ``IMAGES/JPEGImages/antelope/x.jpg`` or ``IMAGES/antelope/x.jpg``, whichever exists). Labels,
+    classes, the semantic matrix (``semantic``), splits and validation folds are the xlsa17
+    directory's. Training images get :func:`image_transform` with ``augment``, predictions the
+    test transform. ``attribute_vectors`` (A x L): the attribute names' word vectors, for the
+    models that query with them.
+    """
+    from zslkit.data.images import resolve_image_paths
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    zsl = load_xlsa17(root, semantic=semantic)
+    if not zsl.image_files:
+        raise ZSLDataError(f"{root}: res101.mat has no image_files, so its images cannot be found")
+    paths, dropped = resolve_image_paths(zsl.image_files, images)
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise ZSLDataError(f"{len(missing)} of {len(paths)} images named by {root}/res101.mat are missing under "
+                           f"{images} (e.g. {missing[0]}); every image of the dataset is needed")
+    return AttentionData(
+        inputs=ImageDataset(paths, image_transform(image_size, True, augment)), labels=zsl.labels,
+        class_names=zsl.class_names, semantic=zsl.semantic, attribute_vectors=attribute_vectors, splits=zsl.splits,
+        attribute_names=attribute_names, class_folds=list(zsl.class_folds), kind="images", surrogate=zsl.surrogate,
+        image_files=paths, eval_inputs=ImageDataset(paths, image_transform(image_size, False)),
+        provenance={**zsl.provenance, "images": str(images), "image_path_components_dropped": dropped,
+                    "image_size": image_size, "augment": augment, "dataset": Path(root).name})
 
 
 @torch.no_grad()
