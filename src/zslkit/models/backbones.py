@@ -2,6 +2,8 @@
 
 * :func:`resnet_backbone`: a torchvision ResNet (18/34/50/101/152) truncated after ``layer4``:
   (B, 3, H, W) -> (B, C, H/32, W/32) feature maps (ResNet-101 at 448 px: 2048 x 14 x 14).
+* :func:`tiny_backbone`: a small CNN, (B, 3, S, S) -> (B, 64, S/4, S/4), for tests and synthetic
+  image worlds on CPU.
 * :func:`vit_backbone`: a torchvision ViT (B/16, B/32, L/16, L/32) whose output is its token
   sequence, channels first: (B, 3, S, S) -> (B, C, 1 + N), the global (class) token first and
   then the N patch tokens (ViT-B/16 at 224 px: 768 x (1 + 196)); this is the layout the ReZSL
@@ -30,13 +32,16 @@ from torch import Tensor, nn
 
 from zslkit.errors import CheckpointError, ConfigError, ZSLDataError
 
-__all__ = ["BACKBONES", "RESNETS", "VITS", "ImageLevelModel", "build_backbone", "resnet_backbone", "vit_backbone"]
+__all__ = ["BACKBONES", "RESNETS", "TINY", "VITS", "ImageLevelModel", "build_backbone", "resnet_backbone",
+           "tiny_backbone", "vit_backbone"]
 
 #: torchvision ResNets usable as backbones, with their output channels.
 RESNETS: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048}
 #: torchvision ViTs usable as backbones, with their token width.
 VITS: dict[str, int] = {"vit_b_16": 768, "vit_b_32": 768, "vit_l_16": 1024, "vit_l_32": 1024}
-BACKBONES: dict[str, int] = {**RESNETS, **VITS}
+#: a small CNN for tests and synthetic worlds (random initialisation, or weights the caller has)
+TINY: dict[str, int] = {"tiny": 64}
+BACKBONES: dict[str, int] = {**RESNETS, **VITS, **TINY}
 
 
 def _load_matching(net: nn.Module, state_dict: dict[str, Tensor], arch: str, skip: tuple[str, ...]) -> None:
@@ -122,12 +127,34 @@ def vit_backbone(arch: str = "vit_b_16", state_dict: dict[str, Tensor] | None = 
     return ViTTokens(net, arch)
 
 
+def tiny_backbone(state_dict: dict[str, Tensor] | None = None, widths: tuple[int, ...] = (16, 32, 64)) -> nn.Sequential:
+    """A small CNN: (B, 3, S, S) -> (B, 64, S/4, S/4) maps (conv3x3-BN-ReLU stages, 2x2 max-pooling
+    between them). For tests and synthetic image worlds on CPU; not a pretrained model."""
+    layers: list[tuple[str, nn.Module]] = []
+    c_in = 3
+    for i, w in enumerate(widths):
+        layers += [(f"conv{i}", nn.Conv2d(c_in, w, 3, padding=1, bias=False)), (f"bn{i}", nn.BatchNorm2d(w)),
+                   (f"relu{i}", nn.ReLU(inplace=True))]
+        if i < len(widths) - 1:
+            layers.append((f"pool{i}", nn.MaxPool2d(2)))
+        c_in = w
+    body = nn.Sequential(OrderedDict(layers))
+    if state_dict is not None:
+        _load_matching(body, state_dict, "tiny", skip=())
+    body.out_channels = widths[-1]  # type: ignore[assignment]
+    body.arch = "tiny"  # type: ignore[assignment]
+    body.tokens = False  # type: ignore[assignment]
+    return body
+
+
 def build_backbone(arch: str, state_dict: dict[str, Tensor] | None = None, image_size: int = 224) -> nn.Module:
-    """:func:`resnet_backbone` or :func:`vit_backbone` by name."""
+    """:func:`resnet_backbone`, :func:`vit_backbone` or :func:`tiny_backbone` by name."""
     if arch in RESNETS:
         return resnet_backbone(arch, state_dict)
     if arch in VITS:
         return vit_backbone(arch, state_dict, image_size=image_size)
+    if arch in TINY:
+        return tiny_backbone(state_dict)
     raise ConfigError(f"unknown backbone {arch!r}; choose one of {sorted(BACKBONES)}")
 
 
