@@ -14,17 +14,29 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"
 def test_there_are_configs_for_each_paper_and_dataset():
     names = {p.stem for p in CONFIGS}
     for ds in ("awa2", "cub", "sun"):
-        assert {f"xlsa17_baselines_{ds}", f"vgse_{ds}", f"rezsl_regressor_{ds}"} <= names
+        assert {f"xlsa17_baselines_{ds}", f"vgse_{ds}", f"rezsl_regressor_{ds}", f"rezsl_attention_net_{ds}",
+                f"gem_zsl_{ds}"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_config_loads(path, monkeypatch):
-    monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
+    for var, value in (("ZSLKIT_DATA", "/data/xlsa17"), ("ZSLKIT_IMAGES", "/data/images"),
+                       ("ZSLKIT_W2V", "/data/w2v"), ("ZSLKIT_WEIGHTS", "/data/weights")):
+        monkeypatch.setenv(var, value)
     cfg = load_config(path)
     if path.stem == "demo":
         from zslkit.demo import DemoConfig
 
         assert cfg == DemoConfig()  # the shipped file spells out the defaults
+        return
+    if path.stem.startswith(("rezsl_attention_net_", "gem_zsl_")):  # image-level: one run with the authors' preset
+        from zslkit.image_pipeline import ImageModelConfig
+        from zslkit.pipeline import TrainConfig
+
+        assert isinstance(cfg, TrainConfig) and cfg.images.startswith("/data/images/")
+        params = dict(cfg.params)
+        icfg = ImageModelConfig.from_preset(params.pop("preset"), model=cfg.model, **params).validate()
+        assert icfg.backbone == "resnet101" and icfg.finetune_backbone and icfg.image_size == 448
         return
     assert isinstance(cfg, GridConfig) and all(d.startswith("/data/xlsa17/") for d in cfg.data)
 

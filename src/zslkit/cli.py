@@ -301,9 +301,8 @@ def run_cmd(config: Path, out: Path | None) -> None:
             click.echo(line)
         click.echo(f"wrote {out / 'report.html'} and {out / 'metrics.json'}")
         return
-    result = train(cfg)
     out = out or Path("runs") / config.stem
-    result.save(out)
+    result = train(cfg, out_dir=out)
     _print_result(result.to_dict())
     click.echo(f"wrote {out / 'metrics.json'}")
 

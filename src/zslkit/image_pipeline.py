@@ -453,7 +453,7 @@ def build_image_model(cfg: ImageModelConfig, data: AttentionData) -> nn.Module:
             raise ConfigError(f"config.backbone={cfg.backbone!r} needs image inputs, but data holds feature maps; "
                               f"set backbone=None to train the head on the cached maps")
         weights = read_backbone_weights(cfg.backbone_weights) if cfg.backbone_weights else None
-        if weights is None:
+        if weights is None and cfg.backbone != "tiny":  # the tiny CNN is meant to start from scratch
             log.warning("backbone %s starts from random weights (no backbone_weights file given)", cfg.backbone)
         backbone, channels = build_backbone(cfg.backbone, weights, image_size=cfg.image_size), None
     common = {"backbone": backbone, "freeze_backbone": not cfg.finetune_backbone, "scale": cfg.scale}
