@@ -34,12 +34,28 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="zslkit")
 @click.option("--debug", is_flag=True, help="Show full tracebacks and debug logging.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and results.")
+@click.option("--threads", default="auto", show_default=True, metavar="N|auto",
+              help="CPU threads of torch and BLAS. auto: the CPUs this process may use (affinity, cgroup quota) "
+                   "minus those other processes keep busy (load average), at least 1.")
 @click.pass_context
-def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+def main(ctx: click.Context, debug: bool, quiet: bool, threads: str) -> None:
     """zslkit: zero-shot learning toolkit (xlsa17 data, ZSL/GZSL protocol, models, ReMSE, VGSE)."""
+    from zslkit.errors import ConfigError
+    from zslkit.utils.threads import configure_threads, prefer_passive_waiting
+
     ctx.obj = {"debug": debug}
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if threads != "auto":
+        try:
+            threads = int(threads)
+        except ValueError:
+            raise click.BadParameter(f"expected a positive integer or 'auto', got {threads!r}", param_hint="--threads")
+    prefer_passive_waiting()  # before torch is imported: idle OpenMP threads sleep instead of spinning
+    try:
+        ctx.obj["threads"] = configure_threads(threads)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--threads") from None
 
 
 @main.group()
@@ -167,11 +183,13 @@ def data_build(ctx: click.Context, images, classes, unseen, attributes, word_vec
 @click.option("--attribute-vectors", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Image-level models: (A x L) attribute word vectors as .npy (feature-map directories carry "
                    "their own; convert the authors' .pkl files with `zslkit data convert-w2v`).")
+@click.option("--device", default=None, help="Torch models: cpu | cuda | cuda:K | auto (default: the model's, CPU; "
+                                             "image-level models: auto).")
 @click.pass_context
 def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
               params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
               val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
-              weights: Path | None, attribute_vectors: Path | None) -> None:
+              weights: Path | None, attribute_vectors: Path | None, device: str | None) -> None:
     """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
     predictions.npz).
 
@@ -201,7 +219,7 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
                       relation_word_vectors=relation_word_vectors, images=None if images is None else str(images),
-                      attribute_vectors=None if attribute_vectors is None else str(attribute_vectors))
+                      attribute_vectors=None if attribute_vectors is None else str(attribute_vectors), device=device)
     result = train(cfg, out_dir=out)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
         _print_result(result.to_dict())

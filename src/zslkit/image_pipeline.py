@@ -688,7 +688,8 @@ def train_from_config(train_config: Any, data: AttentionData | None = None, out_
         raise ConfigError(f"image-level models are selected on one validation fold, got val_folds={cfg.val_folds}")
     values = {"model": name, "seed": cfg.seed, "val_fold": int(cfg.val_folds[0]), "val_holdout": cfg.val_holdout,
               "criterion": cfg.criterion, "gamma": cfg.gamma, "select_epochs": bool(cfg.tune),
-              "out_dir": None if out_dir is None else str(out_dir), "progress": bool(cfg.progress), **params}
+              "out_dir": None if out_dir is None else str(out_dir), "progress": bool(cfg.progress),
+              **({"device": cfg.device} if cfg.device is not None else {}), **params}
     icfg = (ImageModelConfig.from_preset(preset, **values) if preset is not None
             else ImageModelConfig.from_dict(values)).validate()
     if data is None:

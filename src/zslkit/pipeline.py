@@ -62,6 +62,8 @@ class TrainConfig:
     images: str | None = None
     #: image-level models: (A x L) attribute word vectors (.npy); None = the feature-map directory's
     attribute_vectors: str | None = None
+    #: where torch models train: "cpu", "cuda", "cuda:K" or "auto"; None = the model's default (CPU)
+    device: str | None = None
 
     def validate(self) -> "TrainConfig":
         if not self.val_folds:
@@ -229,6 +231,14 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         model.set_params(seed=cfg.seed)
     if "verbose" in model.get_params() and "verbose" not in fixed:
         model.set_params(verbose=cfg.progress)
+    if cfg.device is not None and "device" not in fixed:
+        if "device" in model.get_params():
+            model.set_params(device=cfg.device)
+            if hasattr(model, "_validate"):  # a device that is not there fails now, not after loading
+                model._validate()
+        elif cfg.device not in ("cpu", "auto"):
+            raise ConfigError(f"device={cfg.device!r}: model {cfg.model!r} is computed with numpy on the CPU; "
+                              f"devices are for the torch models")
     selection = None
     t0 = time.perf_counter()
     # Without tuning, validation still runs once (empty grid) to choose the calibration gamma.

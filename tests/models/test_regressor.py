@@ -153,3 +153,32 @@ def test_data_errors(fitted, toy_data):
     with pytest.raises(ZSLDataError, match="S must have shape"):
         fitted.scores(toy_data.features[:2], toy_data.semantic[:, :5])
     assert clone(fitted).get_params() == fitted.get_params()
+
+
+def test_device_option(toy_data):
+    from zslkit.errors import ConfigError
+    from zslkit.models.regressor import torch_device
+
+    assert torch_device("cpu").type == "cpu"
+    assert torch_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="device must be"):
+        SemanticRegressor(device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no such CUDA device"):
+            SemanticRegressor(device="cuda")
+    tv = toy_data.splits["trainval"][:200]
+    args = (toy_data.features[tv], toy_data.labels[tv], toy_data.semantic)
+    a = SemanticRegressor(epochs=2, device="cpu").fit(*args)
+    b = SemanticRegressor(epochs=2, device="auto").fit(*args)  # CPU here; on a GPU the same start and batches
+    assert next(b.net_.parameters()).device.type == "cpu"  # fitted models score on the CPU
+    if not torch.cuda.is_available():
+        np.testing.assert_array_equal(a.predict_semantics(args[0][:5]), b.predict_semantics(args[0][:5]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_regressor_on_cuda_matches_cpu(toy_data):  # pragma: no cover - CI has no GPU
+    tv = toy_data.splits["trainval"][:200]
+    args = (toy_data.features[tv], toy_data.labels[tv], toy_data.semantic)
+    a = SemanticRegressor(epochs=2, device="cpu").fit(*args)
+    b = SemanticRegressor(epochs=2, device="cuda").fit(*args)
+    np.testing.assert_allclose(a.predict_semantics(args[0][:5]), b.predict_semantics(args[0][:5]), atol=1e-3)

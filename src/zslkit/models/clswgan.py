@@ -83,7 +83,7 @@ from torch import nn
 
 from zslkit.errors import ZSLDataError
 from zslkit.models.base import ZSLModel, check_fit_inputs
-from zslkit.models.regressor import _check_choice, _check_float, _check_int, _progress, _seeded
+from zslkit.models.regressor import _check_choice, _check_float, _check_int, _progress, _seeded, torch_device
 
 __all__ = ["CLSWGAN"]
 
@@ -134,11 +134,11 @@ def _train_softmax(X: torch.Tensor, y: torch.Tensor, n_classes: int, lr: float, 
     Used twice, like the authors' code: for the frozen classifier of the generator's
     regulariser and for the final classifier of ``scores``.
     """
-    clf = nn.Linear(X.shape[1], n_classes)
+    clf = nn.Linear(X.shape[1], n_classes).to(X.device)  # initialised on the CPU generator
     opt = torch.optim.Adam(clf.parameters(), lr=lr, betas=(0.5, 0.999))
     n = X.shape[0]
     for _ in range(epochs):
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(X.device)
         for start in range(0, n, batch_size):
             idx = perm[start:start + batch_size]
             loss = F.cross_entropy(clf(X[idx]), y[idx])
@@ -185,6 +185,10 @@ class CLSWGAN(ZSLModel):
         normalize_semantic: L2-normalise class semantic rows.
         seed: seed of every random draw (initialisation, batches, noise).
         verbose: tqdm progress bar over generator steps (losses, samples/s per epoch-equivalent).
+        device: where the GAN (and its regulariser's classifier) trains: "cpu" (default), "cuda",
+            "cuda:K" or "auto". Noise, batches and initialisation come from CPU generators, so a seed
+            gives the same draws on any device; the trained generator is moved back to the CPU, where
+            the final classifier is trained and scores.
 
     Attributes (after ``fit``):
         generator_: the trained G (eval mode).
@@ -207,7 +211,7 @@ class CLSWGAN(ZSLModel):
                  beta2: float = 0.999, cls_weight: float = 0.01, pretrain_epochs: int = 20,
                  pretrain_lr: float = 1e-3, n_synth: int = 300, cls_lr: float = 1e-3, cls_epochs: int = 25,
                  cls_batch_size: int = 300, feature_norm: str = "minmax", normalize_semantic: bool = True,
-                 seed: int = 0, verbose: bool = False):
+                 seed: int = 0, verbose: bool = False, device: str = "cpu"):
         self.hidden = hidden
         self.noise_dim = noise_dim
         self.steps = steps
@@ -228,6 +232,7 @@ class CLSWGAN(ZSLModel):
         self.normalize_semantic = normalize_semantic
         self.seed = seed
         self.verbose = verbose
+        self.device = device
         self._validate()  # fail at construction (e.g. from a config file), not after loading data
 
     def _validate(self) -> None:
@@ -255,6 +260,7 @@ class CLSWGAN(ZSLModel):
 
             raise ConfigError(f"normalize_semantic must be True or False, got {self.normalize_semantic!r}")
         _check_int("seed", self.seed, minimum=0)
+        torch_device(self.device)
 
     # -- preprocessing ------------------------------------------------------------------
 
@@ -307,18 +313,25 @@ class CLSWGAN(ZSLModel):
         lam, beta = float(self.gp_lambda), float(self.cls_weight)
 
         self.history_: list[dict[str, Any]] = []
+        dev = torch_device(self.device)
+        Xd, yd, sem = Xt.to(dev), yt.to(dev), sem.to(dev)
+
+        def noise(*shape: int) -> torch.Tensor:  # CPU draws: the same numbers on every device
+            return torch.randn(*shape, generator=gen).to(dev)
+
         with _seeded(int(self.seed)) as gen:
             if beta > 0:
-                reg_clf = _train_softmax(Xt, yt, classes.size, float(self.pretrain_lr), int(self.pretrain_epochs),
+                reg_clf = _train_softmax(Xd, yd, classes.size, float(self.pretrain_lr), int(self.pretrain_epochs),
                                          100, gen)
                 with torch.no_grad():
-                    self.pretrain_accuracy_ = float((reg_clf(Xt).argmax(1) == yt).float().mean())
+                    self.pretrain_accuracy_ = float((reg_clf(Xd).argmax(1) == yd).float().mean())
             else:
                 reg_clf, self.pretrain_accuracy_ = None, float("nan")
             G = _Generator(k, zdim, int(self.hidden), d)
             D = _Critic(d, k, int(self.hidden))
             G.apply(_init_weights)
             D.apply(_init_weights)
+            G, D = G.to(dev), D.to(dev)
             betas = (float(self.beta1), float(self.beta2))
             opt_g = torch.optim.Adam(G.parameters(), lr=float(self.lr), betas=betas, foreach=True)
             opt_d = torch.optim.Adam(D.parameters(), lr=float(self.lr), betas=betas, foreach=True)
@@ -332,16 +345,16 @@ class CLSWGAN(ZSLModel):
                 for p in D.parameters():
                     p.requires_grad_(True)
                 for _ in range(n_critic):
-                    idx = next(batches)
-                    xr, yb = Xt[idx], yt[idx]
+                    idx = next(batches).to(dev)
+                    xr, yb = Xd[idx], yd[idx]
                     sb = sem[yb]
                     with torch.no_grad():  # G is not updated here: skip its graph
-                        xf = G(torch.randn(idx.shape[0], zdim, generator=gen), sb)
+                        xf = G(noise(idx.shape[0], zdim), sb)
                     d_real = D(xr, sb).mean()
                     d_fake = D(xf, sb).mean()
                     loss_d = d_fake - d_real
                     if lam > 0:
-                        alpha = torch.rand(idx.shape[0], 1, generator=gen)
+                        alpha = torch.rand(idx.shape[0], 1, generator=gen).to(dev)
                         xi = (alpha * xr + (1 - alpha) * xf).requires_grad_(True)
                         grad, = torch.autograd.grad(D(xi, sb).sum(), xi, create_graph=True)
                         gp = ((grad.norm(2, dim=1) - 1) ** 2).mean()
@@ -355,7 +368,7 @@ class CLSWGAN(ZSLModel):
                 # --- generator: fool the critic and stay classifiable (last critic batch's classes) ---
                 for p in D.parameters():
                     p.requires_grad_(False)  # no parameter grads for D in the G step
-                xf = G(torch.randn(idx.shape[0], zdim, generator=gen), sb)
+                xf = G(noise(idx.shape[0], zdim), sb)
                 loss_g = -D(xf, sb).mean()
                 if reg_clf is not None:
                     cls_loss = F.cross_entropy(reg_clf(xf), yb)
@@ -381,7 +394,7 @@ class CLSWGAN(ZSLModel):
                     sums = dict.fromkeys(_HIST_KEYS, 0.0)
                     block_start, t0 = done, time.perf_counter()
             elapsed = time.perf_counter() - t_start
-        G.eval()
+        G = G.cpu().eval()  # scoring (synthesis + the final classifier) runs on the CPU
         for p in G.parameters():
             p.requires_grad_(False)
         self.generator_ = G

@@ -92,6 +92,9 @@ class SemanticRegressor(ZSLModel):
             of the training images) or "none".
         seed: seed of initialisation, shuffling and dropout.
         verbose: show a tqdm progress bar over epochs (loss, samples/s).
+        device: "cpu" (default), "cuda", "cuda:K" or "auto" (CUDA when there is one) to train on;
+            initialisation and shuffling draw from CPU generators, so a seed gives the same start and
+            batches on any device; the fitted network is moved back to the CPU for scoring.
 
     Attributes (after ``fit``):
         net_: the torch module (D -> K), in eval mode.
@@ -109,7 +112,8 @@ class SemanticRegressor(ZSLModel):
                  ce_weight: float = 1.0, scale: float = 20.0, p: float = 0.1, p2: float = 0.75,
                  remse_mode: str = "in_batch", optimizer: str = "sgd", lr: float = 0.03, momentum: float = 0.9,
                  weight_decay: float = 1e-5, epochs: int = 30, batch_size: int = 256, lr_step: int = 20,
-                 lr_gamma: float = 0.1, feature_norm: str = "l2", seed: int = 0, verbose: bool = False):
+                 lr_gamma: float = 0.1, feature_norm: str = "l2", seed: int = 0, verbose: bool = False,
+                 device: str = "cpu"):
         self.hidden = hidden
         self.dropout = dropout
         self.loss = loss
@@ -130,6 +134,7 @@ class SemanticRegressor(ZSLModel):
         self.feature_norm = feature_norm
         self.seed = seed
         self.verbose = verbose
+        self.device = device
         self._validate()  # fail at construction (e.g. from a config file), not after loading data
 
     # -- validation ---------------------------------------------------------------------
@@ -157,6 +162,7 @@ class SemanticRegressor(ZSLModel):
         _check_float("lr_gamma", self.lr_gamma, low=0.0, high=1.0, low_open=True)
         _check_choice("feature_norm", self.feature_norm, FEATURE_NORMS)
         _check_int("seed", self.seed, minimum=0)
+        torch_device(self.device)
 
     # -- pieces -------------------------------------------------------------------------
 
@@ -209,9 +215,10 @@ class SemanticRegressor(ZSLModel):
         local = np.searchsorted(classes, y)  # labels 0..Cs-1 for the seen classes
         self.seen_classes_ = classes
         self._fit_feature_norm(X)
-        Xt = self._prep(X)
-        yt = torch.from_numpy(local.astype(np.int64))
-        Ss = torch.from_numpy(np.ascontiguousarray(S[classes]))
+        dev = torch_device(self.device)
+        Xt = self._prep(X).to(dev)
+        yt = torch.from_numpy(local.astype(np.int64)).to(dev)
+        Ss = torch.from_numpy(np.ascontiguousarray(S[classes])).to(dev)
         n, d = Xt.shape
         k = Ss.shape[1]
         self.n_features_in_, self.n_semantic_ = d, k
@@ -226,7 +233,9 @@ class SemanticRegressor(ZSLModel):
 
         self.history_: list[dict[str, Any]] = []
         with _seeded(int(self.seed)) as gen:
-            net = self._build_net(d, k)
+            if dev.type == "cuda":
+                torch.cuda.manual_seed(int(self.seed))  # dropout draws from the device's generator
+            net = self._build_net(d, k).to(dev)  # initialised on the CPU generator: the same on any device
             opt = self._make_optimizer(net.parameters())
             sched = (torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.lr_step), gamma=float(self.lr_gamma))
                      if int(self.lr_step) > 0 else None)
@@ -236,7 +245,7 @@ class SemanticRegressor(ZSLModel):
             for epoch in bar:
                 t0 = time.perf_counter()
                 net.train()
-                perm = torch.randperm(n, generator=gen)
+                perm = torch.randperm(n, generator=gen).to(dev)
                 tot = ce_sum = reg_sum = 0.0
                 steps = 0
                 lr_now = opt.param_groups[0]["lr"]
@@ -273,7 +282,7 @@ class SemanticRegressor(ZSLModel):
                     bar.set_postfix(loss=f"{rec['loss']:.4f}", samples_s=f"{n / max(dt, 1e-9):.0f}")
             elapsed = time.perf_counter() - t_start
         net.eval()
-        self.net_ = net
+        self.net_ = net.cpu()  # a fitted model scores on the CPU (and pickles/saves without a GPU)
         self.throughput_ = n * int(self.epochs) / max(elapsed, 1e-9)
         self.fit_seconds_ = elapsed
         return self
@@ -346,6 +355,23 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ConfigError(f"unknown {name} {value!r}; choose one of {list(choices)}")
     return value
+
+
+def torch_device(device: Any) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:K"`` or ``"auto"`` (CUDA when there is one) as a torch device;
+    :class:`ConfigError` for anything else or a CUDA device that is absent."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:K' or 'auto', got {device!r}") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"device {device!r} was asked for, but no such CUDA device is available "
+                          f"(torch.cuda.is_available() is {torch.cuda.is_available()}); use device='cpu' or 'auto'")
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:K' or 'auto', got {device!r}")
+    return dev
 
 
 @contextlib.contextmanager

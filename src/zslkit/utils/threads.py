@@ -1,9 +1,122 @@
-"""Temporarily set torch's intra-op thread count (restored afterwards, also on errors)."""
+"""Thread counts that suit the machine as it is: the CPUs this process may use, and how busy they are.
+
+torch and the BLAS libraries start one thread per core of the machine, whatever else runs on it,
+and their threads spin while they wait for work. On a shared workstation or cluster node that
+oversubscribes the cores and the spinning threads fight: measured in issue #14, a regressor fell
+from 13,000 to 739 samples/s beside three busy processes on two cores (a fair share would be about
+a quarter). zslkit therefore
+
+* counts the CPUs the process may really use (:func:`available_cpus`: its CPU affinity and the
+  cgroup CPU quota of a container or SLURM job, not ``os.cpu_count()``);
+* by default (``threads="auto"``) leaves out the CPUs other processes keep busy, by the 1-minute
+  load average (:func:`choose_threads`), keeping at least one;
+* applies the count to torch and to every BLAS/OpenMP pool (:func:`configure_threads`, through
+  threadpoolctl), and exports ``OMP_NUM_THREADS`` & co. for child processes;
+* asks OpenMP to sleep rather than spin when idle (``OMP_WAIT_POLICY=PASSIVE``,
+  :func:`prefer_passive_waiting`, effective when set before torch is first imported; the CLI does).
+
+``zslkit --threads N`` (or ``auto``) sets it for any command.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
+import os
 from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+__all__ = ["available_cpus", "choose_threads", "configure_threads", "prefer_passive_waiting", "torch_threads"]
+
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs allowed by the cgroup quota (v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), None if unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        if quota != "max" and float(period) > 0:
+            return float(quota) / float(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = float((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = float((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def available_cpus(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> int:
+    """CPUs this process may run on: its affinity mask, capped by the cgroup CPU quota (at least 1)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        n = os.cpu_count() or 1
+    quota = _cgroup_quota(Path(cgroup_root))
+    if quota is not None:
+        n = min(n, max(1, math.floor(quota)))
+    return max(1, n)
+
+
+def choose_threads(threads: int | str | None = "auto", *, cpus: int | None = None,
+                   load: float | None = None) -> int:
+    """The thread count to use.
+
+    Args:
+        threads: a positive integer (used as given), or ``"auto"`` / None: the available CPUs minus
+            those other processes keep busy, at least 1.
+        cpus: available CPUs (default :func:`available_cpus`).
+        load: the machine's 1-minute load average (default ``os.getloadavg()[0]``), shared out over
+            ``os.cpu_count()`` cores to estimate how many of this process's CPUs are busy.
+    """
+    from zslkit.errors import ConfigError
+
+    if threads not in (None, "auto"):
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"threads must be a positive integer or 'auto', got {threads!r}")
+        return int(threads)
+    cpus = available_cpus() if cpus is None else int(cpus)
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # pragma: no cover - not available on every platform
+            load = 0.0
+    busy_share = min(1.0, max(0.0, load) / max(1, os.cpu_count() or cpus))
+    return max(1, min(cpus, int(round(cpus * (1.0 - busy_share)))))
+
+
+def prefer_passive_waiting() -> None:
+    """Ask OpenMP (torch's CPU threads) to sleep when idle instead of spinning (unless the user chose)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def configure_threads(threads: int | str | None = "auto") -> int:
+    """Use :func:`choose_threads` threads for torch (if loaded or loadable) and every BLAS pool.
+
+    Also exported as ``OMP_NUM_THREADS`` etc. so that worker processes inherit it. Returns the count.
+    """
+    n = choose_threads(threads)
+    for var in _THREAD_ENV:
+        os.environ[var] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n)  # applies now, process-wide (the returned handle may be dropped)
+    except ImportError:  # pragma: no cover - a dependency
+        pass
+    import sys
+
+    if "torch" in sys.modules:  # do not import torch just for this: numpy-only commands stay light
+        torch = sys.modules["torch"]
+        torch.set_num_threads(n)
+    log.debug("using %d thread(s) (%d CPUs available)", n, available_cpus())
+    return n
 
 
 @contextlib.contextmanager

@@ -1,0 +1,59 @@
+"""Thread counts from the CPUs a process may use and how busy they are (issue #14)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from threadpoolctl import threadpool_info
+
+from zslkit.errors import ConfigError
+from zslkit.utils.threads import _cgroup_quota, available_cpus, choose_threads, configure_threads
+
+
+def test_cgroup_quota_v2_and_v1(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert _cgroup_quota(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert _cgroup_quota(tmp_path) is None
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("200000")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000")
+    assert _cgroup_quota(v1) == 2.0
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1")
+    assert _cgroup_quota(v1) is None
+    assert _cgroup_quota(tmp_path / "absent") is None
+
+
+def test_available_cpus_respects_affinity_and_quota(tmp_path):
+    affinity = len(os.sched_getaffinity(0))
+    assert available_cpus(tmp_path) == affinity  # no quota files: the affinity mask
+    (tmp_path / "cpu.max").write_text("50000 100000\n")  # half a CPU: still one thread
+    assert available_cpus(tmp_path) == 1
+
+
+def test_choose_threads_leaves_busy_cpus_alone(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert choose_threads("auto", cpus=2, load=0.1) == 2  # a quiet machine: every CPU
+    assert choose_threads("auto", cpus=2, load=1.0) == 1  # one core busy elsewhere
+    assert choose_threads("auto", cpus=2, load=3.0) == 1  # three busy processes: at least one thread
+    assert choose_threads(None, cpus=4, load=0.0) == 4
+    assert choose_threads(3, cpus=2, load=5.0) == 3  # an explicit count is used as given
+    for bad in (0, -1, 1.5, "many", True):
+        with pytest.raises(ConfigError, match="threads"):
+            choose_threads(bad)
+
+
+def test_configure_threads_sets_torch_blas_and_the_environment(monkeypatch):
+    before = torch.get_num_threads()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        assert configure_threads(1) == 1
+        assert torch.get_num_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    finally:
+        torch.set_num_threads(before)
