@@ -1,6 +1,6 @@
 """Patch extraction: a regular grid with overlap, plus optional seeded random crops.
 
-VGSE crops every image into N_t patches covering different parts (METHODS.md; the grid is
+VGSE crops every image into N_t patches covering different parts (``docs/METHODS.md``; the grid is
 the project's *choice*). Geometry of an ``rows x cols`` grid with overlap ``o`` in [0, 1)
 on a W x H image: every patch has the same size
 

@@ -23,7 +23,7 @@ tracker produced the paper's numbers), with B samples, A attributes, C classes:
 6. :math:`\mathcal{L} = \frac{1}{BA}\sum_{n,a} W[y_n,a]\,(\hat s_{na} - s_{na})^2`.
 
 With ``p = p2 = 0`` every weight is exactly 1 and the loss is exactly
-``F.mse_loss`` of the (normalised) vectors. Official CUB setting (METHODS.md):
+``F.mse_loss`` of the (normalised) vectors. Official CUB setting (``docs/METHODS.md``):
 ``p=0.1, p2=0.75``, ``mode="in_batch"``, loss weight ``lambda1 = 0.25`` next to the
 cross-entropy. (One stored version of the authors' ``config/cub_16w_2s_AttentionNet.yaml``
 reads ``P: 0.75, P2: 0.0, LAMBDA1: 0.1, WEIGHT_TYPE: cross_batch`` instead; compare
@@ -76,7 +76,7 @@ Relation to the authors' code (ReZSL-TIP23, ``REZSL/modeling/Model/rezsl.py``):
   every official run was in-batch whatever the config said. Their unused cross-batch
   routine restores the previous value of every *cell* whose new e is exactly 0 (which
   also catches a present class with a zero-error attribute); zslkit keeps whole rows of
-  *absent classes* only, as METHODS.md specifies: a present cell with zero error is a
+  *absent classes* only, as the authors' code does: a present cell with zero error is a
   fresh 0 (weight 1).
 * They compute W from ``pred.detach()`` and multiply a detached weight tensor; zslkit
   computes W under ``torch.no_grad()``: the same gradients.

@@ -264,7 +264,7 @@ class AttentionNetLoss(nn.Module):
 
     Args:
         class_semantic: (Cs, A) semantic vectors of the training classes; labels index its rows.
-        lambda1: weight of the regression loss (0.25 in METHODS.md).
+        lambda1: weight of the regression loss (0.25 in the authors' CUB config).
         loss: "remse" (ReMSE) or "mse" (RegNorm'ed MSE; what ReMSE gives with p = p2 = 0).
         p, p2, mode: ReMSE settings (official 0.1, 0.75, "in_batch").
         scale: tau of the logits (20).

@@ -46,7 +46,7 @@ So the ZSL call (S = unseen rows) trains on synthetic features only and the GZSL
 per candidate set (key: a hash of S), so scoring seen and unseen test images over the
 same S trains it once. The authors keep the classifier's best epoch *on the test set*;
 zslkit trains a fixed number of epochs (selection on test is the protocol error
-METHODS.md warns about).
+``docs/METHODS.md`` warns about).
 
 Memory: the fitted model keeps the scaled real seen features (N x D float32, ~190 MB for
 AWA2's trainval) because every GZSL candidate set needs them.

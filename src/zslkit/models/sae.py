@@ -21,7 +21,7 @@ Scoring, ``direction`` hyperparameter (both use the same W):
 * ``"semantic->visual"`` (default): decode each class, ``x_hat_c = s_c W`` (1 x D), and score an
   image by cosine similarity to it (or negative Euclidean distance, ``metric="euclidean"``).
   The authors' code evaluates both directions; this one does much better on AWA2 (public
-  reproductions: T1 about 60 vs 54.1 in Xian et al.'s table, see METHODS.md), in line with the
+  reproductions: T1 about 60 vs 54.1 in Xian et al.'s table, see ``docs/METHODS.md``), in line with the
   known argument that comparing in the (higher-dimensional) feature space reduces hubness.
 * ``"visual->semantic"``: encode each image, ``s_hat = x W^T`` (1 x K), and score by cosine to
   each class's semantic vector.

@@ -1,6 +1,6 @@
 r"""VGSE's Patch Clustering (PC) module: clustering layer H, heads Q and S, objective, trainer.
 
-Model (Xu et al., CVPR 2022; METHODS.md). For a patch feature :math:`f = \theta(x_{nt})`
+Model (Xu et al., CVPR 2022; ``docs/METHODS.md``). For a patch feature :math:`f = \theta(x_{nt})`
 (D_f, z-scored per dimension with the training features' statistics, so that the clustering
 depends neither on the feature scale nor on the large common component of ReLU features):
 
