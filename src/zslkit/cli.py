@@ -416,11 +416,12 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
         click.echo(f"  attention_maps: {out}")
         if not (run_dir / "predictions.npz").is_file():
             return
-    from zslkit.evaluation.analysis import analyze_run
+    from zslkit.report.analysis import analyze_run
 
     report = analyze_run(run_dir, compare=compare)
     if report.get("surrogate"):
         click.secho("SURROGATE data: not benchmark results", fg="yellow")
+    _print_table(report["table"], ["run", "seeds", "T1", "U", "S", "H", "AUSUC", "H at gamma 0", "chance T1"])
     for name, path in report["figures"].items():
         click.echo(f"  {name}: {path}")
     if isinstance(report.get("imbalance"), dict):
@@ -475,6 +476,28 @@ def vgse_discover(demo, images, classes, unseen, word_vectors, weights, backbone
                   **_parse_params(params)}
         res = discover(DiscoverConfig.from_dict(values))
     click.echo(res.summary())
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+@main.command("report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .html file to write.")
+@click.option("--title", default=None, help="Report title.")
+@click.option("--top-k", default=30, show_default=True, type=int, help="Attributes shown in per-attribute error figures.")
+def report_cmd(paths: tuple[Path, ...], out: Path, title: str | None, top_k: int) -> None:
+    """One self-contained HTML report of any run directories and grids (summary with mean ± std over seeds,
+    chance level, selected hyperparameters, seen-unseen curves, confusions, per-attribute errors, provenance)."""
+    from zslkit.report.runs import build_report, collect_runs, comparison_table, group_runs
+
+    path = build_report(paths, out, title=title, top_k_attributes=top_k)
+    _print_table(comparison_table(group_runs(collect_runs(paths))), ["run", "seeds", "T1", "U", "S", "H", "AUSUC"])
+    click.echo(f"wrote {path}")
 
 
 @main.command("models")

@@ -231,17 +231,19 @@ def _comparisons(rows: list[dict[str, Any]], cfg: DemoConfig) -> dict[str, Any]:
 
 
 def _figures_and_report(out: Path, cfg: DemoConfig, rows, results, comparisons, disc, timings) -> dict[str, str]:
-    from zslkit.evaluation.analysis import analyze_run, load_run
-    from zslkit.evaluation.plots import plot_seen_unseen_curves
+    from zslkit.evaluation.analysis import load_run
+    from zslkit.report.analysis import analyze_run
+    from zslkit.report.figures import seen_unseen_curves
 
     fig = out / "figures"
     files: dict[str, str] = {}
     # AUSUC curves of every class embedding, for each model
     for model in cfg.models:
         runs = [(s, load_run(results[(model, s)])[0]) for s in cfg.semantics]
-        files[f"ausuc_{_slug(model)}"] = str(plot_seen_unseen_curves(
+        files[f"ausuc_{_slug(model)}"] = str(seen_unseen_curves(
             [m["curve"] for _, m in runs], [f"{SEMANTIC_LABELS[s]} (AUSUC {m['ausuc']:.1f})" for s, m in runs],
-            fig / f"ausuc_{_slug(model)}.png", title=f"{model}: seen-unseen curve per class embedding"))
+            fig / f"ausuc_{_slug(model)}.png", points=[(m["gzsl"]["U"], m["gzsl"]["S"]) for _, m in runs],
+            synthetic=True, title=f"{model}: seen-unseen curve per class embedding"))
     # ReMSE vs MSE imbalance analysis on each semantic (per-attribute error plots, confusion matrices)
     mse, remse = "regressor(loss=mse)", "regressor(loss=remse)"
     if mse in cfg.models and remse in cfg.models:

@@ -166,7 +166,7 @@ class RunResult:
         """Save the run into ``out_dir`` and draw its figures into ``out_dir/figures`` (AUSUC curve,
         GZSL/ZSL confusion matrices, per-attribute errors for regressors), overlaying the finished
         run directories in ``compare``; returns figure name -> PNG path."""
-        from zslkit.evaluation.analysis import analyze_run
+        from zslkit.report.analysis import analyze_run
 
         self.save(out_dir)
         return analyze_run(out_dir, compare)["figures"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from zslkit.errors import ZSLDataError
-from zslkit.evaluation.analysis import analyze_run
+from zslkit.report.analysis import analyze_run
 from zslkit.evaluation.imbalance import confusion_matrix, semantic_error_stats
 from zslkit.models.base import ZSLModel, check_fit_inputs
 from zslkit.pipeline import TrainConfig, train

@@ -1,12 +1,12 @@
 import base64
 
 
-from zslkit.evaluation.plots import plot_seen_unseen_curves
+from zslkit.report.figures import seen_unseen_curves
 from zslkit.report import Section, render, write_report
 
 
 def test_report_is_self_contained_and_escaped(tmp_path):
-    png = plot_seen_unseen_curves([{"U": [0, 50, 50], "S": [90, 90, 0]}], ["run <a>"], tmp_path / "c.png")
+    png = seen_unseen_curves([{"U": [0, 50, 50], "S": [90, 90, 0]}], ["run <a>"], tmp_path / "c.png")
     s = Section("Results <1>").table([{"model": "eszsl", "H": 40.0}, {"model": "sje", "H": 55.5},
                                       {"model": "bad", "H": float("nan")}], highlight="H").figure(png, "curve & co")
     page = render("zslkit report", [s], banner="SURROGATE data")
