@@ -30,6 +30,18 @@ class _Group(click.Group):
             ctx.exit(2)
 
 
+class _TqdmLoggingHandler(logging.Handler):
+    """Log lines printed through tqdm, so that they appear above progress bars instead of cutting them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="zslkit")
 @click.option("--debug", is_flag=True, help="Show full tracebacks and debug logging.")
@@ -45,7 +57,9 @@ def main(ctx: click.Context, debug: bool, quiet: bool, threads: str) -> None:
 
     ctx.obj = {"debug": debug}
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = _TqdmLoggingHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     if threads != "auto":
         try:
             threads = int(threads)

@@ -246,7 +246,8 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     grid = {k: v for k, v in grid.items() if k not in fixed}
     if cfg.tune or cfg.gamma is None:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
-                           criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data))
+                           criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data),
+                           warn_edge=cfg.grid is not None)  # the built-in grids' edges are for the record only
         model.set_params(**selection.params)
     timings["select"] = time.perf_counter() - t0
     gamma = cfg.gamma if cfg.gamma is not None else (selection.gamma if selection is not None else 0.0)

@@ -95,3 +95,15 @@ def test_relation_fold_semantic_repredicts_validation_rows(toy_data, toy_data_w2
     np.testing.assert_array_equal(out[others], toy_data.semantic[others])
     with pytest.raises(ConfigError, match="rows"):
         relation_fold_semantic(wv[:5])(toy_data.semantic, tr, va)
+
+
+def test_grid_edge_warns_for_user_grids_only(toy_data, caplog):
+    grid = {"alpha": [1.0, 1e6, 1e9], "lam": [1.0]}  # the huge ridge weights shrink V to nothing: 1.0 wins
+    with caplog.at_level("INFO", logger="zslkit.training.selection"):
+        user = select(ESZSL(), toy_data, grid=grid)
+        levels_user = {r.levelname for r in caplog.records if "edge of its grid" in r.message}
+        caplog.clear()
+        default = select(ESZSL(), toy_data, grid=grid, warn_edge=False)
+        levels_default = {r.levelname for r in caplog.records if "edge of its grid" in r.message}
+    assert user.at_grid_edge == default.at_grid_edge == ["alpha"]  # recorded either way
+    assert levels_user == {"WARNING"} and levels_default == {"INFO"}

@@ -73,7 +73,7 @@ def scores_fn_for(model: ZSLModel, semantic: np.ndarray):
 
 def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = None, folds: Sequence[int] = (1,),
            holdout: float = 0.2, seed: int = 0, criterion: str = "T1",
-           fold_semantic: FoldSemantic | None = None) -> Selection:
+           fold_semantic: FoldSemantic | None = None, warn_edge: bool = True) -> Selection:
     """Choose hyperparameters and the calibration gamma on validation classes.
 
     Args:
@@ -86,6 +86,9 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         criterion: "T1" (ZSL accuracy on validation classes, xlsa17's convention) or "H".
         fold_semantic: the class matrix each fold fits and scores with (default: ``data.semantic``);
             :func:`relation_fold_semantic` for class-relation embeddings such as VGSE.
+        warn_edge: log a warning when a chosen value lies at the edge of its grid (a grid the user
+            chose); False logs it at INFO level (a built-in default grid). It is recorded in
+            ``Selection.at_grid_edge`` either way.
     """
     if criterion not in ("T1", "H"):
         raise ConfigError(f"selection criterion must be 'T1' or 'H', got {criterion!r}")
@@ -120,6 +123,7 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         if numeric and len(vals) > 2 and points[best][name] in (min(vals), max(vals)):
             edge.append(name)
     if edge:
-        log.warning("selected %s at the edge of its grid: consider widening the grid", edge)
+        log.log(logging.WARNING if warn_edge else logging.INFO,
+                "selected %s at the edge of its grid: consider widening the grid", edge)
     return Selection(params=dict(points[best]), gamma=table[best]["val_gamma"], criterion=criterion, table=table,
                      folds=fold_names, at_grid_edge=edge)
