@@ -20,7 +20,6 @@ conversions happen here and nowhere else.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from zslkit.data.semantic_files import orient_class_matrix, read_semantic_matrix
 from zslkit.data.zsldata import ZSLData
 from zslkit.errors import ZSLDataError
 from zslkit.utils.finite import all_finite
+from zslkit.utils.provenance import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -315,21 +315,9 @@ def read_class_folds(root: Path, class_names: list[str], seen: np.ndarray) -> li
     return folds
 
 
-def sha256_file(path: str | os.PathLike, limit: int | None = None) -> str:
-    """SHA-256 of a file (first ``limit`` bytes if given), for provenance records."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        remaining = limit
-        while True:
-            chunk = fh.read(1 << 20 if remaining is None else min(1 << 20, remaining))
-            if not chunk:
-                break
-            h.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-                if remaining <= 0:
-                    break
-    return h.hexdigest()
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, for provenance records (:func:`zslkit.utils.provenance.file_sha256`, cached)."""
+    return file_sha256(path)
 
 
 def available_semantics(root: str | os.PathLike, att_splits: AttSplits | None = None,
