@@ -247,7 +247,8 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     if cfg.tune or cfg.gamma is None:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
                            criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data),
-                           warn_edge=cfg.grid is not None)  # the built-in grids' edges are for the record only
+                           warn_edge=cfg.grid is not None,  # the built-in grids' edges are for the record only
+                           progress=cfg.progress)
         model.set_params(**selection.params)
     timings["select"] = time.perf_counter() - t0
     gamma = cfg.gamma if cfg.gamma is not None else (selection.gamma if selection is not None else 0.0)

@@ -60,3 +60,13 @@ def test_eszsl_errors(rng):
         ESZSL().fit(np.full((4, 3), np.nan), np.array([0, 1, 2, 0]), rng.random((3, 2)))
     with pytest.raises(ConfigError, match="label_coding"):
         ESZSL(label_coding="-1/1").fit(rng.random((4, 3)), np.array([0, 1, 2, 0]), rng.random((3, 2)))
+
+
+def test_eszsl_fit_grid_with_one_alpha_uses_the_solve_and_agrees(rng):
+    X = rng.random((40, 5))
+    y = rng.integers(0, 3, 40)
+    S = rng.random((3, 4))
+    grid = [{"alpha": 0.5, "lam": g} for g in (0.01, 1.0, 100.0)]
+    for params, fitted in ESZSL().fit_grid(X, y, S, grid):
+        single = clone(ESZSL()).set_params(**params).fit(X, y, S)
+        np.testing.assert_allclose(fitted.V_, single.V_, rtol=1e-5, atol=1e-7)

@@ -65,13 +65,15 @@ def test_fold_semantic_is_what_each_fold_fits_and_scores(toy_data, monkeypatch):
     monkeypatch.setattr(ESZSL, "fit_grid", spy_fit_grid)
     monkeypatch.setattr(ESZSL, "scores", spy_scores)
     select(ESZSL(), toy_data, grid={"alpha": [1.0]}, folds=(1, 2), fold_semantic=marked)
-    assert len(calls) == 2 and len(fitted_with) == 2
+    # the search fits each fold once; with two folds the chosen point is refitted once per fold for its gamma
+    assert len(calls) == 2 and len(fitted_with) == 4
     for k, (tr, va) in enumerate(calls):
         vs = toy_data.validation_split(fold=k + 1)
         np.testing.assert_array_equal(tr, vs.train_classes)
         np.testing.assert_array_equal(va, vs.val_classes)
-        assert np.all(fitted_with[k][va] == -2.0 - k)
-        np.testing.assert_array_equal(fitted_with[k][tr], toy_data.semantic[tr])
+        for S in (fitted_with[k], fitted_with[2 + k]):
+            assert np.all(S[va] == -2.0 - k)
+            np.testing.assert_array_equal(S[tr], toy_data.semantic[tr])
     # every scored matrix is a row subset of the fold matrices, with the marked validation rows among them
     assert any(np.any(S == -2.0) for S in scored_with) and any(np.any(S == -3.0) for S in scored_with)
 
@@ -107,3 +109,22 @@ def test_grid_edge_warns_for_user_grids_only(toy_data, caplog):
         levels_default = {r.levelname for r in caplog.records if "edge of its grid" in r.message}
     assert user.at_grid_edge == default.at_grid_edge == ["alpha"]  # recorded either way
     assert levels_user == {"WARNING"} and levels_default == {"INFO"}
+
+
+def test_t1_search_sweeps_gzsl_once_and_matches_the_full_protocol(toy_data, monkeypatch):
+    """criterion T1: the chosen point and gamma are those of the full protocol; only one exact sweep runs."""
+    import zslkit.training.selection as sel_mod
+
+    grid = {"alpha": [0.1, 10.0, 1000.0], "lam": [0.1, 1.0]}
+    sweeps = []
+    real = sel_mod.evaluate
+    monkeypatch.setattr(sel_mod, "evaluate", lambda *a, **k: sweeps.append(1) or real(*a, **k))
+    fast = select(ESZSL(), toy_data, grid=grid)
+    assert len(sweeps) == 1  # one fold: the chosen point's kept model, evaluated once
+    full = select(ESZSL(), toy_data, grid=grid, criterion="H")
+    assert len(sweeps) == 1 + 6
+    best_by_t1 = max(full.table, key=lambda r: r["val_T1"])
+    assert fast.params == best_by_t1["params"]
+    assert fast.gamma == pytest.approx(best_by_t1["val_gamma"])
+    assert [r["val_T1"] for r in fast.table] == pytest.approx([r["val_T1"] for r in full.table])
+    assert sum(r["val_H"] is not None for r in fast.table) == 1

@@ -124,6 +124,13 @@ def choose_gamma(sweep: GZSLSweep) -> float:
     return sweep.best()[0]
 
 
+def zsl_accuracy(scores_fn: ScoresFn, features: np.ndarray, labels: np.ndarray, split: EvalSplit) -> float:
+    """ZSL T1 (%) alone: per-class top-1 of the unseen images among the unseen classes (no GZSL sweep)."""
+    unseen = np.asarray(split.unseen_classes, dtype=np.int64)
+    zs = _checked_scores(scores_fn, np.asarray(features)[split.unseen_idx], unseen)
+    return 100 * per_class_accuracy(np.asarray(labels)[split.unseen_idx], unseen[np.argmax(zs, axis=1)])
+
+
 def evaluate(scores_fn: ScoresFn, features: np.ndarray, labels: np.ndarray, split: EvalSplit,
              gamma: float | None = None) -> Metrics:
     """Run the full ZSL + GZSL protocol on one split.
