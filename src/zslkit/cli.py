@@ -6,6 +6,7 @@ with status 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -17,8 +18,29 @@ from zslkit import __version__
 from zslkit.errors import ZSLKitError
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """The one-line message of an error of the environment rather than of zslkit (a full or
+    read-only disk, a missing permission, memory), or None for anything else (a bug: traceback)."""
+    from zslkit.utils.atomic import is_output_error, output_error
+
+    if isinstance(exc, MemoryError):
+        return ("out of memory (an input far larger than expected, or too little RAM); outputs written so far are "
+                "complete (every file is written atomically)")
+    if isinstance(exc, OSError):
+        if is_output_error(exc) and exc.filename:
+            return str(output_error(exc.filename, exc))
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return None
+
+
 class _Group(click.Group):
-    """Turns zslkit's own errors into one clear line and a non-zero exit (no traceback)."""
+    """Turns zslkit's own errors, and errors of the environment (full or read-only disk, missing
+    permissions, out of memory), into one clear line and exit status 2 (no traceback)."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -26,7 +48,13 @@ class _Group(click.Group):
         except ZSLKitError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {_one_line(exc)}", fg="red", err=True)
+            ctx.exit(2)
+        except (OSError, MemoryError) as exc:
+            msg = _environment_error(exc)
+            if msg is None or (ctx.obj or {}).get("debug"):
+                raise
+            click.secho(f"error: {_one_line(msg)}", fg="red", err=True)
             ctx.exit(2)
 
 
@@ -75,7 +103,10 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
     """Write a SURROGATE xlsa17 dataset (real splits, synthetic features)."""
     from zslkit.data.surrogate import SurrogateConfig, make_surrogate
     from zslkit.data.xlsa17 import load_xlsa17
+    from zslkit.errors import ConfigError
 
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
     make_surrogate(att_splits, out, seed=seed, config=SurrogateConfig(feature_dim=feature_dim), n_unseen=n_unseen,
                    overwrite=overwrite)
     s = load_xlsa17(out).summary()
@@ -158,12 +189,18 @@ def data_build(ctx: click.Context, images, classes, unseen, attributes, word_vec
                    "class relation as unseen rows are at test time ('auto': for VGSE embeddings).")
 @click.option("--relation-word-vectors", default="word2vec", show_default=True,
               help="Semantic name or file the class relation is fitted on (with --val-semantic relation/auto).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace a finished run of another configuration in --out (a finished run of the same "
+                   "configuration is kept and reported; without this flag another one is an error).")
 @click.pass_context
 def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
               params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
-              val_semantic: str, relation_word_vectors: str) -> None:
-    """Train a ZSL model on a dataset and write RUN_DIR/metrics.json + config.yaml."""
-    from zslkit.pipeline import TrainConfig, train
+              val_semantic: str, relation_word_vectors: str, overwrite: bool) -> None:
+    """Train a ZSL model on a dataset and write RUN_DIR/metrics.json + config.yaml.
+
+    RUN_DIR is locked while the run lasts; a finished run of the same configuration in it is
+    reported without recomputing, one of another configuration needs --overwrite."""
+    from zslkit.pipeline import TrainConfig
 
     fixed = _parse_params(params)
     if loss is not None:
@@ -175,10 +212,18 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
                       relation_word_vectors=relation_word_vectors)
-    result = train(cfg)
-    result.save(out)
-    _print_result(result.to_dict())
-    click.echo(f"wrote {out / 'metrics.json'}")
+    _train_and_print(cfg, out, overwrite)
+
+
+def _train_and_print(cfg, out: Path, overwrite: bool) -> None:
+    from zslkit.pipeline import train_to_dir
+
+    result, resumed = train_to_dir(cfg, out, overwrite=overwrite)
+    if resumed:
+        click.echo(f"{out} already holds a finished run of this configuration (nothing recomputed; --overwrite "
+                   "recomputes it):")
+    _print_result(result)
+    click.echo(f"{'kept' if resumed else 'wrote'} {out / 'metrics.json'}")
 
 
 def _train_attention_net(data_dir: Path, out: Path, seed: int, fixed: dict, gamma, val_folds, ctx) -> None:
@@ -190,21 +235,27 @@ def _train_attention_net(data_dir: Path, out: Path, seed: int, fixed: dict, gamm
     from zslkit.training.feature_maps import load_feature_maps
     from zslkit.training.loop import AttentionNetConfig, train_attention_net
 
+    from zslkit.utils.lock import locked_dir
+
     values = {"seed": seed, "out_dir": str(out), "val_fold": val_folds[0],
               "progress": not ctx.find_root().params.get("quiet", False), **fixed}
     if gamma is not None:
         values["gamma"] = gamma
     cfg = AttentionNetConfig.from_dict(values).validate()
-    result = train_attention_net(cfg, load_feature_maps(data_dir))
-    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
+    rank0 = os.environ.get("RANK", "0") == "0"
+    # under torchrun every rank runs this; only rank 0 writes the run directory, so only it locks it
+    with locked_dir(out, "run directory") if rank0 else contextlib.nullcontext():
+        result = train_attention_net(cfg, load_feature_maps(data_dir))
+    if rank0:  # under torchrun only rank 0 prints
         _print_result({**result.to_dict(), "params": {k: v for k, v in fixed.items()}})
         click.echo(f"training throughput {result.throughput:.0f} images/s on {result.world_size} process(es)")
         click.echo(f"wrote {out / 'metrics.json'}")
 
 
 def _parse_params(items: tuple[str, ...]) -> dict:
-    import yaml
-
+    """``--param NAME=VALUE`` options -> {NAME: value}; VALUE is YAML (``0.1``, ``true``, ``[1, 2]``,
+    ``remse``) parsed safely and bounded (:func:`zslkit.config.parse_value`)."""
+    from zslkit.config import parse_value
     from zslkit.errors import ConfigError
 
     out = {}
@@ -212,7 +263,9 @@ def _parse_params(items: tuple[str, ...]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--param expects NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        if not k.strip():
+            raise ConfigError(f"--param expects NAME=VALUE, got {item!r} (no name)")
+        out[k.strip()] = parse_value(v, f"--param {k.strip()}")
     return out
 
 
@@ -264,12 +317,12 @@ def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: 
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (train configs; grid configs use their own 'out').")
-def run_cmd(config: Path, out: Path | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Train configs: replace a finished run of another configuration.")
+def run_cmd(config: Path, out: Path | None, overwrite: bool) -> None:
     """Run an experiment from a YAML config (kind: train | grid | discover | demo)."""
     from zslkit.config import load_config
     from zslkit.demo import DemoConfig
     from zslkit.grid import GridConfig, run_grid
-    from zslkit.pipeline import train
     from zslkit.vgse.discovery import DiscoverConfig
 
     cfg = load_config(config)
@@ -292,11 +345,7 @@ def run_cmd(config: Path, out: Path | None) -> None:
             click.echo(line)
         click.echo(f"wrote {out / 'report.html'} and {out / 'metrics.json'}")
         return
-    result = train(cfg)
-    out = out or Path("runs") / config.stem
-    result.save(out)
-    _print_result(result.to_dict())
-    click.echo(f"wrote {out / 'metrics.json'}")
+    _train_and_print(cfg, out or Path("runs") / config.stem, overwrite)
 
 
 @main.command("analyze")
