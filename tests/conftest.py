@@ -60,3 +60,50 @@ def toy_data_w2v(toy_dir):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+#: a child process that starts an atomic write of argv[1] and is SIGKILLed inside it: what a run killed
+#: mid-write leaves on disk (a ``.NAME.tmp-XXXXXXXX`` file beside the destination)
+_KILLED_WRITER = """
+import os, signal, sys
+sys.path.insert(0, {src!r})
+from zslkit.utils.atomic import atomic_path
+with atomic_path(sys.argv[1]) as tmp:
+    with open(tmp, "wb") as fh:
+        fh.write(b"half a file")
+        fh.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def killed_writer_leftover(path: Path) -> Path:
+    """Run a writer of ``path`` that is SIGKILLed mid-write; returns the temporary file it left."""
+    import subprocess
+    import sys
+
+    path = Path(path)
+    before = set(path.parent.glob(f".{path.name}.tmp-*")) if path.parent.exists() else set()
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    subprocess.run([sys.executable, "-c", _KILLED_WRITER.format(src=src), str(path)], check=False)
+    (left,) = set(path.parent.glob(f".{path.name}.tmp-*")) - before
+    return left
+
+
+def temp_leftovers(root: Path) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*") if ".tmp-" in p.name)
+
+
+def png_bomb(path: Path, width: int = 20000, height: int = 20000) -> Path:
+    """A ~70-byte PNG whose header claims ``width`` x ``height`` pixels (a "decompression bomb": the
+    real ones also carry a few KB of zlib data that inflate to gigabytes); PIL checks the claimed size
+    when opening, so the pixel data can stay tiny."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                           + chunk(b"IEND", b""))
+    return Path(path)

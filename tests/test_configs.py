@@ -61,3 +61,64 @@ def test_unset_environment_variable_is_an_error(tmp_path, monkeypatch):
     monkeypatch.delenv("ZSLKIT_DATA", raising=False)
     with pytest.raises(ConfigError, match="not set"):
         load_config(next(p for p in CONFIGS if "${ZSLKIT_DATA}" in p.read_text()))
+
+
+def test_yaml_bounds_alias_bomb_depth_recursion_and_tags(tmp_path):
+    """Issue #15: a 1 KB alias bomb grew past 1.3 GB when expanded, 3000-deep nesting was a RecursionError,
+    a !!python tag was refused as a traceback."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "c.yaml"
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    p.write_text("kind: train\ndata: ${HOME}\nx:\n" + "\n".join("  " + ln for ln in levels) + "\nparams: {x: *a8}\n")
+    assert p.stat().st_size < 1200
+    # in a child limited to 1 GB of address space: a regression fails with MemoryError instead of eating RAM
+    child = ("import resource, sys\n"
+             "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+             "from zslkit.config import _expand, read_yaml\n"
+             "try:\n    _expand(read_yaml(sys.argv[1]), sys.argv[1])\n"
+             "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
+    r = subprocess.run([sys.executable, "-c", child, str(p)], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    assert r.stdout.startswith("ConfigError") and "c.yaml: expands to more than 20000 values" in r.stdout, r
+    with pytest.raises(ConfigError, match=r"c.yaml: expands to more than 20000 values"):
+        load_config(p)
+    for text, match in (("params: " + "[" * 3000 + "]" * 3000, "nested too deeply"),
+                        ("params: " + "[" * 50 + "]" * 50, "nested more than 40 levels"),
+                        ("params: &a {x: *a}", "refers to itself"),
+                        ("params: !!python/object/apply:os.system [echo]", "could not determine a constructor"),
+                        ("kind: [train]", "kind must be one of")):
+        p.write_text("data: x\n" + text + "\n")
+        with pytest.raises(ConfigError, match=match):
+            load_config(p)
+    p.write_text("base: &b {lam: 1.0}\n")  # ordinary anchors still work
+    from zslkit.config import parse_yaml
+
+    assert parse_yaml("a: &b {lam: 1.0}\nc: *b\n", "x") == {"a": {"lam": 1.0}, "c": {"lam": 1.0}}
+
+
+def test_train_yaml_values_are_checked_before_any_work(tmp_path, toy_dir):
+    p = tmp_path / "t.yaml"
+    for body, match in (("seed: -1", "seed must be an integer >= 0"), ("val_folds: [0]", "numbered from 1"),
+                        ("gamma: .nan", "'gamma' = nan must be a finite number"),
+                        ("params: {lam: abc}", "params: model 'eszsl' hyperparameter 'lam' = 'abc'"),
+                        ("grid: {lam: []}", "grid: search grid of 'eszsl' hyperparameter 'lam' must be a non-empty"),
+                        ("grid: {lam: [1, abc]}", "'lam' = 'abc' has the wrong type"),
+                        ("model: 'sae(normalize_w=abc)'", "'normalize_w' = 'abc' has the wrong type")):
+        p.write_text(f"kind: train\ndata: {toy_dir}\n{body}\n")
+        with pytest.raises(ConfigError, match=match):
+            load_config(p)
+
+
+def test_demo_nested_settings_are_checked(tmp_path):
+    p = tmp_path / "d.yaml"
+    for body, match in (("discovery: {no_such_setting: 3}", r"demo discovery: unknown setting\(s\) \['no_such_setting'\]"),
+                        ("discovery: {epochs: many}", "demo discovery: setting 'epochs' = 'many' has the wrong type"),
+                        ("discovery: {out: /elsewhere}", "unknown setting.*'out'"),  # the demo sets it itself
+                        ("world: {n_sen: 3}", "demo world: unknown setting"),
+                        ("seed: -2", "demo seed must be an integer >= 0")):
+        p.write_text(f"kind: demo\nsmall: true\n{body}\n")
+        with pytest.raises(ConfigError, match=match):
+            load_config(p)

@@ -63,9 +63,16 @@ def test_demo_report_has_every_section(demo_out):
 
 
 def test_demo_resumes_without_redoing_runs(demo_out):
+    from tests.conftest import killed_writer_leftover, temp_leftovers
+
     out, res = demo_out
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
+    # issue #15: what writers SIGKILLed in the world, the discovery, a run and the report left was never removed
+    img = next((out / "world" / "train").rglob("*.png"))
+    left = [killed_writer_leftover(p) for p in (img, out / "vgse" / "metadata.json", out / "report.html",
+                                                next((out / "runs").glob("*/predictions.npz")))]
     again = run_demo(out, res.config)
+    assert not any(p.exists() for p in left) and temp_leftovers(out) == []
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert [r["T1"] for r in again.rows] == [r["T1"] for r in res.rows]
 

@@ -19,6 +19,48 @@ def test_get_model_inline_and_override():
     assert isinstance(m, ESZSL) and m.alpha == 5 and m.lam == 3
     with pytest.raises(ConfigError, match="unknown model"):
         get_model("nope")
-    with pytest.raises(ConfigError, match="bad hyperparameters"):
+    with pytest.raises(ConfigError, match="model 'eszsl' has no hyperparameter 'nonexistent'; its hyperparameters"):
         get_model("eszsl(nonexistent=1)")
     assert "eszsl" in model_names()
+
+
+@pytest.mark.parametrize("spec, params, match", [
+    ("eszsl", {"lam": "abc"}, r"'lam' = 'abc' has the wrong type \(expected float\)"),
+    ("sae", {"normalize_w": "abc"}, r"'normalize_w' = 'abc' has the wrong type \(expected bool\)"),
+    ("sae", {"normalize_w": 1}, r"'normalize_w' = 1 has the wrong type \(expected bool\)"),
+    ("ale", {"epochs": 2.5}, r"'epochs' = 2.5 has the wrong type \(expected int\)"),
+    ("ale", {"epochs": True}, r"'epochs' = True has the wrong type"),
+    ("eszsl", {"alpha": float("nan")}, r"'alpha' = nan: must be a finite number"),
+    ("eszsl", {"alpha": float("inf")}, r"'alpha' = inf: must be a finite number"),
+    ("regressor", {"loss": 3}, r"'loss' = 3 has the wrong type \(expected str\)"),
+    ("eszsl", {"lam": [1, 2]}, r"'lam' = \[1, 2\] has the wrong type"),
+    ("eszsl(lam=x)", {}, r"'lam' = 'x' has the wrong type"),
+])
+def test_hyperparameter_values_are_checked_against_the_constructor(spec, params, match):
+    # issue #15: a string for a bool was accepted (truthy), NaN ran until the scores were NaN, "abc" raised
+    # a ValueError traceback deep inside fit
+    with pytest.raises(ConfigError, match=match):
+        get_model(spec, **params)
+
+
+def test_valid_hyperparameters_still_pass():
+    assert get_model("ale", epochs=2, lr=None).epochs == 2  # Optional[float] accepts None
+    assert get_model("eszsl", alpha=3).alpha == 3  # an int for a float
+    assert get_model("regressor(loss=remse, hidden=0)").loss == "remse"
+
+
+def test_grid_values_are_checked():
+    from zslkit.registry import check_hyperparameters
+
+    check_hyperparameters("eszsl", {"alpha": [1, 10.0]}, grid=True)
+    for grid, match in (({"alpha": []}, "non-empty list"), ({"alpha": 3}, "non-empty list"),
+                        ({"alpha": [1, "x"]}, "'alpha' = 'x'"), ({"beta": [1]}, "no hyperparameter 'beta'")):
+        with pytest.raises(ConfigError, match=match):
+            check_hyperparameters("eszsl", grid, "g.yaml:grid", grid=True)
+
+
+def test_model_spec_values_are_safe_yaml():
+    with pytest.raises(ConfigError, match="could not determine a constructor"):
+        parse_model_spec("eszsl(alpha=!!python/object/apply:os.system [true])")
+    with pytest.raises(ConfigError, match="nested"):
+        parse_model_spec("eszsl(alpha=" + "[" * 100 + "]" * 100 + ")")

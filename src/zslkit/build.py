@@ -42,6 +42,7 @@ The module sits beside :mod:`zslkit.pipeline` because it joins the data layer to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -70,6 +71,7 @@ from zslkit.data.images import (
 from zslkit.data.xlsa17 import load_xlsa17, read_class_list, sha256_file
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.utils.atomic import atomic_write_json
+from zslkit.utils.lock import locked_dir
 from zslkit.utils.threads import torch_threads
 
 log = logging.getLogger(__name__)
@@ -192,10 +194,14 @@ class BuildReport:
     seconds: float = 0.0
     word_vector_dim: int = 0
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: True when ``out`` already held this build (same fingerprint) and nothing was recomputed
+    already_built: bool = False
 
     def summary(self) -> str:
         b = self.provenance.get("backbone", {})
-        lines = [f"wrote xlsa17 dataset {self.out}",
+        lines = [f"{'kept' if self.already_built else 'wrote'} xlsa17 dataset {self.out}"
+                 + (" (already built from the same inputs and settings: nothing recomputed)"
+                    if self.already_built else ""),
                  (f"  {self.num_images} images x {self.feature_dim} dims ({b.get('name')}, {b.get('image_size')} px), "
                   f"{self.num_seen} seen + {self.num_unseen} unseen classes, "
                   + (f"{self.num_attributes} attributes" if self.num_attributes else "no attributes")
@@ -208,7 +214,9 @@ class BuildReport:
                          "(--oov skip): " + "; ".join(f"{c}: {w}" for c, w in list(oov.items())[:5])
                          + (" ..." if len(oov) > 5 else ""))
         found = self.num_images + len(self.skipped)
-        if self.resumed_from >= found:
+        if self.already_built:
+            pass
+        elif self.resumed_from >= found:
             lines.append("  features of all images taken from the feature cache")
         elif self.resumed_from:
             lines.append(f"  resumed feature extraction at image {self.resumed_from} of {found}")
@@ -256,8 +264,62 @@ def build_xlsa17(config: BuildConfig, on_batch: Callable[[int, int], None] | Non
         ConfigError: bad settings or backbone weights.
     """
     cfg = config.validate()
-    with torch_threads(cfg.threads):
-        return _build(cfg, on_batch)
+    with torch_threads(cfg.threads), contextlib.ExitStack() as stack:
+        return _build(cfg, on_batch, stack)
+
+
+#: BuildConfig fields that do not change what a build writes (left out of its fingerprint)
+_NOT_FINGERPRINTED = ("out", "progress", "overwrite", "keep_cache", "cache_dir", "threads")
+
+
+def build_fingerprint(cfg: BuildConfig, images: ImageList) -> str:
+    """SHA-256 of everything a build's output depends on: the settings, the contents of the class
+    lists, attribute table, word-vector and weight files, and the image list (relative path, size and
+    modification time of every image). Stored in ``BUILD.json``; a rerun with the same fingerprint
+    finds its work done."""
+    import hashlib
+    import json
+
+    record: dict[str, Any] = {k: v for k, v in asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
+    for k in ("classes", "unseen", "attributes", "word_vectors", "weights"):
+        path = getattr(cfg, k)
+        record[k] = None if path is None else sha256_file(path)
+    root = Path(cfg.images)
+    listing = hashlib.sha256()
+    for path, label in zip(images.paths, images.labels.tolist()):
+        st = os.stat(path)
+        listing.update(f"{_relative(path, root)}\0{label}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8",
+                                                                                                   "surrogatepass"))
+    record["images"] = [str(root.resolve()), listing.hexdigest()]
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def _finished_build(cfg: BuildConfig, fingerprint: str) -> BuildReport | None:
+    """The report of the finished build in ``cfg.out`` when it was made from the same inputs and
+    settings (same fingerprint), after completing what a build killed at its very end left undone
+    (the default feature cache removed, the directory read back); else None."""
+    import json
+
+    out = Path(cfg.out)
+    try:
+        prov = json.loads((out / BUILD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(prov, dict) or prov.get("fingerprint") != fingerprint or cfg.overwrite:
+        return None
+    for sem in prov.get("semantics", [])[:1]:
+        load_xlsa17(out, semantic=sem)  # the directory must read back (raises on any inconsistency)
+    if not (cfg.keep_cache or cfg.cache_dir):
+        shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
+    counts = prov.get("counts", {})
+    return BuildReport(out=out, num_images=int(counts.get("images", 0)),
+                       feature_dim=int(prov.get("backbone", {}).get("feature_dim", 0)),
+                       num_seen=int(counts.get("seen", 0)), num_unseen=int(counts.get("unseen", 0)),
+                       num_attributes=int(counts.get("attributes", 0)), splits=dict(counts.get("splits", {})),
+                       val_folds=int(prov.get("settings", {}).get("val_folds", 0)),
+                       skipped=list(prov.get("skipped_images", [])),
+                       word_vector_dim=int((prov.get("word_vectors") or {}).get("dim", 0)),
+                       provenance=prov, already_built=True)
 
 
 def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
@@ -292,7 +354,7 @@ def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.nd
     return np.asarray(matrix, dtype=np.float32), info
 
 
-def _build(cfg: BuildConfig, on_batch) -> BuildReport:
+def _build(cfg: BuildConfig, on_batch, stack: contextlib.ExitStack) -> BuildReport:
     from zslkit import __version__
     from zslkit.data.patches import PatchExtractor, PatchSpec
     from zslkit.vgse.backbone import build_backbone, state_fingerprint
@@ -318,6 +380,16 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
     words, word_info = (None, None) if cfg.word_vectors is None else _class_word_vectors(cfg, class_names)
     images = _find_images(cfg.images, class_names)
     backbone = build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)  # bad weights: ConfigError, nothing written
+    fingerprint = build_fingerprint(cfg, images)
+    if Path(cfg.out).exists() and not Path(cfg.out).is_dir():
+        raise ZSLDataError(f"{cfg.out}: output path exists and is not a directory")
+    # one process per output directory; temp files of a killed earlier build are removed
+    stack.enter_context(locked_dir(cfg.out, "dataset directory"))
+    done = _finished_build(cfg, fingerprint)
+    if done is not None:
+        log.info("%s already holds this build (same inputs and settings): nothing recomputed", cfg.out)
+        done.seconds = time.perf_counter() - t_start
+        return done
     out = prepare_output_dir(cfg.out, overwrite=cfg.overwrite)
     timings["inputs"] = time.perf_counter() - t_start
     log.info("%d images of %d classes (%d unseen) from %s", len(images), len(class_names), unseen_ids.size,
@@ -366,6 +438,7 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
     split_sizes = {k: int(v.size) for k, v in splits.locs.items()}
     provenance: dict[str, Any] = {
         "format": BUILD_FORMAT,
+        "fingerprint": fingerprint,
         "zslkit_version": __version__,
         "comparability": COMPARABILITY,
         "inputs": {

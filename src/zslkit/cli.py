@@ -6,6 +6,7 @@ with status 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -17,8 +18,29 @@ from zslkit import __version__
 from zslkit.errors import ZSLKitError
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """The one-line message of an error of the environment rather than of zslkit (a full or
+    read-only disk, a missing permission, memory), or None for anything else (a bug: traceback)."""
+    from zslkit.utils.atomic import is_output_error, output_error
+
+    if isinstance(exc, MemoryError):
+        return ("out of memory (an input far larger than expected, or too little RAM); outputs written so far are "
+                "complete (every file is written atomically)")
+    if isinstance(exc, OSError):
+        if is_output_error(exc) and exc.filename:
+            return str(output_error(exc.filename, exc))
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return None
+
+
 class _Group(click.Group):
-    """Turns zslkit's own errors into one clear line and a non-zero exit (no traceback)."""
+    """Turns zslkit's own errors, and errors of the environment (full or read-only disk, missing
+    permissions, out of memory), into one clear line and exit status 2 (no traceback)."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -26,7 +48,13 @@ class _Group(click.Group):
         except ZSLKitError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {_one_line(exc)}", fg="red", err=True)
+            ctx.exit(2)
+        except (OSError, MemoryError) as exc:
+            msg = _environment_error(exc)
+            if msg is None or (ctx.obj or {}).get("debug"):
+                raise
+            click.secho(f"error: {_one_line(msg)}", fg="red", err=True)
             ctx.exit(2)
 
 
@@ -105,7 +133,10 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
     """Write a SURROGATE xlsa17 dataset (real splits, synthetic features)."""
     from zslkit.data.surrogate import SurrogateConfig, make_surrogate
     from zslkit.data.xlsa17 import load_xlsa17
+    from zslkit.errors import ConfigError
 
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
     make_surrogate(att_splits, out, seed=seed, config=SurrogateConfig(feature_dim=feature_dim), n_unseen=n_unseen,
                    overwrite=overwrite)
     s = load_xlsa17(out).summary()
@@ -199,11 +230,14 @@ def data_build(ctx: click.Context, images, classes, unseen, attributes, word_vec
                    "their own; convert the authors' .pkl files with `zslkit data convert-w2v`).")
 @click.option("--device", default=None, help="Torch models: cpu | cuda | cuda:K | auto (default: the model's, CPU; "
                                              "image-level models: auto).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace a finished run of another configuration in --out (a finished run of the same "
+                   "configuration is kept and reported; without this flag another one is an error).")
 @click.pass_context
 def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
               params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
               val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
-              weights: Path | None, attribute_vectors: Path | None, device: str | None) -> None:
+              weights: Path | None, attribute_vectors: Path | None, device: str | None, overwrite: bool) -> None:
     """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
     predictions.npz).
 
@@ -211,11 +245,12 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
     end to end on an xlsa17 directory with --images (and --backbone/--weights); --param sets any
     of their settings and --param preset=cub|awa2|sun starts from the authors'. They checkpoint
     every epoch (resume: --param resume=true) and run unchanged under
-    ``torchrun --nproc_per_node=N -m zslkit train``."""
-    import os
+    ``torchrun --nproc_per_node=N -m zslkit train``.
 
+    RUN_DIR is locked while the run lasts; a finished run of the same configuration in it is
+    reported without recomputing, one of another configuration needs --overwrite."""
     from zslkit.errors import ConfigError
-    from zslkit.pipeline import TrainConfig, train
+    from zslkit.pipeline import TrainConfig
     from zslkit.registry import is_image_model
 
     fixed = _parse_params(params)
@@ -234,18 +269,32 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
                       relation_word_vectors=relation_word_vectors, images=None if images is None else str(images),
                       attribute_vectors=None if attribute_vectors is None else str(attribute_vectors), device=device)
-    result = train(cfg, out_dir=out)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
-        _print_result(result.to_dict())
-        if image_level:
-            click.echo(f"training throughput {result.throughput:.0f} images/s on "
-                       f"{result.extra.get('world_size', 1)} process(es)")
-        click.echo(f"wrote {out / 'metrics.json'}")
+    _train_and_print(cfg, out, overwrite)
+
+
+def _train_and_print(cfg, out: Path, overwrite: bool) -> None:
+    import os
+
+    from zslkit.pipeline import train_to_dir
+    from zslkit.registry import is_image_model
+
+    result, resumed = train_to_dir(cfg, out, overwrite=overwrite)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 prints
+        return
+    if resumed:
+        click.echo(f"{out} already holds a finished run of this configuration (nothing recomputed; --overwrite "
+                   "recomputes it):")
+    _print_result(result)
+    if is_image_model(cfg.model) and not resumed:
+        click.echo(f"training throughput {result.get('train_images_per_s', float('nan')):.0f} images/s on "
+                   f"{result.get('world_size', 1)} process(es)")
+    click.echo(f"{'kept' if resumed else 'wrote'} {out / 'metrics.json'}")
 
 
 def _parse_params(items: tuple[str, ...]) -> dict:
-    import yaml
-
+    """``--param NAME=VALUE`` options -> {NAME: value}; VALUE is YAML (``0.1``, ``true``, ``[1, 2]``,
+    ``remse``) parsed safely and bounded (:func:`zslkit.config.parse_value`)."""
+    from zslkit.config import parse_value
     from zslkit.errors import ConfigError
 
     out = {}
@@ -253,7 +302,9 @@ def _parse_params(items: tuple[str, ...]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--param expects NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        if not k.strip():
+            raise ConfigError(f"--param expects NAME=VALUE, got {item!r} (no name)")
+        out[k.strip()] = parse_value(v, f"--param {k.strip()}")
     return out
 
 
@@ -305,12 +356,12 @@ def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: 
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (train configs; grid configs use their own 'out').")
-def run_cmd(config: Path, out: Path | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Train configs: replace a finished run of another configuration.")
+def run_cmd(config: Path, out: Path | None, overwrite: bool) -> None:
     """Run an experiment from a YAML config (kind: train | grid | discover | demo)."""
     from zslkit.config import load_config
     from zslkit.demo import DemoConfig
     from zslkit.grid import GridConfig, run_grid
-    from zslkit.pipeline import train
     from zslkit.vgse.discovery import DiscoverConfig
 
     cfg = load_config(config)
@@ -333,10 +384,7 @@ def run_cmd(config: Path, out: Path | None) -> None:
             click.echo(line)
         click.echo(f"wrote {out / 'report.html'} and {out / 'metrics.json'}")
         return
-    out = out or Path("runs") / config.stem
-    result = train(cfg, out_dir=out)
-    _print_result(result.to_dict())
-    click.echo(f"wrote {out / 'metrics.json'}")
+    _train_and_print(cfg, out or Path("runs") / config.stem, overwrite)
 
 
 @main.command("evaluate")

@@ -8,11 +8,19 @@ other key must be a field of that dataclass. Types are checked against the annot
 the simple cases (int, float, str, bool, lists, dicts, optional), so a typo or a wrong type
 fails before any work starts. Environment variables in string values are expanded
 (``data: ${ZSLKIT_DATA}/AWA2``), and an unset variable is an error rather than a silent empty path.
+
+Every YAML text zslkit parses (config files, ``--param`` values, ``NAME(key=value)`` model
+specifications) goes through :func:`parse_yaml`: ``yaml.safe_load`` (no Python tags), then
+bounds on what the text may expand to: at most :data:`MAX_NODES` values counting every use of
+an alias (a 1 KB "billion laughs" document of nested aliases would otherwise expand to
+gigabytes when copied), at most :data:`MAX_DEPTH` levels of nesting, no self-referencing alias.
+Each violation is a :class:`ConfigError` naming the file (or option) and the reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from pathlib import Path
@@ -21,6 +29,73 @@ from typing import Any
 import yaml
 
 from zslkit.errors import ConfigError
+
+#: most values (scalars, lists, mappings; an alias counted at each use) a YAML text may expand to
+MAX_NODES = 20_000
+#: deepest nesting of lists / mappings accepted in YAML texts
+MAX_DEPTH = 40
+
+
+def _check_bounds(data: Any, where: str) -> None:
+    """Refuse a parsed YAML value that expands to more than :data:`MAX_NODES` values, nests deeper
+    than :data:`MAX_DEPTH` or refers to itself; counts aliases without expanding them."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any, depth: int) -> int:
+        if not isinstance(node, (list, dict)):
+            return 1
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(f"{where}: a YAML alias refers to itself (a recursive structure)")
+        active.add(key)
+        children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_NODES:
+                raise ConfigError(f"{where}: expands to more than {MAX_NODES} values (YAML aliases repeated "
+                                  "inside each other?); a configuration is far smaller")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(data, 0)
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """One line: the parser's problem and where it is (its own message spans several lines)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None:
+        return " ".join(str(exc).split())
+    context = getattr(exc, "context", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{(context + ': ') if context else ''}{problem}{at}"
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load(text)`` with every failure a :class:`ConfigError` naming ``where``: invalid
+    YAML, Python tags (``!!python/object``: refused by the safe loader), nesting too deep for the
+    parser, and the bounds of :func:`_check_bounds`."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: invalid YAML: {_yaml_reason(exc)}") from exc
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to parse (limit {MAX_DEPTH} levels)") from None
+    _check_bounds(data, where)
+    return data
+
+
+def parse_value(text: str, where: str) -> Any:
+    """One ``--param`` / ``NAME(key=value)`` value: a YAML scalar or flow collection (``0.1``,
+    ``true``, ``[1, 2]``, ``remse``), parsed by :func:`parse_yaml`."""
+    return parse_yaml(text, where)
 
 
 def _type_ok(value: Any, tp: Any) -> bool:
@@ -37,12 +112,41 @@ def _type_ok(value: Any, tp: Any) -> bool:
     if origin is dict:
         return isinstance(value, dict)
     if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if tp is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if isinstance(tp, type):
         return isinstance(value, tp)
     return True
+
+
+def type_name(tp: Any) -> str:
+    """``float``, ``int | None``, ``list[str]``: an annotation as a user reads it."""
+    return tp.__name__ if isinstance(tp, type) and not typing.get_args(tp) else str(tp).replace("typing.", "")
+
+
+def wrong_type(where: str, key: str, value: Any, tp: Any) -> ConfigError:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ConfigError(f"{where}: setting {key!r} = {value!r} must be a finite number")
+    return ConfigError(f"{where}: setting {key!r} = {value!r} has the wrong type (expected {type_name(tp)})")
+
+
+def check_fields(cls: type, data: Any, where: str, exclude: typing.Iterable[str] = ()) -> None:
+    """Check a mapping meant for dataclass ``cls`` without building it: a mapping, every key a
+    field of ``cls`` (and not in ``exclude``: fields the caller sets itself), every value of the
+    field's annotated type (floats finite). Raises :class:`ConfigError` naming ``where`` and the key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
+    excluded = set(exclude)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    allowed = sorted(set(fields) - excluded)
+    unknown = sorted(str(k) for k in set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {unknown} for {cls.__name__}; valid: {allowed}")
+    hints = typing.get_type_hints(cls)
+    for k, v in data.items():
+        if not _type_ok(v, hints[k]):
+            raise wrong_type(where, k, v, hints[k])
 
 
 def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
@@ -52,7 +156,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(str(k) for k in set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {unknown} for {cls.__name__}; valid: {sorted(fields)}")
     missing = [n for n, f in fields.items() if f.default is dataclasses.MISSING
@@ -61,7 +165,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: required setting(s) {missing} missing for {cls.__name__}")
     for k, v in data.items():
         if not _type_ok(v, hints[k]):
-            raise ConfigError(f"{where}: setting {k!r} = {v!r} has the wrong type (expected {hints[k]})")
+            raise wrong_type(where, k, v, hints[k])
     return cls(**data)
 
 
@@ -73,10 +177,7 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"{p}: config file not found") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not UTF-8 text ({exc})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: invalid YAML: {exc}") from exc
+    data = parse_yaml(text, str(p))
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a YAML mapping at the top level, got {type(data).__name__}")
     return data
@@ -105,7 +206,7 @@ def load_config(path: str | os.PathLike) -> Any:
     data = _expand(read_yaml(path), str(path))
     kind = data.pop("kind", "train")
     kinds = {"train": TrainConfig, "grid": GridConfig, "discover": DiscoverConfig, "demo": DemoConfig}
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise ConfigError(f"{path}: kind must be one of {sorted(kinds)}, got {kind!r}")
     cfg = from_dict(kinds[kind], data, str(path))
     return cfg.validate() if hasattr(cfg, "validate") else cfg

@@ -47,6 +47,10 @@ SEMANTIC_LABELS = {"att": "attributes (ground truth)", "word2vec": "word vectors
                    "vgse_wavg": "VGSE, WAvg relation"}
 
 
+#: DiscoverConfig fields the demo sets itself (not accepted under ``discovery:``)
+_DEMO_SETS = ("images", "classes", "unseen", "word_vectors", "out", "res101", "splits", "seed", "plots", "progress")
+
+
 @dataclass
 class DemoConfig:
     """Settings of :func:`run_demo` (defaults: the full demo, a few minutes on 2 CPU cores).
@@ -66,6 +70,16 @@ class DemoConfig:
     small: bool = False
 
     def validate(self) -> DemoConfig:
+        from zslkit.config import check_fields
+        from zslkit.data.synthetic_world import WorldConfig
+        from zslkit.vgse.discovery import DiscoverConfig
+
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"demo seed must be an integer >= 0, got {self.seed!r}")
+        # nested settings are checked like top-level ones: names and types (a typo there used to
+        # surface as a TypeError traceback after minutes of work)
+        check_fields(WorldConfig, self.world, "demo world")
+        check_fields(DiscoverConfig, self.discovery, "demo discovery", exclude=_DEMO_SETS)
         unknown = sorted(set(self.semantics) - set(SEMANTIC_LABELS))
         if unknown:
             raise ConfigError(f"demo semantics {unknown} unknown; choose from {sorted(SEMANTIC_LABELS)}")
@@ -123,8 +137,18 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, progress: bool =
 
     Writes ``out/world/`` (images), ``out/vgse/`` (discovery), ``out/data/`` (xlsa17 files),
     ``out/runs/<model>-<semantic>/`` (run directories), ``out/figures/``, ``out/metrics.json``
-    and ``out/report.html``.
+    and ``out/report.html``. ``out`` is locked while the demo runs (a second demo on it fails,
+    naming this one) and temporary files of a killed earlier run are removed.
     """
+    from zslkit.utils.lock import locked_dir
+
+    cfg = (config or DemoConfig()).validate()
+    # one process per demo folder; temp files of a killed earlier run (world, vgse, data, runs) are removed
+    with locked_dir(out, "demo folder"):
+        return _run_demo(Path(out), cfg, progress, echo)
+
+
+def _run_demo(out: Path, cfg: DemoConfig, progress: bool, echo: Callable[[str], None] | None) -> DemoResult:
     import torch
 
     from zslkit.data.xlsa17 import load_xlsa17
@@ -133,10 +157,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, progress: bool =
     from zslkit.vgse.discovery import DiscoverConfig, discover, write_demo_world
     from zslkit.vgse.world_eval import build_world_xlsa17
 
-    cfg = (config or DemoConfig()).validate()
     say = echo or (lambda s: log.info("%s", s))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     torch.set_num_threads(int(cfg.discovery_settings().get("threads", 1)))

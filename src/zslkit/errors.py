@@ -22,3 +22,20 @@ class ConfigError(ZSLKitError, ValueError):
 
 class CheckpointError(ZSLKitError):
     """A checkpoint or run directory that cannot be resumed from."""
+
+
+class OutputError(ZSLKitError, OSError):
+    """An output could not be written (read-only filesystem, full disk, no permission).
+
+    Raised by the atomic writers (:mod:`zslkit.utils.atomic`) with a message naming the file and
+    saying what is left on disk: the destination is unchanged (its previous complete version, or
+    nothing) and no partial file remains, because writes go to a temporary file that is removed.
+    ``errno`` is the operating system's error number (``errno.ENOSPC``, ``errno.EROFS``, ...).
+    """
+
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno N]" prefix
+        return str(self.strerror)
+
+
+class LockedError(ZSLKitError):
+    """An output directory is in use by another zslkit process (see :mod:`zslkit.utils.lock`)."""

@@ -3,7 +3,13 @@
 Each cell is one :func:`zslkit.pipeline.train` run saved in ``OUT/cells/<cell id>/``
 (``metrics.json`` written atomically, last). A restarted grid skips every cell whose
 ``metrics.json`` exists and records the same configuration, so an interrupted grid never redoes
-finished work. Independent cells run in worker processes (joblib's loky backend); each worker
+finished work. Cell ids are unique for distinct inputs and stable across resumes (:func:`cell_id`:
+``<dataset folder>-<8 hex of its resolved path>__<semantic>__<model>__seed<N>``, a semantic file
+as ``<stem>-<8 hex of its resolved path>``), so two datasets in folders of the same name, or two
+semantic files with the same stem, never share a directory; cells of grids written by older
+versions (ids without the hashes) are taken over when their saved configuration matches. ``OUT``
+is locked while the grid runs (:mod:`zslkit.utils.lock`), and local worker processes die with
+the grid's process (a watchdog in each worker), so killing the grid never leaves workers behind. Independent cells run in worker processes (joblib's loky backend); each worker
 is limited to ``threads_per_worker`` BLAS/torch threads so that workers do not oversubscribe
 the cores (on CPU-bound linear algebra, 2 workers x 1 thread beat 1 worker x 2 threads because
 most of a cell - data handling, evaluation, small solves - does not parallelise inside BLAS).
@@ -22,11 +28,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import hashlib
 import io
 import json
 import logging
 import os
 import re
+import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +69,23 @@ class GridConfig:
     threads_per_worker: int = 1
 
     def validate(self) -> "GridConfig":
+        """Check the grid before any cell runs; raises :class:`ConfigError` naming the setting."""
         if not (self.data and self.semantics and self.models and self.seeds):
             raise ConfigError("a grid needs at least one dataset, semantic, model and seed")
+        bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+        if bad:
+            raise ConfigError(f"seeds must be integers >= 0, got {bad[0]!r} in seeds {self.seeds}")
+        bad = [f for f in self.val_folds if isinstance(f, bool) or not isinstance(f, int) or f < 1]
+        if not self.val_folds or bad:
+            raise ConfigError(f"val_folds must be validation fold numbers >= 1, got {self.val_folds}")
+        for name, values, key in (("data", self.data, lambda d: str(Path(d).resolve())),
+                                  ("semantics", self.semantics, _semantic_key), ("models", self.models, str),
+                                  ("seeds", self.seeds, int)):
+            keys = [key(v) for v in values]
+            dup = sorted({v for v, k in zip(values, keys) if keys.count(k) > 1}, key=str)
+            if dup:
+                raise ConfigError(f"grid {name} lists {dup[0]!r} more than once (each cell would run twice into one "
+                                  "directory)")
         if self.val_semantic not in ("auto", "same", "relation"):
             raise ConfigError(f"val_semantic must be 'auto', 'same' or 'relation', got {self.val_semantic!r}")
         if self.workers < 1 or self.threads_per_worker < 1:
@@ -73,6 +98,24 @@ class GridConfig:
         unknown = [m for m in self.models if parse_model_spec(m)[0] not in model_names()]
         if unknown:
             raise ConfigError(f"unknown model(s) {unknown}; choose from {model_names()}")
+        from zslkit.registry import check_hyperparameters
+
+        for key, table, is_grid in (("params", self.params, False), ("grids", self.grids, True)):
+            if not isinstance(table, dict):
+                raise ConfigError(f"grid {key} must map model names to settings, got {table!r}")
+            names = {m: parse_model_spec(m)[0] for m in self.models}
+            for m, values in table.items():
+                targets = [x for x in self.models if x == m or names[x] == m]
+                if not targets:  # settings shared between grids may name other models: checked, not used
+                    if not isinstance(m, str) or parse_model_spec(m)[0] not in model_names():
+                        raise ConfigError(f"grid {key} names {m!r}, which is neither one of the grid's models "
+                                          f"{self.models} nor a registered model")
+                    targets = [m]
+                for x in targets:
+                    inline = parse_model_spec(x)[1] if not is_grid else {}
+                    if not isinstance(values, dict):
+                        raise ConfigError(f"grid {key}[{m!r}] must be a mapping, got {values!r}")
+                    check_hyperparameters(x, {**inline, **values}, f"grid {key}[{m!r}]", grid=is_grid)
         return self
 
     def cells(self) -> list[dict[str, Any]]:
@@ -85,11 +128,62 @@ class GridConfig:
         return out
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)
+
+
+def _h8(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _is_semantic_name(semantic: str) -> bool:
+    from zslkit.data.xlsa17 import SEMANTIC_FILES
+
+    return semantic in SEMANTIC_FILES
+
+
+def _semantic_key(semantic: str) -> str:
+    """What makes two semantics the same: the name (att, word2vec, ...) or the resolved file."""
+    return semantic if _is_semantic_name(semantic) else str(Path(semantic).resolve())
+
+
 def cell_id(cell: dict[str, Any]) -> str:
+    """The directory name of a grid cell: readable, unique for distinct inputs, stable across resumes.
+
+    ``<dataset folder>-<h>__<semantic>__<model>__seed<N>``, where ``<h>`` is 8 hex digits of the
+    SHA-256 of the dataset's resolved path; a semantic file appears as ``<stem>-<h of its resolved
+    path>`` (a semantic name as itself) and a model specification with characters a folder name
+    should not hold as its slug plus ``-<h of the specification>``. A cell that already carries an
+    ``"id"`` (set by :func:`run_grid` in the submitting process, so that jobs running in another
+    working directory agree) keeps it.
+    """
+    if "id" in cell:
+        return str(cell["id"])
+    data = Path(cell["data"])
+    parts = [f"{_slug(data.name or 'data')}-{_h8(str(data.resolve()))}"]
+    sem = str(cell["semantic"])
+    parts.append(_slug(sem) if _is_semantic_name(sem) else f"{_slug(Path(sem).stem)}-{_h8(_semantic_key(sem))}")
+    model = str(cell["model"])
+    parts.append(model if _slug(model) == model else f"{_slug(model)}-{_h8(model)}")
+    parts.append(f"seed{cell['seed']}")
+    return "__".join(parts)
+
+
+def legacy_cell_id(cell: dict[str, Any]) -> str:
+    """The cell id of zslkit versions before issue #15 (dataset folder name and semantic stem only,
+    so distinct inputs could share it); used to take over the finished cells of older grids."""
     name = Path(cell["data"]).name or "data"
     sem = Path(cell["semantic"]).stem if os.sep in cell["semantic"] else cell["semantic"]
     raw = f"{name}__{sem}__{cell['model']}__seed{cell['seed']}"
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", raw)
+
+
+def _labels(values: list[str]) -> dict[str, str]:
+    """Display names (results tables) of the datasets: the folder name, with ``-<8 hex>`` of the
+    resolved path added where two distinct datasets have folders of the same name."""
+    short = {v: Path(v).name or "data" for v in values}
+    return {v: (f"{short[v]}-{_h8(str(Path(v).resolve()))}" if [u for u in values if short[u] == short[v]
+                                                                 and u != v] else short[v]) for v in values}
 
 
 def _train_config(cfg: GridConfig, cell: dict[str, Any]):
@@ -122,10 +216,40 @@ def thread_state() -> dict[str, Any]:
             "env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ}}
 
 
-def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str) -> dict[str, Any]:
+_WATCHDOG: list[int] = []  # the parent pid this worker process watches (started once per process)
+
+
+def _die_with_parent(parent_pid: int | None, poll_s: float = 0.5) -> None:
+    """In a local worker process (the loky worker initializer, and again before each cell): a
+    daemon thread that kills this process as soon as ``parent_pid`` (the grid's process) is gone,
+    i.e. when this process has been re-parented; a worker whose parent is already gone dies at
+    once. Without it, killing the grid (SIGKILL, an OOM kill) leaves its loky workers computing
+    cells for nobody. A dying worker leaves at most a temporary file, removed by the next run.
+    (A watchdog rather than ``PR_SET_PDEATHSIG``: that signal fires when the *thread* that started
+    the worker exits, and loky may start workers from a thread of its own.)"""
+    if parent_pid is None or os.getpid() == parent_pid:
+        return
+    if os.getppid() != parent_pid:  # the grid died before this worker got going
+        os.kill(os.getpid(), signal.SIGKILL)
+    if _WATCHDOG:
+        return
+    _WATCHDOG.append(parent_pid)
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(poll_s)
+
+    threading.Thread(target=watch, name="zslkit-parent-watchdog", daemon=True).start()
+
+
+def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str, parent_pid: int | None = None) -> dict[str, Any]:
     """Run one cell in the current process (a worker, a cluster job or the caller) and save it;
     returns its summary row. Torch and every BLAS/OpenMP pool are limited to
-    ``cfg.threads_per_worker`` threads for the cell and restored afterwards."""
+    ``cfg.threads_per_worker`` threads for the cell and restored afterwards. ``parent_pid``: the
+    grid's process, for local workers (:func:`_die_with_parent`)."""
+    _die_with_parent(parent_pid)
     from threadpoolctl import threadpool_limits
 
     import torch
@@ -188,7 +312,8 @@ def _as_completed(futures: list[Any], poll_s: float):
 
 
 def _row(cell: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
-    return {"cell": cell_id(cell), "dataset": Path(cell["data"]).name, "semantic": cell["semantic"],
+    return {"cell": cell_id(cell), "dataset": cell.get("dataset_label", Path(cell["data"]).name),
+            "semantic": cell["semantic"],
             "model": cell["model"], "seed": cell["seed"], "T1": d["zsl"]["T1"], "U": d["gzsl"]["U"],
             "S": d["gzsl"]["S"], "H": d["gzsl"]["H"], "gamma": d["gzsl"]["gamma"], "ausuc": d["ausuc"],
             "surrogate": d.get("surrogate", False), "wall_s": d.get("cell_wall_s", float("nan")),
@@ -221,15 +346,46 @@ def run_grid(cfg: GridConfig, progress: bool = True, executor: Any = None, poll_
             saved, so a rerun resumes) and the first failure is raised at the end.
         poll_s: seconds between status checks of submitit jobs.
     """
+    from zslkit.utils.lock import locked_dir
+
     cfg.validate()
     if isinstance(executor, concurrent.futures.ThreadPoolExecutor):
         raise ConfigError("run_grid needs a process-based executor: cells set process-wide thread limits and "
                           "share a per-process data cache (use ProcessPoolExecutor or submitit)")
+    with locked_dir(cfg.out, "grid directory"):  # also removes temp files of writers killed earlier
+        return _run_grid(cfg, progress, executor, poll_s)
+
+
+def _adopt_legacy(out: Path, cells: list[dict[str, Any]], cfg: GridConfig) -> int:
+    """Move finished cells of an older grid layout (:func:`legacy_cell_id`) to their new ids when the
+    configuration saved in them is this cell's; returns how many were taken over."""
+    from zslkit.pipeline import finished_run
+
+    adopted = 0
+    for c in cells:
+        new, old = out / "cells" / cell_id(c), out / "cells" / legacy_cell_id(c)
+        if old == new or not old.is_dir() or (new / "metrics.json").exists():
+            continue
+        if finished_run(old, _train_config(cfg, c)) is None:
+            continue  # another cell's (two inputs used to share an id), or unfinished: recomputed
+        if new.exists():
+            shutil.rmtree(new)  # an unfinished run under the new id (no metrics.json)
+        os.replace(old, new)
+        adopted += 1
+    if adopted:
+        log.info("took over %d finished cell(s) of a grid written by an older zslkit (cell ids without hashes)",
+                 adopted)
+    return adopted
+
+
+def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float) -> GridResult:
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     cells = cfg.cells()
-    for stale in out.glob("cells/*/.*.tmp-*"):  # temp files of writers killed in an earlier run
-        stale.unlink(missing_ok=True)
+    data_labels = _labels(list(dict.fromkeys(cfg.data)))
+    for c in cells:  # ids fixed here, in the submitting process (jobs may run in another working directory)
+        c["id"] = cell_id(c)
+        c["dataset_label"] = data_labels[c["data"]]
+    _adopt_legacy(out, cells, cfg)
     from zslkit.pipeline import finished_run
 
     todo = [c for c in cells if finished_run(out / "cells" / cell_id(c), _train_config(cfg, c)) is None]
@@ -261,12 +417,18 @@ def run_grid(cfg: GridConfig, progress: bool = True, executor: Any = None, poll_
 
             # Workers are started with OMP/MKL/OPENBLAS_NUM_THREADS = threads_per_worker (so their
             # pools are created at that size); _run_cell also sets torch and threadpoolctl limits.
-            with parallel_config(backend="loky", inner_max_num_threads=cfg.threads_per_worker):
-                par = Parallel(n_jobs=cfg.workers, backend="loky" if cfg.workers > 1 else "sequential",
-                               batch_size=1, return_as="generator_unordered")
-                for _ in par(delayed(_run_cell)(cfg, c, str(out)) for c in todo):
-                    bar.update()
-            bar.close()
+            # Each worker runs _die_with_parent from its start (the initializer reaches loky only
+            # through parallel_config, so Parallel takes its backend from there).
+            parent = os.getpid() if cfg.workers > 1 else None
+            watchdog = {"initializer": _die_with_parent, "initargs": (parent,)} if parent else {}
+            with parallel_config(backend="loky", inner_max_num_threads=cfg.threads_per_worker, **watchdog):
+                par = Parallel(n_jobs=cfg.workers, batch_size=1, return_as="generator_unordered",
+                               **({} if parent else {"backend": "sequential"}))
+                try:
+                    for _ in par(delayed(_run_cell)(cfg, c, str(out), parent) for c in todo):
+                        bar.update()
+                finally:
+                    bar.close()  # before an error is printed, so that it gets a line of its own
     wall = time.perf_counter() - t0
     rows = []
     for c in cells:  # aggregate from disk: the single source of truth, also for skipped cells
@@ -288,7 +450,7 @@ def write_results(rows: list[dict[str, Any]], out: Path) -> None:
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Mean ± std over seeds for each dataset x semantic x model (percent)."""
     groups: dict[tuple, list[dict]] = {}
-    for r in rows:
+    for r in rows:  # dataset and semantic labels are unique per input (see _labels)
         groups.setdefault((r["dataset"], r["semantic"], r["model"]), []).append(r)
     surrogate = any(str(r["surrogate"]) in ("True", "true", "1") or r["surrogate"] is True for r in rows)
     lines = []

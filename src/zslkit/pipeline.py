@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,10 +68,35 @@ class TrainConfig:
     device: str | None = None
 
     def validate(self) -> "TrainConfig":
+        """Check every setting before any work starts; raises :class:`ConfigError` naming it.
+
+        Besides ranges (seed >= 0, folds >= 1, finite gamma, ...), the model, its fixed
+        ``params`` and its search ``grid`` are checked against the model's constructor
+        (:func:`zslkit.registry.check_hyperparameters`): unknown names, wrong types, NaN/inf,
+        empty grid lists.
+        """
+        from zslkit.registry import check_hyperparameters
+
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
         if not self.val_folds:
             raise ConfigError("val_folds must name at least one validation fold")
-        if not 0.0 < self.val_holdout < 1.0:
+        bad = [f for f in self.val_folds if isinstance(f, bool) or not isinstance(f, int) or f < 1]
+        if bad:
+            raise ConfigError(f"validation folds are numbered from 1, got {bad[0]!r} in val_folds {self.val_folds}")
+        if self.gamma is not None and (isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float))
+                                       or not math.isfinite(self.gamma)):
+            raise ConfigError(f"gamma (the fixed calibration constant) must be a finite number, got {self.gamma!r}")
+        if not isinstance(self.val_holdout, (int, float)) or not 0.0 < self.val_holdout < 1.0:
             raise ConfigError(f"val_holdout must be in (0, 1), got {self.val_holdout}")
+        if self.criterion not in ("T1", "H"):
+            raise ConfigError(f"criterion must be 'T1' or 'H', got {self.criterion!r}")
+        if not isinstance(self.relation_alpha, (int, float)) or not math.isfinite(self.relation_alpha):
+            raise ConfigError(f"relation_alpha must be a finite number, got {self.relation_alpha!r}")
+        inline = parse_model_spec(self.model)[1]
+        check_hyperparameters(self.model, {**inline, **(self.params or {})}, "params")
+        if self.grid is not None:
+            check_hyperparameters(self.model, self.grid, "grid", grid=True)
         if self.val_semantic not in ("auto", "same", "relation"):
             raise ConfigError(f"val_semantic must be 'auto', 'same' or 'relation', got {self.val_semantic!r}")
         if self.relation_method not in ("smo", "wavg"):
@@ -172,6 +199,15 @@ class RunResult:
         return analyze_run(out_dir, compare)["figures"]
 
 
+#: TrainConfig fields that change how a run is shown, not what it computes (ignored when resuming)
+RUNTIME_FIELDS = ("progress",)
+
+
+def _comparable(config: dict[str, Any] | TrainConfig) -> dict[str, Any]:
+    d = json.loads(json.dumps(asdict(config) if isinstance(config, TrainConfig) else config))
+    return {k: v for k, v in d.items() if k not in RUNTIME_FIELDS} if isinstance(d, dict) else {}
+
+
 def finished_run(run_dir: str | Path, config: TrainConfig) -> dict[str, Any] | None:
     """The saved ``metrics.json`` of ``run_dir`` if it holds a complete run of ``config``, else None
     (no run, a damaged file, or a run of another configuration): what resuming grids and demos check."""
@@ -179,7 +215,77 @@ def finished_run(run_dir: str | Path, config: TrainConfig) -> dict[str, Any] | N
         saved = json.loads((Path(run_dir) / "metrics.json").read_text())
     except (OSError, ValueError):
         return None  # missing, or damaged by another tool: recompute rather than trust it
-    return saved if saved.get("config") == json.loads(json.dumps(asdict(config))) else None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        return None
+    return saved if _comparable(saved["config"]) == _comparable(config) else None
+
+
+def _differences(saved: dict[str, Any], config: TrainConfig) -> str:
+    a, b = _comparable(saved), _comparable(config)
+    diff = [f"{k}: {a.get(k)!r} there, {b.get(k)!r} now" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else "")
+
+
+#: files of a run directory that describe its run (removed before a run replaces it with --overwrite)
+RUN_FILES = ("metrics.json", "config.yaml", "predictions.npz", "analysis.json")
+#: what image-level runs add (removed with them by ``overwrite``)
+IMAGE_RUN_FILES = ("model.pt", "selection.json", "log.jsonl", "metrics.csv")
+IMAGE_RUN_DIRS = ("checkpoints", "selection", "tensorboard")
+
+
+def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
+                 data: Any = None) -> tuple[dict[str, Any], bool]:
+    """Train ``config`` into run directory ``out``, never losing a finished run; what ``zslkit train``
+    and ``zslkit run`` do.
+
+    The directory is locked for the run (:class:`zslkit.utils.lock.DirLock`: a second process on
+    it fails, naming this one) and temporary files of a killed earlier run are removed. Then:
+
+    * ``out`` holds a finished run of the same configuration: nothing is recomputed (resume);
+    * it holds a finished run of another configuration (or a damaged ``metrics.json``): a
+      :class:`ConfigError` saying what differs, unless ``overwrite`` (the old run's files are
+      removed first, so that an interrupted replacement never mixes two runs);
+    * otherwise (new, or a run killed before its ``metrics.json``): the run is computed and saved.
+
+    Returns:
+        (the run's ``metrics.json`` dict, whether it was resumed rather than computed).
+    """
+    import contextlib
+    import os
+
+    from zslkit.utils.lock import locked_dir
+
+    cfg = config.validate()
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: run directory path exists and is not a directory")
+    image_level = is_image_model(cfg.model)
+    # Under torchrun every rank runs this; only global rank 0 writes the run directory, so only it locks it.
+    rank0 = os.environ.get("RANK", "0") == "0"
+    with locked_dir(out, "run directory") if rank0 else contextlib.nullcontext():
+        done = finished_run(out, cfg)
+        if done is not None and not overwrite:
+            log.info("%s holds a finished run of this configuration: nothing recomputed", out)
+            return done, True
+        if (out / "metrics.json").exists():
+            if not overwrite:
+                try:
+                    saved = json.loads((out / "metrics.json").read_text()).get("config") or {}
+                    what = f"a finished run of another configuration ({_differences(saved, cfg)})"
+                except (OSError, ValueError, AttributeError):
+                    what = "a metrics.json that zslkit cannot read"
+                raise ConfigError(f"{out}: holds {what}; pass --overwrite (overwrite=True) to replace it, or choose "
+                                  "another --out")
+            if rank0:
+                for name in RUN_FILES + (IMAGE_RUN_FILES if image_level else ()):
+                    (out / name).unlink(missing_ok=True)
+                for name in ("figures",) + (IMAGE_RUN_DIRS if image_level else ()):
+                    shutil.rmtree(out / name, ignore_errors=True)
+        if image_level:  # the engine checkpoints into out while it trains, and saves the run itself
+            return train(cfg, data=data, out_dir=out).to_dict(), False
+        result = train(cfg, data=data)
+        result.save(out)
+        return result.to_dict(), False
 
 
 def _fold_semantic(cfg: TrainConfig, data: ZSLData):
@@ -244,6 +350,9 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     # Without tuning, validation still runs once (empty grid) to choose the calibration gamma.
     grid = (type(model).param_grid if cfg.grid is None else cfg.grid) if cfg.tune else {}
     grid = {k: v for k, v in grid.items() if k not in fixed}
+    if not (cfg.tune or cfg.gamma is None):  # no selection: still refuse folds the dataset does not have
+        for fold in cfg.val_folds:
+            data.validation_split(fold=fold, holdout=cfg.val_holdout, seed=cfg.seed)
     if cfg.tune or cfg.gamma is None:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
                            criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data),

@@ -6,16 +6,26 @@ error for unknown names. ``MODELS`` maps names to estimator classes: the user's
 first use, so that ESZSL or SAE never import torch). A model may be named with fixed
 hyperparameters inline, ``"regressor(loss=remse, p=0.1)"`` (values parsed as YAML scalars), so
 that variants of one model can sit side by side in a benchmark grid or on the command line.
+
+Hyperparameter values from any source (inline, ``--param``, YAML ``params``/``grid``) are checked
+against the constructor's annotations before a model is built (:func:`check_hyperparameters`):
+a name the model does not have, a string for a number or a bool, a float for an int, NaN or inf
+for a float are :class:`ConfigError` naming the model, the hyperparameter and the value.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 import re
-from typing import Any, Callable
-
-import yaml
+import typing
+from typing import Any, Callable, Iterable
 
 from zslkit.errors import ConfigError
+
+#: largest float32: a hyperparameter above it overflows in the models' float32 arithmetic
+FLOAT32_MAX = 3.4028234663852886e38
 
 _SPEC = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(?:\((.*)\))?\s*$")
 
@@ -65,23 +75,98 @@ def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
             if "=" not in item:
                 raise ConfigError(f"bad model specification {spec!r}: {item.strip()!r} is not key=value")
             k, v = item.split("=", 1)
-            try:
-                params[k.strip()] = yaml.safe_load(v.strip())
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"bad value in model specification {spec!r}: {v.strip()!r}") from exc
+            from zslkit.config import parse_value
+
+            params[k.strip()] = parse_value(v.strip(), f"model specification {spec!r}, value of {k.strip()!r}")
     return name, params
+
+
+@functools.lru_cache(maxsize=None)
+def _signature(cls: type) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """(name -> default, name -> annotation, whether it takes ``**kwargs``) of the constructor's
+    keyword hyperparameters."""
+    try:
+        sig = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):  # pragma: no cover - a builtin without a signature: no checks
+        return {}, {}, True
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - an annotation that does not evaluate: check names only
+        hints = {}
+    defaults = {n: p.default for n, p in sig.parameters.items()
+                if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    var_kw = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    return defaults, {n: hints[n] for n in defaults if n in hints}, var_kw
+
+
+def check_hyperparameters(name: str, params: dict[str, Any], where: str = "", grid: bool = False) -> None:
+    """Check hyperparameter values for model ``name`` against its constructor.
+
+    Args:
+        params: ``{hyperparameter: value}``, or with ``grid=True`` ``{hyperparameter: [values]}``
+            (a search grid: each list non-empty, every value checked).
+        where: prefix of the messages (file, option).
+
+    Raises:
+        ConfigError: unknown model or hyperparameter, an empty grid list, or a value whose type
+            does not match the annotation (floats must be finite and within the float32 range),
+            naming model, name and value.
+    """
+    from zslkit.config import _type_ok, type_name
+
+    base = parse_model_spec(name)[0]
+    pre = f"{where}: " if where else ""
+    if not isinstance(params, dict):
+        raise ConfigError(f"{pre}hyperparameters of model {base!r} must be a mapping name: value, got {params!r}")
+    if base in IMAGE_MODELS:  # image-level models: the fields of their run configuration
+        from zslkit.image_pipeline import ImageModelConfig
+
+        cls: type = ImageModelConfig
+        preset = params.get("preset")
+        if preset is not None and not isinstance(preset, str):
+            raise ConfigError(f"{pre}model {base!r} preset must be a dataset name such as 'cub', got {preset!r}")
+        params = {k: v for k, v in params.items() if k not in ("preset", "model")}
+    else:
+        cls = model_class(base)
+    defaults, hints, var_kw = _signature(cls)
+    for key, value in params.items():
+        if key not in defaults and not var_kw:
+            raise ConfigError(f"{pre}model {base!r} has no hyperparameter {key!r}; its hyperparameters: "
+                              f"{sorted(defaults)}")
+        values: Iterable[Any] = [value]
+        if grid:
+            if not isinstance(value, (list, tuple)) or len(value) == 0:
+                raise ConfigError(f"{pre}search grid of {base!r} hyperparameter {key!r} must be a non-empty list "
+                                  f"of values, got {value!r}")
+            values = value
+        tp = hints.get(key)
+        for v in values:
+            if isinstance(v, float) and math.isfinite(v) and abs(v) > FLOAT32_MAX:
+                raise ConfigError(f"{pre}model {base!r} hyperparameter {key!r} = {v!r}: beyond the float32 range "
+                                  f"(|value| <= {FLOAT32_MAX:.3g}) the models compute in")
+            if tp is not None and not _type_ok(v, tp):
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ConfigError(f"{pre}model {base!r} hyperparameter {key!r} = {v!r}: must be a finite number")
+                raise ConfigError(f"{pre}model {base!r} hyperparameter {key!r} = {v!r} has the wrong type "
+                                  f"(expected {type_name(tp)})")
+
+
+def model_class(name: str) -> type:
+    """The estimator class registered as ``name`` (a plain name, no inline hyperparameters)."""
+    _register_builtin(name)
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; choose one of {model_names()}") from None
 
 
 def get_model(spec: str, **params: Any):
     """Instantiate the model named by ``spec`` (a name or ``NAME(key=value, ...)``) with ``params``
     (which override the inline values)."""
     name, inline = parse_model_spec(spec)
-    _register_builtin(name)
+    cls = model_class(name)
     params = {**inline, **params}
-    try:
-        cls = MODELS[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r}; choose one of {model_names()}") from None
+    check_hyperparameters(name, params)
     try:
         return cls(**params)
     except TypeError as exc:

@@ -169,8 +169,8 @@ def test_interrupted_build_resumes_to_the_same_dataset(inputs, tmp_path):
 def test_output_directory_rules(inputs, tmp_path):
     out = tmp_path / "ds"
     build_xlsa17(config(inputs, out, val_folds=3))
-    with pytest.raises(ZSLDataError, match="already holds a built dataset"):
-        build_xlsa17(config(inputs, out))
+    with pytest.raises(ZSLDataError, match="already holds a dataset built from other inputs or settings"):
+        build_xlsa17(config(inputs, out, seed=1))
     build_xlsa17(config(inputs, out, overwrite=True, val_folds=2, keep_cache=True))
     assert not (out / "trainclasses3.txt").exists() and len(load_xlsa17(out).class_folds) == 2
     assert (out / CACHE_DIR).is_dir()
@@ -179,6 +179,29 @@ def test_output_directory_rules(inputs, tmp_path):
     (other / "notes.txt").write_text("mine")
     with pytest.raises(ZSLDataError, match="notes.txt"):
         build_xlsa17(config(inputs, other))
+
+
+def test_rerun_of_a_finished_build_is_a_no_op(inputs, tmp_path):
+    # issue #15: a build killed at its very end (BUILD.json written, cache not yet removed) made the
+    # same command fail with "already holds a built dataset"; now it finishes the cleanup and keeps the build
+    inputs = copy_inputs(inputs, tmp_path / "in")
+    out = tmp_path / "ds"
+    first = build_xlsa17(config(inputs, out))
+    assert not first.already_built
+    (out / CACHE_DIR).mkdir()  # what a SIGKILL right after BUILD.json leaves
+    (out / CACHE_DIR / "features.npy").write_bytes(b"\0" * 64)
+    stamp = {f: (out / f).stat().st_mtime_ns for f in ("res101.mat", "att_splits.mat", "BUILD.json")}
+    again = build_xlsa17(config(inputs, out))
+    assert again.already_built and "nothing recomputed" in again.summary()
+    assert {f: (out / f).stat().st_mtime_ns for f in stamp} == stamp and not (out / CACHE_DIR).exists()
+    assert (again.num_images, again.splits, again.num_attributes) == (first.num_images, first.splits,
+                                                                        first.num_attributes)
+    # a changed input is not the same build: it needs overwrite
+    lines = Path(inputs["attributes"]).read_text().splitlines()
+    head, value = lines[-1].rsplit(",", 1)
+    Path(inputs["attributes"]).write_text("\n".join(lines[:-1] + [f"{head},{float(value) + 1}"]) + "\n")
+    with pytest.raises(ZSLDataError, match="other inputs or settings"):
+        build_xlsa17(config(inputs, out))
 
 
 # --------------------------------------------------------------------------- unreadable images
@@ -196,6 +219,17 @@ def test_unreadable_image_fails_naming_it_or_is_skipped(inputs, tmp_path):
     assert "horse/img_2.png" not in data.image_files and data.features.shape[0] == report.num_images
     prov = json.loads((tmp_path / "ds" / "BUILD.json").read_text())
     assert prov["counts"]["skipped"] == 1 and prov["skipped_images"][0]["path"] == str(bad)
+
+
+def test_decompression_bomb_in_the_images_is_skipped_with_skip_bad(inputs, tmp_path):
+    from tests.conftest import png_bomb
+
+    data_in = copy_inputs(inputs, tmp_path / "in")
+    bomb = png_bomb(data_in["images"] / "horse" / "zz_bomb.png")  # was an uncaught DecompressionBombError
+    with pytest.raises(ZSLDataError, match=r"1 unreadable image.*zz_bomb\.png \(decompression bomb refused"):
+        build_xlsa17(config(data_in, tmp_path / "ds"))
+    report = build_xlsa17(config(data_in, tmp_path / "ds", skip_bad=True))
+    assert [s["path"] for s in report.skipped] == [str(bomb)] and "decompression bomb" in report.skipped[0]["reason"]
 
 
 def test_class_whose_images_are_all_unreadable(inputs, tmp_path):
@@ -433,7 +467,11 @@ def test_cli_data_build(inputs, tmp_path):
     assert "wrote xlsa17 dataset" in res.output and "4 seen + 2 unseen classes" in res.output
     data = load_xlsa17(out)
     assert len(data.class_folds) == 2 and data.splits["test_seen"].size == 4 * 2
-    res = CliRunner().invoke(main, args)  # a finished build is not overwritten
+    stamp = (out / "res101.mat").stat().st_mtime_ns
+    res = CliRunner().invoke(main, args)  # the same command again: the finished build is kept
+    assert res.exit_code == 0 and "kept xlsa17 dataset" in res.output and "nothing recomputed" in res.output
+    assert (out / "res101.mat").stat().st_mtime_ns == stamp
+    res = CliRunner().invoke(main, [*args[:-1], "0.3"])  # other settings: not overwritten without --overwrite
     assert res.exit_code == 2 and "error:" in res.output and "--overwrite" in res.output
     res = CliRunner().invoke(main, ["data", "build", "--images", str(inputs["images"]), "--classes",
                                     str(inputs["classes"]), "--unseen", str(inputs["classes"]),  # every class unseen
@@ -456,3 +494,10 @@ def test_cli_data_build_word_vectors_without_attributes(inputs, wv, tmp_path):
     assert load_xlsa17(out, semantic="word2vec").semantic.shape == (len(WV_CLASSES), 8)
     res = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "x")])  # neither --attributes nor --word-vectors
     assert res.exit_code == 2 and "--attributes" in res.output and "--word-vectors" in res.output
+
+
+def test_attribute_table_with_a_huge_field(tmp_path):
+    p = tmp_path / "att.csv"
+    p.write_text("class,attribute,value\nzebra,stripes," + "9" * 200_000 + "\n")  # over csv's 128 KiB field limit
+    with pytest.raises(ZSLDataError, match=r"att.csv:2: not a readable CSV row \(field larger than field limit"):
+        read_attribute_csv(p, ["zebra"])

@@ -96,6 +96,20 @@ def test_unreadable_images_named_by_path(tmp_path):
         BadImages(fail_fast=True).add(0, ImageReadError(garbage, "broken"))
 
 
+def test_decompression_bombs_are_unreadable_images(tmp_path):
+    from tests.conftest import png_bomb
+
+    # above PIL's error limit (was an uncaught DecompressionBombError), and between its warning and error
+    # limits (PIL only warned, then decoded 144 M pixels)
+    for p in (png_bomb(tmp_path / "bomb.png"), png_bomb(tmp_path / "half.png", 12000, 12000)):
+        with pytest.raises(ImageReadError, match="decompression bomb refused") as ei:
+            load_image(p)
+        assert ei.value.path == str(p)
+    bad = BadImages()
+    bad.add(0, ei.value)  # what --skip-bad does with it
+    assert "decompression bomb" in bad.report()
+
+
 def test_res101_image_files_resolved_under_user_root(tmp_path):
     root = tmp_path / "CUB_200_2011"
     _img(root / "images" / "001.A" / "a1.jpg")

@@ -15,6 +15,8 @@ from zslkit.data import (
     write_res101,
 )
 from zslkit.data.matfile import is_mat73
+from zslkit.data.semantic_files import read_semantic_matrix
+from zslkit.data.xlsa17 import read_class_list
 from zslkit.errors import ZSLDataError
 
 REAL = {  # dataset file: (classes, K, trainval, test_seen, test_unseen)
@@ -176,7 +178,7 @@ def test_load_xlsa17_class_folds(tmp_path, rng):
 
 
 @pytest.mark.parametrize("case, match", [
-    ("overlap", "both in trainval"),
+    ("overlap", "trainval_loc and .*test_unseen_loc share 4 images"),
     ("index_range", "has only 36 images"),
     ("att_classes", "labels go up to"),
     ("empty_class", "classes with no images"),
@@ -309,3 +311,95 @@ def test_attribute_free_class_count_checked_against_labels(tmp_path, rng):
     write_att_splits(tmp_path / "att_splits.mat", None, locs, class_names=["c0", "c1", "c2", "c3", "c4"])
     with pytest.raises(ZSLDataError, match="allclasses_names has 5 classes but .* labels go up to 6"):
         load_xlsa17(tmp_path, semantic="word2vec")
+
+
+# --------------------------------------------------------------------------- issue #15: bad splits and values
+
+@pytest.mark.parametrize("field, value, match", [
+    ("test_seen", [], r"att_splits.mat:test_seen_loc is empty"),
+    ("test_unseen", [], r"att_splits.mat:test_unseen_loc is empty"),
+    ("trainval", [], r"att_splits.mat:trainval_loc is empty"),
+    ("trainval", "dup", r"att_splits.mat:trainval_loc: 1 duplicate indices \(e.g. image 0 appears 2 times\)"),
+    ("trainval", "leak", r"trainval_loc and .*att_splits.mat:test_seen_loc share 2 images \(a test leak"),
+    ("test_unseen", "leak", r"test_seen_loc and .*att_splits.mat:test_unseen_loc share 1 images"),
+])
+def test_bad_splits_name_the_file_and_field(tmp_path, rng, field, value, match):
+    _, _, locs = _write_dataset(tmp_path, rng)
+    if value == "dup":
+        value = np.concatenate([locs["trainval"], locs["trainval"][:1]])
+    elif value == "leak" and field == "trainval":
+        value = np.concatenate([locs["trainval"], locs["test_seen"][:2]])
+    elif value == "leak":
+        value = np.concatenate([locs["test_unseen"], locs["test_seen"][:1]])
+    _write_dataset(tmp_path, np.random.default_rng(0), locs={field: np.asarray(value, dtype=np.int64)})
+    with pytest.raises(ZSLDataError, match=match):
+        load_xlsa17(tmp_path)
+
+
+def test_complex_values_are_refused_not_cast(tmp_path, rng):
+    from zslkit.data.matfile import load_mat, save_mat
+
+    _write_dataset(tmp_path, rng)
+    m = load_mat(tmp_path / "res101.mat")
+    m["features"] = m["features"] + 1j
+    save_mat(tmp_path / "res101.mat", m)
+    with pytest.raises(ZSLDataError, match=r"res101.mat:features: complex values"):
+        load_xlsa17(tmp_path)
+    _write_dataset(tmp_path, rng)
+    np.save(tmp_path / "c.npy", rng.random((6, 3)) + 0j)
+    save_mat(tmp_path / "c.mat", {"att": rng.random((3, 6)) * 1j})
+    for name in ("c.npy", "c.mat"):
+        with pytest.raises(ZSLDataError, match="complex values"):
+            load_xlsa17(tmp_path, semantic=str(tmp_path / name))
+
+
+def test_zero_width_class_matrix_is_refused(tmp_path, rng):
+    _write_dataset(tmp_path, rng)
+    np.save(tmp_path / "z.npy", np.zeros((6, 0)))
+    (tmp_path / "names.csv").write_text("".join(f"c{i}\n" for i in range(6)))
+    for name in ("z.npy", "names.csv"):
+        with pytest.raises(ZSLDataError, match=rf"{name}: the class matrix has 0 columns"):
+            load_xlsa17(tmp_path, semantic=str(tmp_path / name))
+
+
+def test_npy_headers_are_checked_before_allocating(tmp_path):
+    p = tmp_path / "e.npy"
+    np.savez(tmp_path / "e.npz", a=np.ones((6, 2)))
+    p.write_bytes((tmp_path / "e.npz").read_bytes())
+    with pytest.raises(ZSLDataError, match="zip archive"):
+        read_semantic_matrix(p, 6)
+    with open(p, "wb") as fh:  # a 30 TiB claim: refused from the header, nothing allocated (was MemoryError)
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": (6, 2 ** 39)})
+        fh.write(b"\0" * 64)
+    with pytest.raises(ZSLDataError, match=r"header declares shape \(6, 549755813888\)"):
+        read_semantic_matrix(p, 6)
+    np.save(p, np.ones((6, 100)))
+    p.write_bytes(p.read_bytes()[:-8])  # truncated by one value
+    with pytest.raises(ZSLDataError, match="truncated or corrupt"):
+        read_semantic_matrix(p, 6)
+
+
+def test_csv_with_a_huge_field_is_a_data_error(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text("a,1,2\nb," + "9" * 200_000 + ",3\n")
+    with pytest.raises(ZSLDataError, match=r"e.csv: not a readable CSV file \(field larger than field limit"):
+        read_semantic_matrix(p, 2)
+
+
+def test_class_list_with_a_utf8_bom(tmp_path):
+    p = tmp_path / "classes.txt"
+    p.write_bytes(b"\xef\xbb\xbfzebra\r\nhorse\r\n")
+    assert read_class_list(p) == ["zebra", "horse"]
+
+
+def test_validation_folds_outside_the_dataset_are_refused(tmp_path, rng):
+    _write_dataset(tmp_path, rng)
+    d = load_xlsa17(tmp_path)  # no class lists: seeded partitions 1..5
+    for fold in (0, 6, 99, -1):
+        with pytest.raises(ZSLDataError, match=f"validation fold must be in 1..5, got {fold}"):
+            d.validation_split(fold=fold)
+    assert d.validation_split(fold=5).source.startswith("seeded partition")
+    (tmp_path / "trainclasses1.txt").write_text("c0\nc1\nc2\n")
+    (tmp_path / "valclasses1.txt").write_text("c3\n")
+    with pytest.raises(ZSLDataError, match=r"must be in 1..1 \(the dataset's trainclassesK"):
+        load_xlsa17(tmp_path).validation_split(fold=2)

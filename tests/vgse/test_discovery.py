@@ -192,6 +192,15 @@ def test_demo_writes_the_world_and_discovers(tmp_path):
     assert (tmp_path / "demo" / "world" / "train").is_dir() and (tmp_path / "demo" / "world" / "world.json").is_file()
     assert res.embeddings.shape == (8, 6) and res.resumed["synthetic"] is True
     assert Path(res.files["mat"]).parent == tmp_path / "demo" / "vgse"
+    # issue #15: temp files of writers SIGKILLed in the world and in the discovery are removed by the rerun
+    from tests.conftest import killed_writer_leftover, temp_leftovers
+
+    left = [killed_writer_leftover(p) for p in (next((tmp_path / "demo" / "world").rglob("*.png")),
+                                                Path(res.files["mat"]), tmp_path / "demo" / "world" / "world.json")]
+    again = discover_demo(tmp_path / "demo", seed=0, world_config=TINY_WORLD, patch_size=16, patch_grid="2x2",
+                          n_clusters=6, epochs=1, tiny_pretrain_epochs=1, plots=False, progress=False)
+    assert not any(p.exists() for p in left) and temp_leftovers(tmp_path / "demo") == []
+    assert np.array_equal(again.embeddings, res.embeddings)
 
 
 def test_images_from_a_res101_image_list(tiny_world, tmp_path):

@@ -132,7 +132,10 @@ def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
     delim = _sniff_delimiter(lines[0][1])
     rows = []
     for lineno, ln in lines:
-        fields = next(csv.reader(io.StringIO(ln), delimiter=delim))
+        try:
+            fields = next(csv.reader(io.StringIO(ln), delimiter=delim))
+        except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+            raise ZSLDataError(f"{p}:{lineno}: not a readable CSV row ({exc})") from None
         rows.append((lineno, [f.strip() for f in fields]))
     cols = (0, 1, 2)
     first = [f.lower() for f in rows[0][1]]
@@ -305,8 +308,8 @@ def prepare_output_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
             raise ZSLDataError(f"{out}: directory is not empty and does not hold a zslkit build (found {foreign[:5]}); "
                                "choose a new or empty output directory")
         if BUILD_FILE in names and not overwrite:
-            raise ZSLDataError(f"{out}: already holds a built dataset ({BUILD_FILE}); pass overwrite=True "
-                               "(--overwrite) to rebuild it")
+            raise ZSLDataError(f"{out}: already holds a dataset built from other inputs or settings ({BUILD_FILE}); "
+                               "pass overwrite=True (--overwrite) to rebuild it (the same command again keeps it)")
     out.mkdir(parents=True, exist_ok=True)
     return out
 

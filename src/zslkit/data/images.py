@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -90,10 +91,16 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     if not p.is_file():
         raise ImageReadError(p, "file not found")
     try:
-        with Image.open(p) as im:
-            im.load()  # decode now: a truncated JPEG only fails here, not at open()
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # PIL raises all of these
+        with warnings.catch_warnings():
+            # PIL only warns between MAX_IMAGE_PIXELS and twice that, then decodes hundreds of MB: refuse
+            # every image above its limit (a "decompression bomb": a few KB of PNG claiming 10^8+ pixels)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                im.load()  # decode now: a truncated JPEG only fails here, not at open()
+                return im.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(p, f"decompression bomb refused: {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as exc:  # PIL raises all of these
         raise ImageReadError(p, f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -94,6 +94,7 @@ def read_semantic_matrix(path: str | os.PathLike, num_classes: int, class_names:
         arr = np.asarray(m[field])
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise ZSLDataError(f"{p}:{field}: expected a numeric matrix, got {arr.dtype}")
+        _real(arr, f"{p}:{field}")
         mat, note = orient_class_matrix(arr.astype(np.float64), num_classes, f"{p}:{field}", stored="KxC")
         notes += [note] if note else []
         if "allclasses_names" in m:
@@ -101,12 +102,7 @@ def read_semantic_matrix(path: str | os.PathLike, num_classes: int, class_names:
                                  str(p))
             notes += [note] if note else []
     elif ext == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ZSLDataError(f"{p}: unreadable .npy file (object arrays/pickles are refused): {exc}") from exc
-        if not np.issubdtype(arr.dtype, np.number):
-            raise ZSLDataError(f"{p}: expected a numeric array, got dtype {arr.dtype}")
+        arr = read_npy(p)
         mat, note = orient_class_matrix(arr.astype(np.float64), num_classes, str(p), stored="CxK")
         notes += [note] if note else []
     elif ext in (".csv", ".tsv", ".txt"):
@@ -123,7 +119,68 @@ def read_semantic_matrix(path: str | os.PathLike, num_classes: int, class_names:
     if not np.all(np.isfinite(mat)):
         rows = np.unique(np.argwhere(~np.isfinite(mat))[:, 0])
         raise ZSLDataError(f"{p}: NaN/inf values in the rows of classes {rows[:10].tolist()}")
+    if mat.shape[1] == 0:
+        raise ZSLDataError(f"{p}: the class matrix has 0 columns ({mat.shape[0]} x 0): each class needs at least one "
+                           "value")
     return mat.astype(np.float32), "; ".join(notes) or None
+
+
+def _real(arr: np.ndarray, where: str) -> None:
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ZSLDataError(f"{where}: complex values ({arr.dtype}) are not supported; expected a real matrix "
+                           "(zslkit never drops imaginary parts silently)")
+
+
+#: largest .npy class matrix read (bytes): far above any class embedding (SUN: 717 classes x 10^5 dims
+#: of float64 is 0.57 GB), far below what a corrupt header may claim
+NPY_MAX_BYTES = 4 << 30
+
+
+def read_npy(path: str | os.PathLike, max_bytes: int = NPY_MAX_BYTES) -> np.ndarray:
+    """Read a numeric ``.npy`` array, checking its header against the file before allocating.
+
+    Refused with a :class:`ZSLDataError` naming the file: a zip archive (an ``.npz`` saved as
+    ``.npy``), a missing or damaged header, object arrays (pickles are never loaded), a header
+    whose shape and dtype need more bytes than the file holds (a truncated file, or a corrupt header
+    claiming terabytes), arrays above ``max_bytes``, non-numeric and complex dtypes.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(6)
+            if head[:4] == b"PK\x03\x04":
+                raise ZSLDataError(f"{p}: is a zip archive (an .npz file saved as .npy?); save one array with "
+                                   "numpy.save, or pass the .npz's array saved on its own")
+            if head != b"\x93NUMPY":
+                raise ZSLDataError(f"{p}: not a .npy file (no NUMPY header)")
+            fh.seek(0)
+            version = np.lib.format.read_magic(fh)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ZSLDataError(f"{p}: unsupported .npy format version {version}")
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = reader(fh, max_header_size=10_000)
+            offset = fh.tell()
+    except ZSLDataError:
+        raise
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        raise ZSLDataError(f"{p}: unreadable .npy header: {exc}") from exc
+    if dtype.hasobject:
+        raise ZSLDataError(f"{p}: holds Python objects (dtype {dtype}): object arrays and pickles are refused")
+    if not np.issubdtype(dtype, np.number) and dtype != bool:
+        raise ZSLDataError(f"{p}: expected a numeric array, got dtype {dtype}")
+    _real(np.empty(0, dtype=dtype), str(p))
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = p.stat().st_size - offset
+    if need > max_bytes:
+        raise ZSLDataError(f"{p}: header declares shape {shape} of {dtype} ({need / 2**30:.3g} GiB), above the "
+                           f"{max_bytes / 2**30:.3g} GiB a class matrix may take")
+    if need > have:
+        raise ZSLDataError(f"{p}: header declares shape {shape} of {dtype} ({need} bytes) but the file holds {have} "
+                           "bytes of data (truncated or corrupt)")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # pragma: no cover - the checks above catch these
+        raise ZSLDataError(f"{p}: unreadable .npy file: {exc}") from exc
 
 
 def _read_csv(p: Path, delimiter: str | None) -> tuple[np.ndarray, list[str] | None]:
@@ -136,7 +193,10 @@ def _read_csv(p: Path, delimiter: str | None) -> tuple[np.ndarray, list[str] | N
             delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ").delimiter
         except csv.Error:
             delimiter = ","
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit, a NUL byte
+        raise ZSLDataError(f"{p}: not a readable CSV file ({exc})") from None
     if not rows:
         raise ZSLDataError(f"{p}: empty file")
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from zslkit.data.matfile import load_mat, mat_strings, save_mat
 from zslkit.data.semantic_files import orient_class_matrix, read_semantic_matrix
-from zslkit.data.zsldata import ZSLData
+from zslkit.data.zsldata import ZSLData, check_split_indices
 from zslkit.errors import ZSLDataError
 from zslkit.utils.finite import all_finite
 from zslkit.utils.provenance import file_sha256
@@ -94,6 +94,9 @@ def _numeric(value: Any, where: str) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ZSLDataError(f"{where}: expected a numeric matrix, got {arr.dtype} data")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ZSLDataError(f"{where}: complex values ({arr.dtype}) are not supported; expected a real matrix "
+                           "(zslkit never drops imaginary parts silently)")
     return arr
 
 
@@ -277,6 +280,7 @@ def read_class_list(path: str | os.PathLike) -> list[str]:
         raise ZSLDataError(f"{p}: class list not found") from None
     except UnicodeDecodeError as exc:
         raise ZSLDataError(f"{p}: not UTF-8 text ({exc})") from exc
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark (Windows editors) is not part of the first name
     names = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not names:
         raise ZSLDataError(f"{p}: class list is empty")
@@ -426,6 +430,8 @@ def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "r
         if idx.size and idx.max() >= n:
             raise ZSLDataError(f"{root / splits}:{k}_loc has index {idx.max() + 1} but {root / res101} "
                                f"has only {n} images")
+    # empty, repeated or overlapping splits, named by file and field (ZSLData checks them again)
+    check_split_indices(a.locs, n, name=lambda k: f"{root / splits}:{k}_loc")
     notes = r.notes + a.notes
     counts = np.bincount(r.labels, minlength=c)
     # The published train_loc/val_loc leak test_seen images; keep them only for inspection.

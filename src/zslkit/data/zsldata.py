@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -14,6 +14,50 @@ from zslkit.utils.finite import all_finite
 #: Split names a ZSLData may hold. ``train``/``val`` are the *published* xlsa17 train_loc and
 #: val_loc, kept for inspection only: their union contains every test_seen image.
 SPLIT_NAMES = ("trainval", "test_seen", "test_unseen", "train", "val")
+#: the splits the protocol uses: each must be non-empty, and no image may sit in two of them
+REQUIRED_SPLITS = ("trainval", "test_seen", "test_unseen")
+#: validation folds offered by the seeded partition (datasets without trainclassesK/valclassesK lists)
+SEEDED_FOLDS = 5
+
+
+def check_split_indices(splits: dict[str, Any], n: int, name: Callable[[str], str] = lambda k: f"split {k!r}"
+                        ) -> dict[str, np.ndarray]:
+    """Validate split index arrays (0-based) of a dataset of ``n`` images; returns them as int64.
+
+    Every split: integer indices in ``[0, n)``, none repeated. The :data:`REQUIRED_SPLITS`: present,
+    non-empty and pairwise disjoint (an image in both ``trainval`` and ``test_seen`` is a test leak).
+    ``name(k)`` names split ``k`` in messages (``"att_splits.mat:trainval_loc"`` for files).
+    """
+    for k in REQUIRED_SPLITS:
+        if k not in splits:
+            raise ZSLDataError(f"{name(k)} is missing (have {sorted(splits)})")
+    checked = {}
+    for k, idx in splits.items():
+        idx = np.asarray(idx).ravel()
+        if idx.size and not np.issubdtype(idx.dtype, np.integer):
+            raise ZSLDataError(f"{name(k)}: indices must be integers, got dtype {idx.dtype}")
+        idx = idx.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ZSLDataError(f"{name(k)}: index out of range [0, {n}): found [{idx.min()}, {idx.max()}]")
+        uniq, counts = np.unique(idx, return_counts=True)
+        if uniq.size != idx.size:
+            dup = uniq[counts > 1]
+            raise ZSLDataError(f"{name(k)}: {idx.size - uniq.size} duplicate indices (e.g. image {dup[0]} appears "
+                               f"{counts[counts > 1][0]} times); each image belongs to a split once")
+        checked[k] = idx
+    for k in REQUIRED_SPLITS:
+        if checked[k].size == 0:
+            need = {"trainval": "training images of the seen classes", "test_seen": "seen-class test images (GZSL "
+                    "S, H and the calibration need them)", "test_unseen": "unseen-class test images"}[k]
+            raise ZSLDataError(f"{name(k)} is empty: the protocol needs {need}")
+    for i, a in enumerate(REQUIRED_SPLITS):
+        for b in REQUIRED_SPLITS[i + 1:]:
+            both = np.intersect1d(checked[a], checked[b], assume_unique=True)
+            if both.size:
+                leak = " (a test leak: test images used for training)" if a == "trainval" else ""
+                raise ZSLDataError(f"{name(a)} and {name(b)} share {both.size} images{leak}, e.g. image {both[0]}; "
+                                   "the splits must be disjoint")
+    return checked
 
 
 @dataclass(frozen=True)
@@ -71,6 +115,9 @@ class ZSLData:
         self.features = np.asarray(self.features)
         if self.features.ndim != 2:
             raise ZSLDataError(f"features must be 2-D (N x D), got shape {self.features.shape}")
+        if not np.issubdtype(self.features.dtype, np.number) or np.issubdtype(self.features.dtype,
+                                                                                np.complexfloating):
+            raise ZSLDataError(f"features must be real numbers, got dtype {self.features.dtype}")
         if self.features.dtype != np.float32:
             self.features = self.features.astype(np.float32)
         n = self.features.shape[0]
@@ -88,19 +135,7 @@ class ZSLData:
             raise ZSLDataError(f"labels must lie in [0, {c}) for {c} classes, found range "
                                f"[{self.labels.min()}, {self.labels.max()}]")
         self.semantic = self._check_semantic(self.semantic, c, self.semantic_name)
-        for k in ("trainval", "test_seen", "test_unseen"):
-            if k not in self.splits:
-                raise ZSLDataError(f"split {k!r} is missing (have {sorted(self.splits)})")
-        checked = {}
-        for k, idx in self.splits.items():
-            idx = np.asarray(idx).ravel()
-            if idx.size and not np.issubdtype(idx.dtype, np.integer):
-                raise ZSLDataError(f"split {k!r}: indices must be integers, got dtype {idx.dtype}")
-            idx = idx.astype(np.int64)
-            if idx.size and (idx.min() < 0 or idx.max() >= n):
-                raise ZSLDataError(f"split {k!r}: index out of range [0, {n}): found [{idx.min()}, {idx.max()}]")
-            checked[k] = idx
-        self.splits = checked
+        self.splits = check_split_indices(self.splits, n)
         if not all_finite(self.features):
             bad = np.argwhere(~np.isfinite(self.features))
             raise ZSLDataError(f"features contain {len(bad)} NaN/inf values (first at image {bad[0][0]}, "
@@ -130,8 +165,11 @@ class ZSLData:
             raise ZSLDataError(f"semantic matrix {name!r} must be 2-D (classes x dims), got shape {sem.shape}")
         if sem.shape[0] != c:
             raise ZSLDataError(f"semantic matrix {name!r} has {sem.shape[0]} rows, expected one per class ({c})")
-        if not np.issubdtype(sem.dtype, np.number):
-            raise ZSLDataError(f"semantic matrix {name!r} must be numeric, got dtype {sem.dtype}")
+        if not np.issubdtype(sem.dtype, np.number) or np.issubdtype(sem.dtype, np.complexfloating):
+            raise ZSLDataError(f"semantic matrix {name!r} must be real numbers, got dtype {sem.dtype}")
+        if sem.shape[1] == 0:
+            raise ZSLDataError(f"semantic matrix {name!r} has 0 dimensions ({sem.shape[0]} x 0): one value per "
+                               "class at least is needed")
         if not np.all(np.isfinite(sem)):
             rows = np.unique(np.argwhere(~np.isfinite(sem))[:, 0])
             raise ZSLDataError(f"semantic matrix {name!r} has NaN/inf for classes {rows[:10].tolist()}")
@@ -167,7 +205,8 @@ class ZSLData:
         Args:
             fold: 1-based class fold (xlsa17 ships 3). Without class lists, a seeded
                 partition holding out ``max(1, round(0.2 * |seen|))`` seen classes is used
-                (fold changes the seed), and the split's ``source`` says so.
+                (fold changes the seed; folds 1..:data:`SEEDED_FOLDS`), and the split's ``source``
+                says so. Any other fold is a :class:`ZSLDataError`.
             holdout: share of each train class's trainval images held out as validation
                 "seen test" images (for choosing gamma), like xlsa17's 80/20 test_seen split.
             seed: seed of the held-out draw.
@@ -176,12 +215,21 @@ class ZSLData:
         contains all test_seen images.
         """
         seen = self.seen_classes
+        if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)):
+            raise ZSLDataError(f"validation fold must be an integer, got {fold!r}")
         if self.class_folds:
             if not 1 <= fold <= len(self.class_folds):
-                raise ZSLDataError(f"validation fold must be in 1..{len(self.class_folds)}, got {fold}")
+                raise ZSLDataError(f"validation fold must be in 1..{len(self.class_folds)} (the dataset's "
+                                   f"trainclassesK/valclassesK lists), got {fold}")
             tr_cls, va_cls = self.class_folds[fold - 1]
             source = f"xlsa17 class lists, fold {fold}"
         else:
+            if not 1 <= fold <= SEEDED_FOLDS:
+                raise ZSLDataError(f"validation fold must be in 1..{SEEDED_FOLDS}, got {fold}: the dataset has no "
+                                   "trainclassesK/valclassesK lists, so its folds are seeded partitions 1.."
+                                   f"{SEEDED_FOLDS} of the seen classes")
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ZSLDataError(f"seed must be an integer >= 0, got {seed!r}")
             rng = np.random.default_rng([seed, fold])
             n_val = max(1, int(round(0.2 * seen.size)))
             if seen.size < 2:

@@ -155,9 +155,15 @@ class DiscoverConfig:
     progress: bool = True
 
     def validate(self) -> "DiscoverConfig":
+        from zslkit.config import check_fields
+
+        # types first (a --param or YAML value of the wrong type would fail deep inside the run)
+        check_fields(type(self), {f.name: getattr(self, f.name) for f in fields(self)}, "discover")
         for k in ("images", "classes", "unseen", "word_vectors"):
             if not getattr(self, k):
                 raise ConfigError(f"discover: {k} is required (or use the demo)")
+        if self.seed < 0:
+            raise ConfigError(f"discover: seed must be >= 0, got {self.seed}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {list(BACKBONES)}")
         if self.relation not in RELATIONS:
@@ -425,8 +431,11 @@ def discover(config: DiscoverConfig, on_batch: Callable[[int, int], None] | None
             image), each message naming the file / class / word.
         ConfigError: bad settings or backbone weights.
     """
+    from zslkit.utils.lock import locked_dir
+
     cfg = config.validate()
-    with torch_threads(cfg.threads):
+    # one process per output folder; temp files of a killed earlier run are removed once it is held
+    with torch_threads(cfg.threads), locked_dir(cfg.out, "VGSE output folder"):
         return _discover(cfg, on_batch, on_epoch)
 
 
@@ -626,11 +635,16 @@ def discover_demo(out: str | Path, seed: int = 0, world_config: Any = None, **ov
     the same file-based path a user takes. ``overrides`` replace :data:`DEMO_SETTINGS` /
     :class:`DiscoverConfig` fields. **Synthetic-world results, not benchmark numbers.**
     """
+    from zslkit.utils.lock import locked_dir
+
     out = Path(out)
-    _, files = write_demo_world(out / "world", seed, world_config)
-    settings = {**DEMO_SETTINGS, "seed": seed, **overrides}
-    cfg = DiscoverConfig(images=str(files.train_dir), classes=str(files.classes), unseen=str(files.unseen),
-                         word_vectors=str(files.word_vectors), out=str(out / "vgse"), **settings)
-    result = discover(cfg)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    with locked_dir(out, "VGSE demo folder"):  # the world is written here too
+        _, files = write_demo_world(out / "world", seed, world_config)
+        settings = {**DEMO_SETTINGS, "seed": seed, **overrides}
+        cfg = DiscoverConfig(images=str(files.train_dir), classes=str(files.classes), unseen=str(files.unseen),
+                             word_vectors=str(files.word_vectors), out=str(out / "vgse"), **settings)
+        result = discover(cfg)
     result.resumed["synthetic"] = True
     return result

@@ -1,0 +1,1024 @@
+"""Adversarial driver for issue #15 (hardening round 2): bad inputs, kills, concurrent runs, full and
+read-only disks, run through the real CLI in fresh subprocesses.
+
+Every case builds its inputs in a scratch folder, runs ``python -m zslkit ...`` with
+``PYTHONPATH=<src>`` and judges the outcome:
+
+* ``ok``: the expected behaviour (a bad input: exit status 2, one ``error:`` line, no traceback, the
+  message naming what the case checks for; a valid input: exit 0 and complete outputs);
+* ``traceback``: a Python traceback (or an exit status other than 0/2) instead of one error line;
+* ``accepted``: a bad input accepted with exit status 0;
+* ``lost``: a result silently overwritten or missing;
+* ``message``: an error line that does not name the file/field/value the case checks for;
+* ``leftover`` / ``orphan`` / ``resource``: temporary files left after a rerun, worker processes
+  surviving their parent, memory beyond the bound.
+
+The cases are the classes of issue #15 (a compact corpus written from its list, not the
+reporter's corpus). Data are tiny SURROGATE / synthetic datasets generated on the spot.
+
+    python benchmarks/adversarial.py                       # this checkout's src/
+    python benchmarks/adversarial.py --src OTHER/src --tag before   # e.g. an older checkout
+    python benchmarks/adversarial.py --quick               # skip the two slow kill-and-rerun demo cases
+
+Writes benchmarks/results/adversarial[_TAG].{txt,json}. Read-only and full-disk cases need
+``mount -t tmpfs`` (root); without it they are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO / "src"))  # input builders use this checkout's writers
+
+CASES: list["Case"] = []
+
+
+@dataclass
+class Case:
+    cls: str
+    name: str
+    fn: Callable
+    slow: bool = False
+
+
+@dataclass
+class Outcome:
+    status: str  # ok | traceback | accepted | lost | message | leftover | orphan | resource | skipped
+    detail: str = ""
+    seconds: float = 0.0
+
+
+def case(cls: str, name: str, slow: bool = False):
+    def deco(fn):
+        CASES.append(Case(cls, name, fn, slow))
+        return fn
+    return deco
+
+
+@dataclass
+class Ctx:
+    src: Path
+    root: Path
+    work: Path = field(default=Path("."))
+    counter: int = 0
+
+    def fresh(self) -> Path:
+        self.counter += 1
+        self.work = self.root / f"case{self.counter:03d}"
+        self.work.mkdir(parents=True)
+        return self.work
+
+    def env(self) -> dict:
+        return {**os.environ, "PYTHONPATH": str(self.src), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                "OPENBLAS_NUM_THREADS": "1"}
+
+    def cmd(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "zslkit", "-q", *map(str, args)]
+
+    def cli(self, *args, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(self.cmd(*args), capture_output=True, text=True, env=self.env(), timeout=timeout,
+                              cwd=self.work)
+
+    def popen(self, *args) -> subprocess.Popen:
+        return subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env(), cwd=self.work)
+
+
+# --------------------------------------------------------------------------- judges
+
+def tail(p) -> str:
+    text = (p.stderr or "").strip().splitlines()
+    return text[-1][:300] if text else ""
+
+
+def expect_error(p, *needles: str) -> Outcome:
+    """Exit 2, an ``error:`` line, no traceback, and every needle (case-insensitive) in stderr."""
+    err = p.stderr or ""
+    if "Traceback" in err or p.returncode not in (0, 2):
+        m = re.findall(r"^(\w+(?:Error|Exception|Warning)\b.*)$", err, flags=re.M)
+        return Outcome("traceback", (m[-1] if m else tail(p))[:300])
+    if p.returncode == 0:
+        return Outcome("accepted", "exit 0; " + (p.stdout.strip().splitlines() or [""])[-1][:200])
+    missing = [n for n in needles if n.lower() not in err.lower()]
+    if "error:" not in err or missing:
+        return Outcome("message", f"missing {missing} in: {tail(p)}")
+    return Outcome("ok", tail(p))
+
+
+def expect_success(p, *needles: str) -> Outcome:
+    if p.returncode != 0:
+        return Outcome("traceback" if "Traceback" in (p.stderr or "") else "message", tail(p))
+    out = (p.stdout or "") + (p.stderr or "")
+    missing = [n for n in needles if n.lower() not in out.lower()]
+    if missing:
+        return Outcome("message", f"exit 0 but missing {missing}")
+    return Outcome("ok", (p.stdout.strip().splitlines() or [""])[-1][:200])
+
+
+# --------------------------------------------------------------------------- inputs
+
+def toy_dataset(out: Path, seed: int = 0, classes: int = 12, unseen: int = 3, dim: int = 32) -> Path:
+    """A tiny SURROGATE xlsa17 directory (no class lists: validation uses seeded partitions)."""
+    from zslkit.data.surrogate import SurrogateConfig, make_surrogate, make_toy_att_splits
+
+    src = make_toy_att_splits(out.parent / f".src-{out.name}-{seed}" / "att_splits.mat", num_classes=classes,
+                              num_unseen=unseen, num_attributes=16, images_per_class=20, seed=seed)
+    return make_surrogate(src, out, seed=seed, config=SurrogateConfig(feature_dim=dim))
+
+
+def edit_splits(data: Path, **changes) -> None:
+    """Rewrite att_splits.mat of ``data`` with some ``*_loc`` fields changed (0-based arrays)."""
+    from zslkit.data.matfile import load_mat, save_mat
+
+    p = data / "att_splits.mat"
+    m = load_mat(p)
+    for k, v in changes.items():
+        m[f"{k}_loc"] = (np.asarray(v, dtype=np.int64).reshape(-1, 1) + 1).astype(np.float64)
+    save_mat(p, m)
+
+
+def locs(data: Path) -> dict:
+    from zslkit.data.xlsa17 import read_att_splits
+
+    return read_att_splits(data / "att_splits.mat").locs
+
+
+def image_world(root: Path, n_classes: int = 5, per_class: int = 4, bom: bool = False) -> dict:
+    """One folder of small PNGs per class, class lists and a long-format attribute table."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    names = [f"class{i}" for i in range(n_classes)]
+    for i, n in enumerate(names):
+        (root / "images" / n).mkdir(parents=True)
+        for j in range(per_class):
+            arr = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
+            arr[..., i % 3] = 200
+            Image.fromarray(arr).save(root / "images" / n / f"{j}.png")
+    (root / "classes.txt").write_bytes(("\ufeff" if bom else "").encode() + "".join(f"{n}\n" for n in names).encode())
+    (root / "unseen.txt").write_text("".join(f"{n}\n" for n in names[-2:]))
+    rows = ["class,attribute,value"] + [f"{n},a{k},{rng.random():.3f}" for n in names for k in range(4)]
+    (root / "attributes.csv").write_text("\n".join(rows) + "\n")
+    return {"images": root / "images", "classes": root / "classes.txt", "unseen": root / "unseen.txt",
+            "attributes": root / "attributes.csv"}
+
+
+def build_args(w: dict, out: Path, *extra) -> list:
+    return ["data", "build", "--images", w["images"], "--classes", w["classes"], "--unseen", w["unseen"],
+            "--attributes", w["attributes"], "--backbone", "tiny", "--image-size", "16", "--val-folds", "0",
+            "--out", out, *extra]
+
+
+def write_yaml(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str, readonly: bool = False):
+    """A small tmpfs mounted at ``where`` (root only); yields None when mounting is impossible."""
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if r.returncode != 0:
+        yield None
+        return
+    try:
+        if readonly:
+            subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True, capture_output=True)
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def stale_temps(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob(".*.tmp-*"))
+
+
+def plant_temps(root: Path) -> int:
+    """Leave what a writer SIGKILLed inside ``atomic_path`` leaves: ``.NAME.tmp-XXXXXXXX`` beside
+    files in every folder that has files."""
+    n = 0
+    for d in sorted({p.parent for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")}):
+        fd, _ = tempfile.mkstemp(prefix=".results.json.tmp-", suffix=".json", dir=d)
+        os.write(fd, b"{partial")
+        os.close(fd)
+        n += 1
+    return n
+
+
+def children_of(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (from /proc)."""
+    parents = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (d / "stat").read_text()
+                parents[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out += kids
+        frontier += kids
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# --------------------------------------------------------------------------- 1. results silently lost
+
+@case("lost", "benchmark: two datasets whose folders share a name (a/tiny, b/tiny)")
+def _(c: Ctx):
+    w = c.fresh()
+    a, b = toy_dataset(w / "a" / "tiny", seed=0), toy_dataset(w / "b" / "tiny", seed=1)
+    p = c.cli("benchmark", "--data", a, "--data", b, "--model", "eszsl", "--seeds", "1", "--out", w / "grid")
+    if p.returncode != 0:
+        return expect_success(p)
+    import csv
+
+    rows = list(csv.DictReader(open(w / "grid" / "results.csv")))
+    cells = {r["cell"] for r in rows}
+    dirs = [d for d in (w / "grid" / "cells").iterdir() if d.is_dir()]
+    md = (w / "grid" / "results.md").read_text()
+    if len(rows) != 2 or len(cells) != 2 or len(dirs) != 2 or "| 2 |" in md:
+        return Outcome("lost", f"{len(rows)} rows, {len(cells)} distinct cells, {len(dirs)} cell dirs")
+    return Outcome("ok", f"cells {sorted(cells)}")
+
+
+@case("lost", "benchmark: two semantic files with the same stem (a/emb.npy, b/emb.npy)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    rng = np.random.default_rng(0)
+    for sub in ("a", "b"):
+        (w / sub).mkdir()
+        np.save(w / sub / "emb.npy", rng.random((12, 8)))
+    p = c.cli("benchmark", "--data", d, "--semantic", w / "a" / "emb.npy", "--semantic", w / "b" / "emb.npy",
+              "--model", "eszsl", "--seeds", "1", "--out", w / "grid")
+    if p.returncode != 0:
+        return expect_success(p)
+    import csv
+
+    rows = list(csv.DictReader(open(w / "grid" / "results.csv")))
+    cells = {r["cell"] for r in rows}
+    if len(rows) != 2 or len(cells) != 2 or len({r["T1"] for r in rows}) != 2:
+        return Outcome("lost", f"{len(rows)} rows, {len(cells)} distinct cells, T1 {[r['T1'] for r in rows]}")
+    return Outcome("ok", f"cells {sorted(cells)}")
+
+
+@case("lost", "train --out DIR over a finished run with another config (no --overwrite)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    p1 = c.cli("train", "--data", d, "--model", "eszsl", "--out", w / "run")
+    before = (w / "run" / "metrics.json").read_bytes() if p1.returncode == 0 else b""
+    p2 = c.cli("train", "--data", d, "--model", "sae", "--out", w / "run")
+    o = expect_error(p2, "--overwrite")
+    if o.status == "accepted":
+        same = (w / "run" / "metrics.json").read_bytes() == before
+        return Outcome("lost", "finished eszsl run replaced by sae without --overwrite" if not same else o.detail)
+    if (w / "run" / "metrics.json").read_bytes() != before:
+        return Outcome("lost", "metrics.json changed although the command failed")
+    return o
+
+
+@case("lost", "train --out DIR rerun with the same config resumes (no recompute, exit 0)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    c.cli("train", "--data", d, "--model", "eszsl", "--out", w / "run")
+    t = (w / "run" / "metrics.json").stat().st_mtime_ns
+    p = c.cli("train", "--data", d, "--model", "eszsl", "--out", w / "run")
+    o = expect_success(p, "T1")
+    if o.status == "ok" and (w / "run" / "metrics.json").stat().st_mtime_ns != t:
+        return Outcome("lost", "the finished run was recomputed and rewritten")
+    return o
+
+
+@case("lost", "train --overwrite replaces a finished run")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    c.cli("train", "--data", d, "--model", "eszsl", "--out", w / "run")
+    p = c.cli("train", "--data", d, "--model", "sae", "--out", w / "run", "--overwrite")
+    o = expect_success(p)
+    if o.status == "ok" and json.loads((w / "run" / "metrics.json").read_text())["model"] != "sae":
+        return Outcome("lost", "--overwrite did not replace the run")
+    return o
+
+
+def _concurrent(c: Ctx, argsets: list[list]) -> tuple[list[subprocess.Popen], list[tuple[str, str]]]:
+    procs = [c.popen(*a) for a in argsets]
+    outs = [p.communicate(timeout=300) for p in procs]
+    return procs, outs
+
+
+@case("lost", "two train processes on one --out at once (different models)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    base = ["train", "--data", d, "--out", w / "run", "--model"]
+    procs, outs = _concurrent(c, [base + ["regressor(epochs=40)"], base + ["regressor(epochs=41)"]])
+    rcs = [p.returncode for p in procs]
+    if any("Traceback" in e for _, e in outs):
+        return Outcome("traceback", [e for _, e in outs if "Traceback" in e][0].strip().splitlines()[-1])
+    if sorted(rcs) != [0, 2]:
+        return Outcome("lost", f"exit codes {rcs}: both ran unguarded on one directory")
+    loser = outs[rcs.index(2)][1]
+    if "pid" not in loser.lower() and "--overwrite" not in loser:
+        return Outcome("message", loser.strip()[-200:])
+    return Outcome("ok", loser.strip().splitlines()[-1][:200])
+
+
+@case("lost", "two benchmark processes on one --out at once (different models)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    base = ["benchmark", "--data", d, "--seeds", "2", "--out", w / "grid", "--model"]
+    procs, outs = _concurrent(c, [base + ["eszsl"], base + ["sae"]])
+    rcs = [p.returncode for p in procs]
+    if any("Traceback" in e for _, e in outs):
+        return Outcome("traceback", [e for _, e in outs if "Traceback" in e][0].strip().splitlines()[-1])
+    if sorted(rcs) != [0, 2]:
+        import csv
+
+        rows = list(csv.DictReader(open(w / "grid" / "results.csv"))) if (w / "grid" / "results.csv").exists() else []
+        return Outcome("lost", f"exit codes {rcs}; results.csv holds {len(rows)} of the 4 cells run")
+    loser = outs[rcs.index(2)][1]
+    return Outcome("ok", loser.strip().splitlines()[-1][:200]) if "pid" in loser.lower() else Outcome(
+        "message", loser.strip()[-200:])
+
+
+@case("lost", "two data build processes on one --out at once")
+def _(c: Ctx):
+    w = c.fresh()
+    iw = image_world(w, per_class=12)
+    procs, outs = _concurrent(c, [build_args(iw, w / "out"), build_args(iw, w / "out", "--seed", "1")])
+    rcs = [p.returncode for p in procs]
+    if any("Traceback" in e for _, e in outs):
+        return Outcome("traceback", [e for _, e in outs if "Traceback" in e][0].strip().splitlines()[-1])
+    if sorted(rcs) != [0, 2]:
+        return Outcome("lost", f"exit codes {rcs}: both builds wrote one directory")
+    loser = outs[rcs.index(2)][1]
+    ok = "pid" in loser.lower() or "--overwrite" in loser
+    return Outcome("ok" if ok else "message", loser.strip().splitlines()[-1][:200])
+
+
+@case("lost", "benchmark resumes a grid written with the old cell ids (name__semantic__model__seedN)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    p = c.cli("benchmark", "--data", d, "--model", "eszsl", "--seeds", "1", "--out", w / "grid")
+    if p.returncode != 0:
+        return expect_success(p)
+    cells = list((w / "grid" / "cells").iterdir())
+    old = w / "grid" / "cells" / "tiny__att__eszsl__seed0"
+    if cells[0] != old:
+        cells[0].rename(old)  # as an older zslkit named it
+    t = (old / "metrics.json").stat().st_mtime_ns
+    p = c.cli("benchmark", "--data", d, "--model", "eszsl", "--seeds", "1", "--out", w / "grid")
+    o = expect_success(p, "1 already done")
+    if o.status != "ok":
+        return o
+    done = [m for m in (w / "grid" / "cells").rglob("metrics.json")]
+    if len(done) != 1 or done[0].stat().st_mtime_ns != t:
+        return Outcome("lost", f"{len(done)} metrics.json after resuming; the old cell was not reused")
+    return o
+
+
+# --------------------------------------------------------------------------- 2. tracebacks
+
+@case("traceback", "--semantic: an .npz archive saved as .npy")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    np.savez(w / "emb.npz", a=np.ones((12, 4)))
+    shutil.move(w / "emb.npz", w / "emb.npy")
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "emb.npy", "--out", w / "r"), "emb.npy")
+
+
+@case("traceback", "--semantic: an .npy header declaring 30 TiB")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    with open(w / "big.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (12, 2 ** 42 // 12 * 30 // 8)})
+        fh.write(b"\0" * 64)
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "big.npy", "--out", w / "r"), "big.npy")
+
+
+@case("traceback", "--semantic: a CSV field over 128 KiB")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    rows = [f"class{i}," + ",".join(["0.5"] * 4) for i in range(12)]
+    rows[3] = "x" * 200_000 + ",1,2,3,4"
+    (w / "emb.csv").write_text("\n".join(rows))
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "emb.csv", "--out", w / "r"), "emb.csv")
+
+
+@case("traceback", "data build --attributes: a CSV field over 128 KiB")
+def _(c: Ctx):
+    w = c.fresh()
+    iw = image_world(w)
+    iw["attributes"].write_text("class,attribute,value\nclass0,a0," + "9" * 200_000 + "\n")
+    return expect_error(c.cli(*build_args(iw, w / "out")), "attributes.csv")
+
+
+@case("traceback", "train --seed -1")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--seed", "-1", "--out", w / "r"), "seed")
+
+
+@case("traceback", "train --val-fold -1")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--val-fold", "-1", "--out", w / "r"),
+                        "fold")
+
+
+@case("traceback", "data synth --seed -1")
+def _(c: Ctx):
+    w = c.fresh()
+    from zslkit.data.surrogate import make_toy_att_splits
+
+    src = make_toy_att_splits(w / "src" / "att_splits.mat", num_classes=12, num_unseen=3, images_per_class=20)
+    return expect_error(c.cli("data", "synth", "--att-splits", src, "--out", w / "o", "--seed", "-1"), "seed")
+
+
+@case("traceback", "YAML grid: seeds: [-1]")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "g.yaml", f"kind: grid\ndata: [{d}]\nseeds: [-1]\nout: {w / 'g'}\n")
+    return expect_error(c.cli("run", y), "seed")
+
+
+@case("traceback", "--param lam=abc (non-numeric)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--param", "lam=abc", "--out", w / "r"),
+                        "lam", "abc")
+
+
+@case("traceback", "model spec eszsl(alpha=[1, 2]) (a list for a float)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--model", "eszsl(alpha=x)", "--out",
+                              w / "r"), "alpha")
+
+
+@case("traceback", "YAML train config: params: {lam: abc}")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "t.yaml", f"kind: train\ndata: {d}\nmodel: eszsl\nparams: {{lam: abc}}\n")
+    return expect_error(c.cli("run", y, "--out", w / "r"), "lam")
+
+
+@case("traceback", "YAML grid config: params: {eszsl: {lam: abc}}")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "g.yaml", f"kind: grid\ndata: [{d}]\nparams: {{eszsl: {{lam: abc}}}}\nout: {w / 'g'}\n")
+    return expect_error(c.cli("run", y), "lam")
+
+
+@case("traceback", "YAML grid values: grid: {lam: [abc, 1]}")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "t.yaml", f"kind: train\ndata: {d}\nmodel: eszsl\ngrid: {{lam: [abc, 1]}}\n")
+    return expect_error(c.cli("run", y, "--out", w / "r"), "lam")
+
+
+@case("traceback", "YAML: an empty grid list (grid: {lam: []})")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "t.yaml", f"kind: train\ndata: {d}\nmodel: eszsl\ngrid: {{lam: []}}\n")
+    return expect_error(c.cli("run", y, "--out", w / "r"), "lam")
+
+
+@case("traceback", "YAML nested 3000 deep")
+def _(c: Ctx):
+    w = c.fresh()
+    y = write_yaml(w / "deep.yaml", "kind: train\ndata: x\nparams: " + "[" * 3000 + "]" * 3000 + "\n")
+    return expect_error(c.cli("run", y), "deep.yaml")
+
+
+@case("traceback", "demo YAML: unknown key under discovery:")
+def _(c: Ctx):
+    w = c.fresh()
+    y = write_yaml(w / "demo.yaml", "kind: demo\nsmall: true\ndiscovery: {no_such_setting: 3}\n")
+    return expect_error(c.cli("run", y, "--out", w / "d"), "no_such_setting")
+
+
+@case("traceback", "demo YAML: a wrong type under discovery: (epochs: many)")
+def _(c: Ctx):
+    w = c.fresh()
+    y = write_yaml(w / "demo.yaml", "kind: demo\nsmall: true\ndiscovery: {epochs: many}\n")
+    return expect_error(c.cli("run", y, "--out", w / "d"), "epochs")
+
+
+@case("traceback", "--param with unparsable YAML (lam=[1,)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--param", "lam=[1,", "--out", w / "r"),
+                        "lam")
+
+
+@case("traceback", "--param with a !!python/object tag")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--param",
+                              "lam=!!python/object/apply:os.system ['true']", "--out", w / "r"), "lam")
+
+
+@case("traceback", "vgse discover --param with unparsable YAML")
+def _(c: Ctx):
+    w = c.fresh()
+    for n in ("i", "c", "u", "v"):
+        (w / n).touch()
+    return expect_error(c.cli("vgse", "discover", "--images", w / "i", "--classes", w / "c", "--unseen", w / "u",
+                              "--word-vectors", w / "v", "--out", w / "o", "--param", "lr={"), "lr")
+
+
+@case("traceback", "train --out on a read-only filesystem (EROFS)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    with tmpfs(w / "ro", "1m", readonly=True) as m:
+        if m is None:
+            return Outcome("skipped", "mount -t tmpfs not permitted here")
+        return expect_error(c.cli("train", "--data", d, "--out", m / "run"), "read-only")
+
+
+@case("traceback", "benchmark --out on a full disk (ENOSPC): error says outputs stay complete")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny", classes=40, unseen=10, dim=64)
+    with tmpfs(w / "full", "48k") as m:
+        if m is None:
+            return Outcome("skipped", "mount -t tmpfs not permitted here")
+        p = c.cli("benchmark", "--data", d, "--model", "eszsl", "--seeds", "3", "--out", m / "grid")
+        o = expect_error(p, "no space")
+        if o.status == "ok" and not re.search(r"complete|intact|unchanged", p.stderr, re.I):
+            o = Outcome("message", f"does not say the outputs stay complete: {tail(p)}")
+        left = stale_temps(m)
+        if o.status == "ok" and left:
+            o = Outcome("leftover", f"partial files left: {left[:3]}")
+        for mj in (m / "grid").rglob("metrics.json"):
+            with contextlib.suppress(ValueError):
+                json.loads(mj.read_text())
+                continue
+            return Outcome("lost", f"truncated {mj.relative_to(m)}")
+        return o
+
+
+@case("traceback", "data build: a decompression-bomb PNG, without --skip-bad")
+def _(c: Ctx):
+    from PIL import Image
+
+    w = c.fresh()
+    iw = image_world(w)
+    Image.new("1", (20000, 20000)).save(iw["images"] / "class1" / "bomb.png", optimize=True)
+    return expect_error(c.cli(*build_args(iw, w / "out")), "bomb.png")
+
+
+@case("traceback", "data build --skip-bad: a decompression-bomb PNG is skipped and listed")
+def _(c: Ctx):
+    from PIL import Image
+
+    w = c.fresh()
+    iw = image_world(w)
+    Image.new("1", (20000, 20000)).save(iw["images"] / "class1" / "bomb.png", optimize=True)
+    p = c.cli(*build_args(iw, w / "out", "--skip-bad"))
+    o = expect_success(p, "bomb.png")
+    if o.status == "ok":
+        skipped = json.loads((w / "out" / "BUILD.json").read_text())["skipped_images"]
+        if not any("bomb.png" in s["path"] for s in skipped):
+            return Outcome("message", "bomb.png not listed in BUILD.json")
+    return o
+
+
+@case("traceback", "demo --seed -1")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("demo", "--small", "--seed", "-1", "--out", w / "d"), "seed")
+
+
+@case("traceback", "vgse discover --demo --seed -1")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("vgse", "discover", "--demo", "--seed", "-1", "--out", w / "d"), "seed")
+
+
+# --------------------------------------------------------------------------- 3. bad input accepted
+
+@case("accepted", "train --model attention_net --gamma nan")
+def _(c: Ctx):
+    from zslkit.training.feature_maps import make_synthetic_feature_maps, save_feature_maps
+
+    w = c.fresh()
+    save_feature_maps(w / "maps", make_synthetic_feature_maps(num_classes=10, num_unseen=3, images_per_class=8,
+                                                              seed=0))
+    return expect_error(c.cli("train", "--model", "attention_net", "--data", w / "maps", "--gamma", "nan", "--out",
+                              w / "r"), "gamma")
+
+
+@case("accepted", "att_splits.mat: empty test_seen_loc")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    edit_splits(d, test_seen=[])
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "test_seen_loc")
+
+
+@case("accepted", "att_splits.mat: trainval_loc overlaps test_seen_loc (test leak)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    lc = locs(d)
+    edit_splits(d, trainval=np.concatenate([lc["trainval"], lc["test_seen"][:5]]))
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "trainval_loc", "test_seen_loc")
+
+
+@case("accepted", "att_splits.mat: test_seen_loc overlaps test_unseen_loc")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    lc = locs(d)
+    edit_splits(d, test_unseen=np.concatenate([lc["test_unseen"], lc["test_seen"][:1]]))
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "test_unseen_loc")
+
+
+@case("accepted", "att_splits.mat: duplicate indices in trainval_loc")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    lc = locs(d)
+    edit_splits(d, trainval=np.concatenate([lc["trainval"], lc["trainval"][:3]]))
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "trainval_loc", "duplicate")
+
+
+@case("accepted", "train --val-fold 99 (no class lists: seeded partition)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--val-fold", "99", "--out", w / "r"),
+                        "99")
+
+
+@case("accepted", "train --gamma nan")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--gamma", "nan", "--out", w / "r"),
+                        "gamma")
+
+
+@case("accepted", "train --gamma inf")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--gamma", "inf", "--out", w / "r"),
+                        "gamma")
+
+
+@case("accepted", "--semantic: a C x 0 matrix (.npy)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    np.save(w / "empty.npy", np.zeros((12, 0)))
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "empty.npy", "--out", w / "r"), "empty.npy")
+
+
+@case("accepted", "--semantic: a C x 0 matrix (.csv with names only)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    from zslkit.data.xlsa17 import read_att_splits
+
+    names = read_att_splits(d / "att_splits.mat").class_names
+    (w / "names.csv").write_text("".join(f"{n}\n" for n in names))
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "names.csv", "--out", w / "r"), "names.csv")
+
+
+@case("accepted", "res101.mat: complex-valued features")
+def _(c: Ctx):
+    from zslkit.data.matfile import load_mat, save_mat
+
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    m = load_mat(d / "res101.mat")
+    m["features"] = m["features"].astype(np.complex64) + 1j
+    save_mat(d / "res101.mat", m)
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "res101.mat", "complex")
+
+
+@case("accepted", "--semantic: complex-valued .npy")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    np.save(w / "cplx.npy", np.ones((12, 4)) + 1j)
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "cplx.npy", "--out", w / "r"), "complex")
+
+
+@case("accepted", "--semantic: complex-valued att in a .mat")
+def _(c: Ctx):
+    from zslkit.data.matfile import save_mat
+
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    save_mat(w / "cplx.mat", {"att": np.ones((4, 12)) + 2j})
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "cplx.mat", "--out", w / "r"), "complex")
+
+
+@case("accepted", "--param normalize_w=abc (a string for a bool hyperparameter)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--model", "sae", "--param",
+                              "normalize_w=abc", "--out", w / "r"), "normalize_w")
+
+
+@case("accepted", "--param lam=.nan (NaN hyperparameter)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--param", "lam=.nan", "--out", w / "r"),
+                        "lam")
+
+
+@case("accepted", "--param epochs=2.5 (a float for an int hyperparameter)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--model", "ale", "--param", "epochs=2.5",
+                              "--out", w / "r"), "epochs")
+
+
+# --------------------------------------------------------------------------- 4. resources
+
+@case("resource", "YAML alias bomb (1 KB) is refused with bounded memory")
+def _(c: Ctx):
+    w = c.fresh()
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    text = "kind: train\ndata: ${HOME}\nextras:\n" + "\n".join("  " + ln for ln in lines) + "\nparams: {x: *a8}\n"
+    y = write_yaml(w / "bomb.yaml", text)
+    proc = subprocess.Popen(c.cmd("run", y), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=c.env(), cwd=w)
+    t0 = time.time()
+    rss = 0
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):
+            m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
+            rss = max(rss, int(m.group(1))) if m else rss  # no VmRSS line once the process has exited
+        if rss > 1_500_000 or time.time() - t0 > 60:
+            proc.kill()
+            proc.wait()
+            return Outcome("resource", f"grew past {rss / 1e6:.1f} GB RSS / 60 s; killed")
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    o = expect_error(subprocess.CompletedProcess(proc.args, proc.returncode, out.decode(), err.decode()), "bomb.yaml")
+    # the same command on a 3-line bad config: what importing zslkit run's modules costs
+    write_yaml(w / "small.yaml", "kind: train\ndata: x\nno_such_key: 1\n")
+    base = subprocess.run(["/usr/bin/time", "-f", "%M", *c.cmd("run", w / "small.yaml")], capture_output=True,
+                          text=True, env=c.env(), cwd=w)
+    base_kb = int(base.stderr.strip().splitlines()[-1]) if base.stderr.strip().splitlines()[-1].isdigit() else 0
+    o.detail += f" (peak RSS {rss / 1e3:.0f} MB; the same command on a 3-line bad config: {base_kb / 1e3:.0f} MB)"
+    if o.status == "ok" and base_kb and rss > base_kb + 200_000:
+        o.status = "resource"
+    return o
+
+
+@case("orphan", "SIGKILL of the parent of benchmark --workers 2: workers die with it")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "g.yaml", f"kind: grid\ndata: [{d}]\nmodels: ['regressor(epochs=2000)']\nseeds: [0, 1, 2, 3]\n"
+                                 f"grids: {{regressor: {{}}}}\nworkers: 2\nout: {w / 'g'}\n")
+    # output to files, not pipes: orphaned workers would hold a pipe open and block the reader
+    log = open(w / "grid.log", "w")
+    proc = subprocess.Popen(c.cmd("run", y), stdout=log, stderr=subprocess.STDOUT, env=c.env(), cwd=w)
+    t0 = time.time()
+    kids: list[int] = []
+    while time.time() - t0 < 60:
+        kids = [k for k in children_of(proc.pid)]
+        if len(kids) >= 2 and time.time() - t0 > 6:
+            break
+        time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    log.close()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(alive(k) for k in kids):
+        time.sleep(0.5)
+    left = [k for k in kids if alive(k)]
+    for k in left:
+        with contextlib.suppress(OSError):
+            os.kill(k, signal.SIGKILL)
+    if not kids:
+        return Outcome("skipped", "no worker processes seen")
+    if left:
+        return Outcome("orphan", f"{len(left)} of {len(kids)} child processes alive 20 s after the parent's SIGKILL")
+    return Outcome("ok", f"{len(kids)} child processes gone within 20 s")
+
+
+# --------------------------------------------------------------------------- 5. leftovers
+
+def _kill_after(c: Ctx, args: list, seconds: float) -> None:
+    proc = subprocess.Popen(c.cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=c.env(),
+                            cwd=c.work)
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@case("leftover", "vgse discover --demo: SIGKILL, stale temp files, rerun", slow=True)
+def _(c: Ctx):
+    w = c.fresh()
+    args = ["vgse", "discover", "--demo", "--out", w / "vd"]
+    _kill_after(c, args, 8)
+    n = plant_temps(w / "vd")
+    p = c.cli(*args)
+    if p.returncode != 0:
+        return expect_success(p)
+    left = stale_temps(w / "vd")
+    return Outcome("leftover", f"{len(left)} of {n} planted + any killed temp files left: {left[:2]}") if left \
+        else Outcome("ok", f"{n} stale temp files removed by the rerun")
+
+
+@case("leftover", "demo --small: SIGKILL, stale temp files, rerun", slow=True)
+def _(c: Ctx):
+    w = c.fresh()
+    args = ["demo", "--small", "--model", "eszsl", "--semantic", "att", "--semantic", "vgse", "--out", w / "demo"]
+    _kill_after(c, args, 12)
+    n = plant_temps(w / "demo")
+    p = c.cli(*args)
+    if p.returncode != 0:
+        return expect_success(p)
+    left = stale_temps(w / "demo")
+    return Outcome("leftover", f"{len(left)} temp files left: {left[:2]}") if left \
+        else Outcome("ok", f"{n} stale temp files removed by the rerun")
+
+
+@case("leftover", "data build: a rerun of a finished build (killed before cleaning its cache) is a no-op")
+def _(c: Ctx):
+    w = c.fresh()
+    iw = image_world(w)
+    p = c.cli(*build_args(iw, w / "out"))
+    if p.returncode != 0:
+        return expect_success(p)
+    (w / "out" / ".feature-cache").mkdir(exist_ok=True)  # what a SIGKILL after BUILD.json leaves
+    (w / "out" / ".feature-cache" / "features.npy").write_bytes(b"\0" * 128)
+    t = (w / "out" / "res101.mat").stat().st_mtime_ns
+    p = c.cli(*build_args(iw, w / "out"))
+    o = expect_success(p)
+    if o.status == "ok" and (w / "out" / "res101.mat").stat().st_mtime_ns != t:
+        return Outcome("lost", "the finished build was rewritten")
+    if o.status == "ok" and (w / "out" / ".feature-cache").exists():
+        return Outcome("leftover", "the feature cache of the finished build was left")
+    return o
+
+
+@case("leftover", "data build: a finished build with other settings still needs --overwrite")
+def _(c: Ctx):
+    w = c.fresh()
+    iw = image_world(w)
+    c.cli(*build_args(iw, w / "out"))
+    return expect_error(c.cli(*build_args(iw, w / "out", "--seed", "1")), "--overwrite")
+
+
+@case("leftover", "train: stale temp files of a killed run are removed by the rerun")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    c.cli("train", "--data", d, "--out", w / "run")
+    (w / "run" / "metrics.json").unlink()  # killed before metrics.json
+    plant_temps(w / "run")
+    p = c.cli("train", "--data", d, "--out", w / "run")
+    o = expect_success(p)
+    left = stale_temps(w / "run")
+    return Outcome("leftover", f"left {left}") if o.status == "ok" and left else o
+
+
+# --------------------------------------------------------------------------- 6. messages
+
+@case("message", "att_splits.mat: empty test_unseen_loc names the file and field")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    edit_splits(d, test_unseen=[])
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "att_splits.mat", "test_unseen_loc")
+
+
+@case("message", "att_splits.mat: empty trainval_loc names the file and field")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    edit_splits(d, trainval=[])
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "att_splits.mat", "trainval_loc")
+
+
+@case("message", "a UTF-8 BOM in a class list is not kept in the first name")
+def _(c: Ctx):
+    w = c.fresh()
+    iw = image_world(w, bom=True)
+    p = c.cli(*build_args(iw, w / "out"))
+    o = expect_success(p)
+    if o.status == "ok":
+        first = (w / "out" / "allclasses.txt").read_bytes().splitlines()[0]
+        if first.startswith(b"\xef\xbb\xbf"):
+            return Outcome("message", f"first class name kept the BOM: {first!r}")
+    return o
+
+
+@case("message", "a UTF-8 BOM in trainclasses1.txt of a dataset directory")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    data = load_xlsa17(d)
+    seen = [data.class_names[i] for i in data.seen_classes]
+    (d / "trainclasses1.txt").write_bytes(b"\xef\xbb\xbf" + "\n".join(seen[:6]).encode())
+    (d / "valclasses1.txt").write_bytes(b"\xef\xbb\xbf" + "\n".join(seen[6:]).encode())
+    return expect_success(c.cli("train", "--data", d, "--out", w / "r"), "T1")
+
+
+# --------------------------------------------------------------------------- driver
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--src", default=str(REPO / "src"), help="zslkit source tree to run (PYTHONPATH)")
+    ap.add_argument("--tag", default="", help="suffix of the results files (e.g. 'before')")
+    ap.add_argument("--quick", action="store_true", help="skip the slow kill-and-rerun demo cases")
+    ap.add_argument("-k", default="", help="run only cases whose name contains this")
+    ap.add_argument("--scratch", default=None, help="work folder (default: a new temp dir, deleted afterwards)")
+    args = ap.parse_args()
+    root = Path(args.scratch or tempfile.mkdtemp(prefix="zslkit-adversarial-"))
+    ctx = Ctx(src=Path(args.src).resolve(), root=root)
+    load0 = os.getloadavg()
+    t_all = time.time()
+    results = []
+    for cs in CASES:
+        if (args.quick and cs.slow) or (args.k and args.k.lower() not in cs.name.lower()):
+            continue
+        t0 = time.time()
+        try:
+            o = cs.fn(ctx)
+        except subprocess.TimeoutExpired as exc:
+            o = Outcome("resource", f"timed out: {exc}")
+        o.seconds = time.time() - t0
+        results.append({"class": cs.cls, "case": cs.name, "status": o.status, "detail": o.detail,
+                        "seconds": round(o.seconds, 1)})
+        print(f"[{o.status:9s}] {cs.cls:9s} {cs.name}  ({o.seconds:.1f} s)\n            {o.detail}", flush=True)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    bad = sum(v for k, v in counts.items() if k not in ("ok", "skipped"))
+    summary = {"src": str(ctx.src), "cases": len(results), "ending_badly": bad, "counts": counts,
+               "wall_s": round(time.time() - t_all, 1), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+               "machine": platform.platform(), "python": platform.python_version()}
+    lines = [f"adversarial driver (issue #15), src {ctx.src}",
+             f"{len(results)} cases, {bad} ending badly: {counts}",
+             f"wall {summary['wall_s']} s, load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}",
+             ""]
+    lines += [f"{r['status']:9s} {r['class']:9s} {r['case']}\n          {r['detail']}" for r in results]
+    if not args.k:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stem = "adversarial" + (f"_{args.tag}" if args.tag else "")
+        (RESULTS / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+        (RESULTS / f"{stem}.json").write_text(json.dumps({"summary": summary, "results": results}, indent=2) + "\n")
+    print("\n".join(lines[:3]))
+    if not args.scratch:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
