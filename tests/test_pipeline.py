@@ -1,6 +1,7 @@
 """zslkit.pipeline.train: relation-aware validation of class-relation embeddings (VGSE)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,3 +73,25 @@ def test_finished_run_only_accepts_a_complete_run_of_the_same_config(toy_dir, tm
     assert finished_run(run, TrainConfig(**{**cfg.__dict__, "seed": 1})) is None
     (run / "metrics.json").write_text("{not json")
     assert finished_run(run, cfg) is None
+
+
+def test_run_directory_records_provenance_curve_history_and_log(toy_dir, tmp_path):
+    import json
+
+    from zslkit.pipeline import train_to_dir
+
+    out = tmp_path / "run"
+    train_to_dir(TrainConfig(data=str(toy_dir), model="regressor", params={"epochs": 2}, tune=False), out)
+    m = json.loads((out / "metrics.json").read_text())
+    assert "curve" not in m  # small metrics.json: the curve has its own file
+    curve = json.loads((out / "curve.json").read_text())
+    assert set(curve) == {"gamma", "U", "S"} and len(curve["U"]) > 2
+    pv = m["provenance"]
+    assert pv["zslkit_version"] and pv["versions"]["numpy"] and pv["versions"]["torch"] and pv["host"]
+    assert pv["timestamp"].endswith("+00:00") and "vector_isa" in pv["cpu"] and pv["threads"]["torch"] >= 1
+    hashed = {Path(k).name: v for k, v in pv["data_sha256"].items()}
+    assert set(hashed) == {"res101.mat", "att_splits.mat"} and all(len(v) == 64 for v in hashed.values())
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and "loss" in history[0]
+    log = (out / "run.log").read_text()
+    assert "INFO" in log  # the run's log records, whatever the console showed

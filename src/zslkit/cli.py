@@ -87,7 +87,8 @@ def main(ctx: click.Context, debug: bool, quiet: bool, threads: str) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = _TqdmLoggingHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    handler.setLevel(level)  # the console's level; a run's run.log records INFO whatever it is
+    logging.basicConfig(level=min(level, logging.INFO), handlers=[handler], force=True)
     if threads != "auto":
         try:
             threads = int(threads)

@@ -657,7 +657,7 @@ def _train(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, callbac
                "train_images_per_s": imgs / secs if secs > 0 else float("nan"), "final_epochs": len(trainer.history),
                "final_loss": trainer.history[-1]["loss"] if trainer.history else None,
                "gamma_source": "fixed in config" if cfg.gamma is not None else
-               "validation classes (validation_gamma)"}, out_dir=out)
+               "validation classes (validation_gamma)"}, out_dir=out, data_files=_data_files(data))
     if ctx.is_main and out is not None and not stopped_early:
         _save_model(out / "model.pt", model, data, float(gamma or 0.0))
         result.save(out)
@@ -717,6 +717,16 @@ def train_from_config(train_config: Any, data: AttentionData | None = None, out_
                               f"directory with images (--images IMAGE_ROOT); {cfg.data} is not a feature-map "
                               f"directory and no image root was given")
     return train_image_model(icfg, data, callbacks, train_config=cfg)
+
+
+def _data_files(data: AttentionData) -> list[str]:
+    """The files an image-level run read: a feature-map directory's, or the xlsa17 files (not every image)."""
+    pv = data.provenance or {}
+    if data.kind == "feature_maps" and pv.get("path"):
+        d = Path(pv["path"])
+        return [str(d / n) for n in ("meta.json", "labels.npy", "semantic.npy", "splits.npz", "attribute_vectors.npy",
+                                     "maps.npy")]
+    return [pv[k] for k in ("res101", "att_splits") if pv.get(k)]
 
 
 def train_attention_net(config: ImageModelConfig, data: AttentionData, callbacks: Sequence[Callback] = ()) -> Any:

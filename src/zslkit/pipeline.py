@@ -13,6 +13,7 @@ runs add ``model.pt`` and their checkpoints).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -131,6 +132,8 @@ class RunResult:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the run directory the image-level engine wrote into (None: nothing written yet)
     out_dir: Path | None = None
+    #: the data files the run read (checksummed into the provenance record when saved)
+    data_files: list[str] = field(default_factory=list)
 
     @property
     def throughput(self) -> float:
@@ -155,8 +158,10 @@ class RunResult:
         return "fixed in config" if self.config.gamma is not None else (
             "validation classes" if self.selection is not None else "none (0)")
 
-    def to_dict(self) -> dict[str, Any]:
-        d = self.metrics.to_dict()
+    def to_dict(self, with_curve: bool = True) -> dict[str, Any]:
+        """The ``metrics.json`` content (``with_curve``: the seen-unseen curve inline, as :meth:`save`
+        writes it to ``curve.json`` instead)."""
+        d = self.metrics.to_dict(with_curve=with_curve)
         d.update({
             "surrogate": self.surrogate,
             "dataset": self.dataset,
@@ -178,15 +183,30 @@ class RunResult:
         return d
 
     def save(self, out_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Write ``config.yaml``, ``predictions.npz`` and ``metrics.json`` (plus ``extra`` keys) atomically
-        into ``out_dir``; ``metrics.json`` comes last, so its presence marks a complete run."""
+        """Write the run directory atomically into ``out_dir`` (``metrics.json`` comes last, so its
+        presence marks a complete run):
+
+        * ``config.yaml``: the :class:`TrainConfig`;
+        * ``predictions.npz``: per-image predictions (and predicted semantic vectors) for ``zslkit analyze``;
+        * ``curve.json``: the seen-unseen curve (gamma, U, S), kept out of ``metrics.json``;
+        * ``history.json``: per-epoch losses of iterative models (when the model has them);
+        * ``metrics.json``: the numbers, selection, timings, and ``provenance`` (versions, commit,
+          command, time, host, threads, CPU, checksums of the data files), plus ``extra`` keys.
+        """
+        from zslkit.utils.provenance import provenance
+
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(asdict(self.config), sort_keys=False))
         if self.arrays:
             with atomic_path(out / "predictions.npz", suffix=".npz") as tmp:
                 np.savez_compressed(tmp, **self.arrays)
-        atomic_write_json(out / "metrics.json", {**self.to_dict(), **(extra or {})})  # last: marks the run complete
+        atomic_write_json(out / "curve.json", self.metrics.curve)
+        history = self.history or getattr(self.model, "history_", None)
+        if history:
+            atomic_write_json(out / "history.json", history)
+        d = {**self.to_dict(with_curve=False), "provenance": provenance(self.data_files), **(extra or {})}
+        atomic_write_json(out / "metrics.json", d)  # last: marks the run complete
         return out
 
     def plot(self, out_dir: str | Path, compare: tuple = ()) -> dict[str, str]:
@@ -227,7 +247,8 @@ def _differences(saved: dict[str, Any], config: TrainConfig) -> str:
 
 
 #: files of a run directory that describe its run (removed before a run replaces it with --overwrite)
-RUN_FILES = ("metrics.json", "config.yaml", "predictions.npz", "analysis.json")
+RUN_FILES = ("metrics.json", "config.yaml", "predictions.npz", "analysis.json", "curve.json", "history.json",
+             "run.log")
 #: what image-level runs add (removed with them by ``overwrite``)
 IMAGE_RUN_FILES = ("model.pt", "selection.json", "log.jsonl", "metrics.csv")
 IMAGE_RUN_DIRS = ("checkpoints", "selection", "tensorboard")
@@ -250,7 +271,6 @@ def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
     Returns:
         (the run's ``metrics.json`` dict, whether it was resumed rather than computed).
     """
-    import contextlib
     import os
 
     from zslkit.utils.lock import locked_dir
@@ -281,11 +301,32 @@ def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
                     (out / name).unlink(missing_ok=True)
                 for name in ("figures",) + (IMAGE_RUN_DIRS if image_level else ()):
                     shutil.rmtree(out / name, ignore_errors=True)
-        if image_level:  # the engine checkpoints into out while it trains, and saves the run itself
-            return train(cfg, data=data, out_dir=out).to_dict(), False
-        result = train(cfg, data=data)
-        result.save(out)
-        return result.to_dict(), False
+        with _run_log(out / "run.log") if rank0 else contextlib.nullcontext():
+            if image_level:  # the engine checkpoints into out while it trains, and saves the run itself
+                return train(cfg, data=data, out_dir=out).to_dict(with_curve=False), False
+            result = train(cfg, data=data)
+            result.save(out)
+            return result.to_dict(with_curve=False), False
+
+
+@contextlib.contextmanager
+def _run_log(path: Path):
+    """Copy zslkit's log records (INFO and above) of the run into ``path`` (the run directory's ``run.log``)."""
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("zslkit")
+    old_level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        # The file gets INFO even when the console shows warnings only (the CLI filters at its handler).
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        handler.close()
 
 
 def _fold_semantic(cfg: TrainConfig, data: ZSLData):
@@ -380,5 +421,21 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         pred = np.asarray(model.predict_semantics(data.features[metrics.predictions["gzsl_idx"]]), dtype=np.float32)
     arrays = prediction_arrays(metrics, data.semantic, data.seen_classes, data.unseen_classes, data.class_names, pred)
     return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
-                     dataset=summary, timings=timings, arrays=arrays)
+                     dataset=summary, timings=timings, arrays=arrays, model=model, data_files=_data_files(cfg, data))
+
+
+#: the file each named semantic is read from (``att``/``original_att`` are in att_splits.mat)
+_SEMANTIC_FILES = {"word2vec": "word2vec_splits.mat", "sent": "sent_splits.mat", "vgse": "VGSE_SMO.mat"}
+
+
+def _data_files(cfg: TrainConfig, data: ZSLData) -> list[str]:
+    """The files a feature-level run read: res101.mat, att_splits.mat, the semantic file(s)."""
+    pv = data.provenance or {}
+    files = [pv[k] for k in ("res101", "att_splits") if pv.get(k)]
+    root = Path(pv.get("root", cfg.data))
+    for sem in (cfg.semantic, cfg.relation_word_vectors if cfg.uses_relation_validation() else None):
+        if sem is None or sem in ("att", "original_att"):
+            continue
+        files.append(str(root / _SEMANTIC_FILES[sem]) if sem in _SEMANTIC_FILES else str(sem))
+    return files
 

@@ -26,6 +26,11 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.n
         metrics = json.loads(m.read_text())
     except json.JSONDecodeError as exc:
         raise ZSLDataError(f"{m}: invalid JSON ({exc})") from exc
+    if "curve" not in metrics and (d / "curve.json").is_file():  # runs keep the curve in its own file
+        try:
+            metrics["curve"] = json.loads((d / "curve.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise ZSLDataError(f"{d / 'curve.json'}: invalid JSON ({exc})") from exc
     p = d / "predictions.npz"
     if not p.is_file():
         raise ZSLDataError(f"{d}: predictions.npz is missing (run made by an older zslkit?)")

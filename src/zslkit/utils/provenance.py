@@ -91,15 +91,23 @@ def _threads() -> dict[str, object]:
     return info
 
 
+#: files larger than this are recorded by size and modification time, not hashed (a 9 GB feature-map
+#: file would take minutes)
+HASH_LIMIT = 2 << 30
+
+
 def provenance(data_files: Iterable[str | os.PathLike] = (), command: list[str] | None = None) -> dict[str, object]:
-    """The provenance record of a run (see module docstring). ``data_files`` that exist are checksummed."""
+    """The provenance record of a run (see module docstring). ``data_files`` that exist are checksummed
+    (those over :data:`HASH_LIMIT` bytes are recorded by size and modification time instead)."""
     from zslkit import __version__
 
-    files = {}
+    files: dict[str, str] = {}
     for f in data_files:
         p = Path(f)
         if p.is_file():
-            files[str(p)] = file_sha256(p)
+            st = p.stat()
+            files[str(p.resolve())] = (file_sha256(p) if st.st_size <= HASH_LIMIT else
+                                       f"not hashed ({st.st_size / 2**30:.1f} GiB; mtime {int(st.st_mtime)})")
     return {
         "zslkit_version": __version__,
         "git_commit": git_commit(),
