@@ -122,3 +122,19 @@ def test_demo_nested_settings_are_checked(tmp_path):
         p.write_text(f"kind: demo\nsmall: true\n{body}\n")
         with pytest.raises(ConfigError, match=match):
             load_config(p)
+
+
+def test_run_overrides_reach_nested_keys(tmp_path, monkeypatch):
+    from zslkit.config import apply_overrides
+
+    monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
+    cfg = load_config(CONFIGS[0].parent / "xlsa17_baselines_cub.yaml", ["seeds=[0]", "workers=1", "out=/tmp/x"])
+    assert cfg.seeds == [0] and cfg.workers == 1 and cfg.out == "/tmp/x"
+    d = apply_overrides({"params": {"lr": 0.1}}, ["params.lr=0.01", "params.loss=remse", "new.key=[1, 2]"])
+    assert d == {"params": {"lr": 0.01, "loss": "remse"}, "new": {"key": [1, 2]}}
+    for bad, match in (("seeds", "KEY=VALUE"), ("=1", "KEY=VALUE"), ("params..lr=1", "empty part"),
+                       ("params.lr.x=1", "not a mapping")):
+        with pytest.raises(ConfigError, match=match):
+            apply_overrides({"params": {"lr": 0.1}}, [bad])
+    with pytest.raises(ConfigError, match="nosuchkey"):
+        load_config(CONFIGS[0].parent / "xlsa17_baselines_cub.yaml", ["nosuchkey=1"])

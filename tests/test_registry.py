@@ -64,3 +64,14 @@ def test_model_spec_values_are_safe_yaml():
         parse_model_spec("eszsl(alpha=!!python/object/apply:os.system [true])")
     with pytest.raises(ConfigError, match="nested"):
         parse_model_spec("eszsl(alpha=" + "[" * 100 + "]" * 100 + ")")
+
+
+def test_model_spec_values_may_be_lists_and_mappings():
+    from zslkit.registry import parse_model_spec
+
+    assert parse_model_spec("regressor(hidden=[512, 256], loss=remse)") == ("regressor", {"hidden": [512, 256],
+                                                                                          "loss": "remse"})
+    assert parse_model_spec("m(a={b: 1, c: [1, 2]}, d='q,r')") == ("m", {"a": {"b": 1, "c": [1, 2]}, "d": "q,r"})
+    for bad in ("m(a=[1, 2)", "m(a=1])", "m(a='x)"):
+        with pytest.raises(ConfigError, match="bad model specification"):
+            parse_model_spec(bad)

@@ -355,17 +355,21 @@ def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: 
 
 @main.command("run")
 @click.argument("config", type=click.Path(path_type=Path))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (train configs; grid configs use their own 'out').")
 @click.option("--overwrite", is_flag=True, help="Train configs: replace a finished run of another configuration.")
-def run_cmd(config: Path, out: Path | None, overwrite: bool) -> None:
-    """Run an experiment from a YAML config (kind: train | grid | discover | demo)."""
+def run_cmd(config: Path, overrides: tuple[str, ...], out: Path | None, overwrite: bool) -> None:
+    """Run an experiment from a YAML config (kind: train | grid | discover | demo).
+
+    KEY=VALUE arguments override the file's settings, dotted keys reaching into mappings:
+    ``zslkit run configs/xlsa17_baselines_cub.yaml seeds=[0] workers=1`` or ``... params.lr=0.01``."""
     from zslkit.config import load_config
     from zslkit.demo import DemoConfig
     from zslkit.grid import GridConfig, run_grid
     from zslkit.vgse.discovery import DiscoverConfig
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides)
     if isinstance(cfg, GridConfig):
         res = run_grid(cfg)
         click.echo(res.table())

@@ -24,7 +24,7 @@ import math
 import os
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -196,14 +196,44 @@ def _expand(value: Any, where: str) -> Any:
     return value
 
 
-def load_config(path: str | os.PathLike) -> Any:
-    """Load a ``kind: train | grid | discover | demo`` YAML file into its dataclass."""
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str], where: str = "override") -> dict[str, Any]:
+    """Set ``key=value`` overrides in a config mapping (in place; returned). Dotted keys reach into
+    nested mappings (``params.lr=0.1``, ``discovery.epochs=3``); values are YAML (``[0, 1]``, ``true``,
+    ``remse``), parsed safely (:func:`parse_value`). Setting a key the config does not have is allowed
+    here and refused, naming it, when the config is checked."""
+    for item in overrides:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise ConfigError(f"{where} {item!r}: expected KEY=VALUE (e.g. seed=1 or params.lr=0.01)")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        if any(not p for p in parts):
+            raise ConfigError(f"{where} {item!r}: empty part in the key {key!r}")
+        node = data
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{where} {item!r}: {part!r} is not a mapping (it is {child!r})")
+            node = child
+        node[parts[-1]] = parse_value(raw, f"{where} {key.strip()}")
+    return data
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Any:
+    """Load a ``kind: train | grid | discover | demo`` YAML file into its dataclass, with ``key=value``
+    ``overrides`` on top (:func:`apply_overrides`; applied before environment variables are expanded)."""
     from zslkit.demo import DemoConfig
     from zslkit.grid import GridConfig
     from zslkit.pipeline import TrainConfig
     from zslkit.vgse.discovery import DiscoverConfig
 
-    data = _expand(read_yaml(path), str(path))
+    raw = read_yaml(path)
+    if overrides:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the config is not a mapping, so {list(overrides)} cannot be applied")
+        raw = apply_overrides(raw, overrides, where=f"{path}: override")
+    data = _expand(raw, str(path))
     kind = data.pop("kind", "train")
     kinds = {"train": TrainConfig, "grid": GridConfig, "discover": DiscoverConfig, "demo": DemoConfig}
     if not isinstance(kind, str) or kind not in kinds:

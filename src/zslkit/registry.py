@@ -63,15 +63,39 @@ def _register_builtin(name: str | None = None) -> None:
             MODELS[key] = getattr(importlib.import_module(module), cls)
 
 
+def _split_top_level(text: str, spec: str) -> list[str]:
+    """Split on the commas outside brackets and quotes: ``"a=[1, 2], b=x"`` -> ``["a=[1, 2]", " b=x"]``."""
+    items, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise ConfigError(f"bad model specification {spec!r}: unbalanced {ch!r}")
+        elif ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    if depth or quote:
+        raise ConfigError(f"bad model specification {spec!r}: unclosed {'quote' if quote else 'bracket'}")
+    items.append(text[start:])
+    return items
+
+
 def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"regressor(loss=remse, p=0.1)"`` -> ``("regressor", {"loss": "remse", "p": 0.1})``."""
+    """``"regressor(loss=remse, p=0.1)"`` -> ``("regressor", {"loss": "remse", "p": 0.1})``; values are YAML,
+    so lists and mappings work: ``"abp(hidden=[512, 256])"``."""
     m = _SPEC.match(spec)
     if not m:
         raise ConfigError(f"bad model specification {spec!r}; expected NAME or NAME(key=value, ...)")
     name, inner = m.group(1).lower(), m.group(2)
     params: dict[str, Any] = {}
     if inner and inner.strip():
-        for item in inner.split(","):
+        for item in _split_top_level(inner, spec):
             if "=" not in item:
                 raise ConfigError(f"bad model specification {spec!r}: {item.strip()!r} is not key=value")
             k, v = item.split("=", 1)

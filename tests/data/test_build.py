@@ -501,3 +501,34 @@ def test_attribute_table_with_a_huge_field(tmp_path):
     p.write_text("class,attribute,value\nzebra,stripes," + "9" * 200_000 + "\n")  # over csv's 128 KiB field limit
     with pytest.raises(ZSLDataError, match=r"att.csv:2: not a readable CSV row \(field larger than field limit"):
         read_attribute_csv(p, ["zebra"])
+
+
+def test_wide_attribute_table_reads_like_the_long_one(tmp_path):
+    long = tmp_path / "long.csv"
+    long.write_text("class,attribute,value\nzebra,stripes,1\nzebra,black,0.5\nhorse,stripes,0\nhorse,black,2\n")
+    wide = tmp_path / "wide.csv"
+    wide.write_text("class,stripes,black\nhorse,0,2\nzebra,1,0.5\n")
+    a = read_attribute_csv(long, ["zebra", "horse"])
+    b = read_attribute_csv(wide, ["zebra", "horse"])
+    assert a.attribute_names == b.attribute_names == ["stripes", "black"]
+    np.testing.assert_array_equal(a.values, b.values)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("class,stripes,black\nzebra,1\n")
+    with pytest.raises(ZSLDataError, match=r"bad.csv:2: expected 3 fields"):
+        read_attribute_csv(bad, ["zebra"])
+    bad.write_text("class,stripes,black\nzebra,1,x\n")
+    with pytest.raises(ZSLDataError, match=r"bad.csv:2: value 'x' of class 'zebra', attribute 'black'"):
+        read_attribute_csv(bad, ["zebra"])
+    bad.write_text("class,stripes,stripes\nzebra,1,2\n")
+    with pytest.raises(ZSLDataError, match="appear twice in the header"):
+        read_attribute_csv(bad, ["zebra"])
+
+
+def test_the_synthetic_worlds_attribute_table_builds(tmp_path):
+    from zslkit.data.synthetic_world import WorldConfig, make_world
+
+    world = make_world(seed=0, config=WorldConfig(n_seen=4, n_unseen=2, images_per_class=4))
+    files = world.write(tmp_path / "world")
+    table = read_attribute_csv(files.attributes, world.class_names)
+    np.testing.assert_array_equal(table.values, world.attributes)
+    assert table.attribute_names == list(world.attribute_names)

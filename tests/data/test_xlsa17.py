@@ -403,3 +403,9 @@ def test_validation_folds_outside_the_dataset_are_refused(tmp_path, rng):
     (tmp_path / "valclasses1.txt").write_text("c3\n")
     with pytest.raises(ZSLDataError, match=r"must be in 1..1 \(the dataset's trainclassesK"):
         load_xlsa17(tmp_path).validation_split(fold=2)
+
+
+def test_zsldata_repr_is_a_summary_not_the_arrays(toy_data):
+    r = repr(toy_data)
+    assert r.startswith("ZSLData(") and "classes (30 seen, 10 unseen)" in r and "SURROGATE" in r
+    assert len(r) < 200 and "array" not in r

@@ -11,6 +11,12 @@ Attribute table (:func:`read_attribute_csv`), *long* format, one value a row::
     zebra,black,58.1
     ...
 
+or *wide* format, one class a row under a header naming the attributes (what the synthetic
+world's ``attributes.csv`` holds)::
+
+    class,stripes,black,...
+    zebra,94.5,58.1,...
+
 Separator: a tab if the first line holds one, else a comma, else ``;``. Blank lines and lines
 starting with ``#`` are skipped. Every class of the class list needs a value for every
 attribute (no holes, no duplicates, only numbers); the attribute order is the order of first
@@ -103,9 +109,59 @@ def _sniff_delimiter(line: str) -> str:
     return ","
 
 
+def _is_wide(first_row: list[str]) -> bool:
+    """A header ``class, <attribute>, <attribute>, ...`` (not the long format's class/attribute/value)."""
+    low = [f.lower() for f in first_row]
+    return len(low) >= 2 and low[0] == "class" and not set(_HEADER) <= set(low)
+
+
+def _long_cells(p: Path, rows: list, delim: str) -> list[tuple[int, str, str, str]]:
+    """(line, class, attribute, value text) of a long table: one value a row, optional header."""
+    cols = (0, 1, 2)
+    first = [f.lower() for f in rows[0][1]]
+    if set(_HEADER) <= set(first):
+        cols = tuple(first.index(h) for h in _HEADER)
+        rows = rows[1:]
+        width = len(first)
+    else:
+        width = 3
+    cells = []
+    for lineno, fields in rows:
+        if len(fields) != width:
+            raise ZSLDataError(f"{p}:{lineno}: expected {width} fields separated by {delim!r} "
+                               f"(class, attribute, value), got {len(fields)}: {fields[:6]}")
+        cls, attr, raw = (fields[c] for c in cols)
+        if not cls or not attr:
+            raise ZSLDataError(f"{p}:{lineno}: empty class or attribute name")
+        cells.append((lineno, cls, attr, raw))
+    return cells
+
+
+def _wide_cells(p: Path, rows: list, delim: str) -> list[tuple[int, str, str, str]]:
+    """(line, class, attribute, value text) of a wide table: header ``class,<attr>,...``, one class a row."""
+    header = rows[0][1]
+    attrs = header[1:]
+    if any(not a for a in attrs):
+        raise ZSLDataError(f"{p}:{rows[0][0]}: empty attribute name in the header")
+    if len(set(attrs)) != len(attrs):
+        twice = sorted({a for a in attrs if attrs.count(a) > 1})
+        raise ZSLDataError(f"{p}:{rows[0][0]}: attribute(s) {twice[:5]} appear twice in the header")
+    cells = []
+    for lineno, fields in rows[1:]:
+        if len(fields) != len(header):
+            raise ZSLDataError(f"{p}:{lineno}: expected {len(header)} fields separated by {delim!r} (the class and "
+                               f"one value per attribute of the header), got {len(fields)}")
+        if not fields[0]:
+            raise ZSLDataError(f"{p}:{lineno}: empty class name")
+        cells += [(lineno, fields[0], a, raw) for a, raw in zip(attrs, fields[1:])]
+    return cells
+
+
 def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
                        class_list_name: str = "the class list") -> AttributeTable:
-    """Read a long-format attribute table (module docstring) for ``class_names``.
+    """Read an attribute table (module docstring) for ``class_names``: long format (``class,attribute,value``,
+    one value a row, optional header), or wide (a header ``class,<attribute>,...`` and one row per class, as
+    the synthetic world's ``attributes.csv``).
 
     Args:
         path: the CSV/TSV file.
@@ -137,26 +193,13 @@ def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
         except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
             raise ZSLDataError(f"{p}:{lineno}: not a readable CSV row ({exc})") from None
         rows.append((lineno, [f.strip() for f in fields]))
-    cols = (0, 1, 2)
-    first = [f.lower() for f in rows[0][1]]
-    if set(_HEADER) <= set(first):
-        cols = tuple(first.index(h) for h in _HEADER)
-        rows = rows[1:]
-        width = len(first)
-    else:
-        width = 3
+    cells = _long_cells(p, rows, delim) if not _is_wide(rows[0][1]) else _wide_cells(p, rows, delim)
     known = {n: i for i, n in enumerate(class_names)}
     attr_index: dict[str, int] = {}
     entries: dict[tuple[str, str], tuple[float, int]] = {}
     unknown: dict[str, int] = {}
     dups: list[str] = []
-    for lineno, fields in rows:
-        if len(fields) != width:
-            raise ZSLDataError(f"{p}:{lineno}: expected {width} fields separated by {delim!r} "
-                               f"(class, attribute, value), got {len(fields)}: {fields[:6]}")
-        cls, attr, raw = (fields[c] for c in cols)
-        if not cls or not attr:
-            raise ZSLDataError(f"{p}:{lineno}: empty class or attribute name")
+    for lineno, cls, attr, raw in cells:
         try:
             value = float(raw)
         except ValueError:

@@ -78,7 +78,7 @@ class ValidationSplit:
     source: str  # e.g. "xlsa17 class lists, fold 1" or "seeded partition (seed 0)"
 
 
-@dataclass
+@dataclass(repr=False)
 class ZSLData:
     """A ZSL dataset: features, labels, classes, a class semantic matrix and splits.
 
@@ -253,6 +253,13 @@ class ZSLData:
                           unseen_classes=np.asarray(va_cls), name=f"val{fold}")
         return ValidationSplit(train_idx=np.sort(np.concatenate(train_idx)), eval=split,
                                train_classes=np.asarray(tr_cls), val_classes=np.asarray(va_cls), source=source)
+
+    def __repr__(self) -> str:
+        """A one-line summary (never the arrays: AWA2's features are 37k x 2048)."""
+        return (f"ZSLData({self.features.shape[0]} images x {self.features.shape[1]} features, "
+                f"{len(self.class_names)} classes ({len(self.seen_classes)} seen, {len(self.unseen_classes)} unseen), "
+                f"semantic {self.semantic_name!r} {self.semantic.shape[0]} x {self.semantic.shape[1]}"
+                f"{', SURROGATE' if self.surrogate else ''})")
 
     def summary(self) -> dict[str, Any]:
         """Sizes and provenance, for printing and for run directories."""
