@@ -14,7 +14,9 @@ Protocol, declared before running (a coarse scripted search, nothing tuned by ha
   other knob keeps its ``SurrogateConfig`` default;
 * stage 1, every grid point: ESZSL T1 (ZSL hyperparameters) and uncalibrated S (GZSL
   hyperparameters); loss = squared residuals to the published T1 and S;
-* stage 2, the :data:`TOP` best points of stage 1: ALE (epochs chosen on validation classes);
+* stage 1b, refinement: around the best stage-1 point, ``class_attr_noise`` and
+  ``nuisance_weight`` at the midpoints to their grid neighbours (up to 8 more points, same loss);
+* stage 2, the :data:`TOP` best points of stages 1 and 1b: ALE (epochs chosen on validation classes);
   loss = stage-1 loss + squared residuals of ALE's T1 and (where published) S;
 * the point with the smallest stage-2 loss is the dataset's preset; printed as a ``PRESETS``
   entry to paste into ``zslkit/data/surrogate.py``.
@@ -60,6 +62,23 @@ def evaluate_point(ds: str, knobs: dict, with_ale: bool, seed: int = 0) -> dict:
     return out
 
 
+def refine_points(centre: dict) -> list[dict]:
+    """Midpoints between ``centre`` and its grid neighbours in class_attr_noise x nuisance_weight."""
+    def options(key: str) -> list[float]:
+        vals = GRID[key]
+        i = vals.index(centre[key])
+        mids = [centre[key]]
+        if i > 0:
+            mids.insert(0, round((vals[i - 1] + vals[i]) / 2, 4))
+        if i + 1 < len(vals):
+            mids.append(round((vals[i] + vals[i + 1]) / 2, 4))
+        return mids
+
+    pts = [{**centre, "class_attr_noise": a, "nuisance_weight": n}
+           for a in options("class_attr_noise") for n in options("nuisance_weight")]
+    return [p for p in pts if p != centre]
+
+
 def targets(ds: str, model: str) -> dict:
     t1, _, s, _ = ref.PUBLISHED[ds][model]
     return {"T1": t1, "S": s}
@@ -91,6 +110,16 @@ def main() -> None:
             e = r["eszsl"]
             line = (f"- {knobs}: ESZSL T1 {e['T1']:.1f} U {e['U']:.1f} S {e['S']:.1f}; loss {r['loss1']:.1f} "
                     f"(generate {r['generate_s']:.1f} s, ESZSL {e['seconds']:.1f} s)")
+            log.append(line)
+            print(ds, line, flush=True)
+        log += ["", "stage 1b (ESZSL, midpoints around the best stage-1 point):", ""]
+        centre = min(stage1, key=lambda r: r["loss1"])["knobs"]
+        for knobs in refine_points(centre):
+            r = evaluate_point(ds, knobs, with_ale=False)
+            r["loss1"] = ref.loss(r["eszsl"], targets(ds, "ESZSL"))
+            stage1.append(r)
+            e = r["eszsl"]
+            line = (f"- {knobs}: ESZSL T1 {e['T1']:.1f} U {e['U']:.1f} S {e['S']:.1f}; loss {r['loss1']:.1f}")
             log.append(line)
             print(ds, line, flush=True)
         best1 = sorted(stage1, key=lambda r: r["loss1"])[:TOP]

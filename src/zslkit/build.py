@@ -68,6 +68,7 @@ from zslkit.data.images import (
     scan_image_folder,
 )
 from zslkit.data.xlsa17 import load_xlsa17, read_class_list, sha256_file
+from zslkit.embeddings.text_models import is_text_model
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.utils.atomic import atomic_write_json
 from zslkit.utils.threads import torch_threads
@@ -96,8 +97,9 @@ class BuildConfig:
         unseen: text file, the unseen class names (a subset of ``classes``).
         attributes: long-format CSV ``class,attribute,value`` (see :mod:`zslkit.data.build`),
             written as ``att``/``original_att`` of ``att_splits.mat``.
-        word_vectors: word2vec binary/text or GloVe file (format detected); the class-name
-            vectors are written as ``word2vec_splits.mat``. At least one of ``attributes`` /
+        word_vectors: word2vec binary/text or GloVe file (format detected), or ``"wordllama"``
+            (WordLlama embeddings of the class names, :mod:`zslkit.embeddings.text_models`); the
+            class-name vectors are written as ``word2vec_splits.mat``. At least one of ``attributes`` /
             ``word_vectors`` is required; without ``attributes`` the dataset has no ``att``.
         oov: ``"error"`` (a class-name word missing from ``word_vectors`` fails the build, naming
             it) or ``"skip"`` (average the words found; a class with none found still fails).
@@ -273,6 +275,11 @@ def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.nd
         words_for_class_names,
     )
 
+    from zslkit.embeddings.text_models import text_class_embeddings
+
+    if is_text_model(cfg.word_vectors):  # an offline text model instead of a file (the text extra)
+        matrix, info = text_class_embeddings(class_names, str(cfg.word_vectors), return_info=True)  # type: ignore
+        return np.asarray(matrix, dtype=np.float32), {**info, "written_to": "word2vec_splits.mat"}
     path = Path(cfg.word_vectors)  # type: ignore[arg-type]
     if not path.is_file():
         raise ZSLDataError(f"{path}: word-vector file not found (--word-vectors: a word2vec .bin/.txt or GloVe file)")
@@ -374,7 +381,8 @@ def _build(cfg: BuildConfig, on_batch) -> BuildReport:
             "unseen": str(Path(cfg.unseen).resolve()), "unseen_sha256": sha256_file(cfg.unseen),
             "attributes": None if cfg.attributes is None else str(Path(cfg.attributes).resolve()),
             "attributes_sha256": None if cfg.attributes is None else sha256_file(cfg.attributes),
-            "word_vectors": None if cfg.word_vectors is None else str(Path(cfg.word_vectors).resolve()),
+            "word_vectors": None if cfg.word_vectors is None else (
+                str(cfg.word_vectors) if is_text_model(cfg.word_vectors) else str(Path(cfg.word_vectors).resolve())),
         },
         "semantics": (["att", "original_att"] if table is not None else []) + (["word2vec"] if words is not None
                                                                                 else []),
