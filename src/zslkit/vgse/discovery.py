@@ -614,7 +614,8 @@ def write_demo_world(root: str | Path, seed: int = 0, world_config: Any = None):
     meta = root / "world.json"
     with contextlib.suppress(OSError, ValueError):
         m = json.loads(meta.read_text())
-        if m.get("seed") == seed and m.get("config") == asdict(wcfg):
+        # compared as JSON: tuples in the config (per-part visibility) come back from world.json as lists
+        if m.get("seed") == seed and m.get("config") == json.loads(json.dumps(asdict(wcfg))):
             return world, WorldFiles(root=root, train_dir=root / "train", test_dir=root / "test",
                                      classes=root / "classes.txt", unseen=root / "unseen.txt",
                                      word_vectors=root / "word_vectors.txt", attributes=root / "attributes.csv",
