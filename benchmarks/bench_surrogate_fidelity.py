@@ -16,6 +16,8 @@ Targets, declared in issue #13 (printed PASS/MISS, whatever is reached is what i
   f-CLSWGAN where published) >= 0.6, with SAE taken in each direction in turn;
 * uncalibrated GZSL with U far below S, as in the table (here: U < S / 2 for every model).
 
+f-CLSWGAN runs only where a published value exists (CUB, SUN): it is the slowest model here.
+
 Run:  python benchmarks/bench_surrogate_fidelity.py [--datasets AWA2 CUB SUN APY AWA1] [--seed 0]
 Writes benchmarks/results/surrogate_fidelity.{md,json}.
 """
@@ -50,6 +52,8 @@ def run_dataset(ds: str, seed: int) -> dict:
     gen_s = time.perf_counter() - t0
     res = {}
     for row in ROWS:
+        if row == "f-CLSWGAN" and ref.PUBLISHED[ds]["f-CLSWGAN"][0] is None:
+            continue  # no published value to compare with (and the slowest model): not run
         if row == "ESZSL":
             r = ref.run_eszsl(data, ds)
         elif row == "ALE":
@@ -75,6 +79,8 @@ def tables(ds: str, d: dict) -> tuple[list[str], dict]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     checks = {"within": {}, "gzsl": {}}
     for row, (tm, calibrated) in ROWS.items():
+        if row not in d["rows"]:
+            continue
         r = d["rows"][row]
         p = pub.get(tm, (None,) * 4) if tm else (None,) * 4
         t1p, up, sp = p[0], p[1], p[2]
@@ -91,22 +97,25 @@ def tables(ds: str, d: dict) -> tuple[list[str], dict]:
                      f" | {ref.fmt(up)} / {ref.fmt(sp)} | {r['U']:.1f} / {r['S']:.1f} | "
                      f"{'yes' if gz_ok else 'NO'} | {ref.fmt(real, 2)} |")
     rho = {}
-    for sae in ("SAE F->S", "SAE S->F"):
+    for sae, with_gan in (("SAE F->S", True), ("SAE S->F", True), ("SAE F->S", False), ("SAE S->F", False)):
         names, a, b = [], [], []
         for row, (tm, _) in ROWS.items():
-            if tm is None or (row.startswith("SAE") and row != sae):
+            if tm is None or (row.startswith("SAE") and row != sae) or (row == "f-CLSWGAN" and not with_gan):
                 continue
             t1p = pub.get(tm, (None,))[0]
-            if t1p is None:
+            if t1p is None or row not in d["rows"]:
                 continue
             names.append(row)
             a.append(t1p)
             b.append(d["rows"][row]["T1"])
-        rho[sae] = {"models": names, "rho": ref.spearman(a, b)}
-    lines += ["", "Spearman rank correlation of T1 (published vs surrogate) over the table models:", ""]
-    for sae, v in rho.items():
-        lines.append(f"- with {sae}: rho = {v['rho']:.2f} over {', '.join(v['models'])} "
-                     f"({'PASS' if v['rho'] >= 0.6 else 'MISS'} >= 0.6)")
+        key = sae if with_gan else f"{sae}, classic models only"
+        rho[key] = {"models": names, "rho": ref.spearman(a, b)}
+    lines += ["", "Spearman rank correlation of T1 (published vs surrogate) over the table models (the target), "
+              "and, for information, over the five classic models without f-CLSWGAN (run at zslkit's short CPU "
+              "defaults, not the authors' schedule):", ""]
+    for key, v in rho.items():
+        target = "" if "classic" in key else f" ({'PASS' if v['rho'] >= 0.6 else 'MISS'} >= 0.6)"
+        lines.append(f"- with {key}: rho = {v['rho']:.2f} over {', '.join(v['models'])}{target}")
     held = checks["within"]
     lines += [f"- held-out models within {TOL:.0f} points of published T1: {sum(held.values())}/{len(held)} "
               f"({'PASS' if all(held.values()) else 'MISS'}; misses: "
@@ -118,14 +127,33 @@ def tables(ds: str, d: dict) -> tuple[list[str], dict]:
     return lines, {"rho": rho, "checks": checks}
 
 
+def render_saved(out: Path) -> None:
+    """Rewrite ``out.md`` from ``out.json`` (same measurements, current table code)."""
+    record = json.loads(out.with_suffix(".json").read_text())
+    old = out.with_suffix(".md").read_text().splitlines() if out.with_suffix(".md").is_file() else []
+    head = record.get("head") or old[:next((i for i, x in enumerate(old) if x.startswith("## ")), len(old))]
+    total = record.get("total") or next((x for x in old if x.startswith("total ")), "")
+    lines = list(head)
+    for ds, d in record["datasets"].items():
+        lines += tables(ds, d)[0]
+    lines += [total, "", "(tables re-rendered from the saved measurements with --render-only)"]
+    atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="*", default=["AWA2", "CUB", "SUN", "APY", "AWA1"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "surrogate_fidelity"))
+    ap.add_argument("--render-only", action="store_true",
+                    help="Do not run anything: re-render the .md from the measurements saved in the .json.")
     args = ap.parse_args()
     ref.one_thread()
     out = Path(args.out)
+    if args.render_only:
+        render_saved(out)
+        return
     head = [f"# Surrogate fidelity ({SURROGATE_VERSION}): SURROGATE vs published (real features)", "",
             "**SURROGATE data: synthetic features on the real xlsa17 splits. The surrogate columns are NOT "
             "results on AWA2/CUB/SUN/APY/AWA1**; the published columns are the papers' numbers on the real "
@@ -135,7 +163,7 @@ def main() -> None:
             "for minibatch SGD with momentum, epochs chosen on validation classes); f-CLSWGAN and the regressor at "
             "zslkit defaults. U / S uncalibrated (gamma 0). Seed " + str(args.seed) + ", real sizes, no "
             "subsampling, one thread. '(yes)' marks a calibrated model's residual (not a validation).", ""]
-    record = {"version": SURROGATE_VERSION, "seed": args.seed, "datasets": {}}
+    record = {"version": SURROGATE_VERSION, "seed": args.seed, "head": head, "datasets": {}}
     body: list[str] = []
     t_all = time.perf_counter()
     for ds in args.datasets:
@@ -146,7 +174,9 @@ def main() -> None:
         atomic_write_text(out.with_suffix(".md"), "\n".join(head + body) + "\n")
         atomic_write_json(out.with_suffix(".json"), json.loads(json.dumps(record, default=float)))
     body += [f"total {(time.perf_counter() - t_all) / 60:.1f} min"]
+    record["total"] = body[-1]
     atomic_write_text(out.with_suffix(".md"), "\n".join(head + body) + "\n")
+    atomic_write_json(out.with_suffix(".json"), json.loads(json.dumps(record, default=float)))
     print("\n".join(head + body))
 
 

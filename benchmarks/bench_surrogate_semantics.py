@@ -55,6 +55,7 @@ def semantics(ds: str, arr) -> dict[str, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="*", default=["AWA2", "CUB", "SUN"])
+    ap.add_argument("--models", nargs="*", default=list(MODELS))
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "surrogate_semantics"))
     args = ap.parse_args()
     ref.one_thread()
@@ -70,7 +71,7 @@ def main() -> None:
         arr = generate_surrogate(SHARED / "xlsa17-meta" / ds / "att_splits.mat", seed=0)
         for sem, mat in semantics(ds, arr).items():
             data = arr.to_zsldata(semantic=mat, semantic_name=sem)
-            for model in MODELS:
+            for model in args.models:
                 t0 = time.perf_counter()
                 r = train(TrainConfig(data=f"<surrogate {ds}>", model=model, semantic=sem), data=data)
                 m = r.metrics
