@@ -14,7 +14,9 @@ Targets, declared in issue #13 (printed PASS/MISS, whatever is reached is what i
 * every held-out model's T1 within 8 points of its published value;
 * Spearman rank correlation of T1 over the table models (ESZSL, SAE, ALE, SJE, DeViSE, and
   f-CLSWGAN where published) >= 0.6, with SAE taken in each direction in turn;
-* uncalibrated GZSL with U far below S, as in the table (here: U < S / 2 for every model).
+* uncalibrated GZSL with U far below S, as in the table. Made concrete here as: the surrogate's
+  uncalibrated U is below S/2 exactly for the models whose published U is (the table itself has
+  models on both sides, e.g. SUN ALE 21.8 / 33.1, and f-CLSWGAN's U is above its S on SUN).
 
 f-CLSWGAN runs only where a published value exists (CUB, SUN): it is the slowest model here.
 
@@ -75,8 +77,9 @@ def tables(ds: str, d: dict) -> tuple[list[str], dict]:
     pub = ref.PUBLISHED[ds]
     lines = [f"## {ds} (SURROGATE, preset {d['preset']})", "",
              "| model | role | published T1 | surrogate T1 | residual | within 8 | published U / S | "
-             "surrogate U / S (uncal.) | U < S/2 | reproduction on real T1 |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "surrogate U / S (uncal.) | U/S published / surrogate | U < S/2 as published | "
+             "reproduction on real T1 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     checks = {"within": {}, "gzsl": {}}
     for row, (tm, calibrated) in ROWS.items():
         if row not in d["rows"]:
@@ -88,14 +91,17 @@ def tables(ds: str, d: dict) -> tuple[list[str], dict]:
         within = "" if resid is None else ("yes" if abs(resid) <= TOL else "NO")
         if resid is not None and not calibrated:
             checks["within"][row] = abs(resid) <= TOL
-        gz_ok = r["U"] < r["S"] / 2
-        checks["gzsl"][row] = gz_ok
+        # "U far below S as in the table": the surrogate's U is below S/2 exactly where the published one is
+        gz_ok = None if up is None or sp is None else (r["U"] < r["S"] / 2) == (up < sp / 2)
+        if gz_ok is not None:
+            checks["gzsl"][row] = gz_ok
         real = ref.REPRO_REAL.get(ds, {}).get(row)
         role = "calibrated" if calibrated else ("held out" if tm else "held out, no published value")
         lines.append(f"| {row} | {role} | {ref.fmt(t1p)} | {r['T1']:.1f} | "
                      f"{'—' if resid is None else f'{resid:+.1f}'} | {within if not calibrated else '(' + within + ')'}"
                      f" | {ref.fmt(up)} / {ref.fmt(sp)} | {r['U']:.1f} / {r['S']:.1f} | "
-                     f"{'yes' if gz_ok else 'NO'} | {ref.fmt(real, 2)} |")
+                     f"{ref.fmt(None if up is None or not sp else up / sp, 2)} / {r['U'] / max(r['S'], 1e-9):.2f} | "
+                     f"{'' if gz_ok is None else ('yes' if gz_ok else 'NO')} | {ref.fmt(real, 2)} |")
     rho = {}
     for sae, with_gan in (("SAE F->S", True), ("SAE S->F", True), ("SAE F->S", False), ("SAE S->F", False)):
         names, a, b = [], [], []
@@ -120,8 +126,11 @@ def tables(ds: str, d: dict) -> tuple[list[str], dict]:
     lines += [f"- held-out models within {TOL:.0f} points of published T1: {sum(held.values())}/{len(held)} "
               f"({'PASS' if all(held.values()) else 'MISS'}; misses: "
               f"{', '.join(k for k, v in held.items() if not v) or 'none'})",
-              f"- uncalibrated U < S/2 for {sum(checks['gzsl'].values())}/{len(checks['gzsl'])} models "
-              f"({'PASS' if all(checks['gzsl'].values()) else 'MISS'}; published: U < S/2 for every table model)",
+              f"- uncalibrated U below S/2 exactly where the published U is: {sum(checks['gzsl'].values())}/"
+              f"{len(checks['gzsl'])} models with published U/S "
+              f"({'PASS' if all(checks['gzsl'].values()) else 'MISS'}; misses: "
+              f"{', '.join(k for k, v in checks['gzsl'].items() if not v) or 'none'}); U < S for "
+              f"{sum(d['rows'][k]['U'] < d['rows'][k]['S'] for k in d['rows'])}/{len(d['rows'])} surrogate rows",
               "", f"generation {d['generate_s']:.1f} s; model seconds: "
               + ", ".join(f"{k} {v['seconds']:.0f}" for k, v in d["rows"].items()), ""]
     return lines, {"rho": rho, "checks": checks}
