@@ -58,14 +58,16 @@ One image ``n`` of class ``c`` (every random map is fixed by the seed):
    activations, so that the fixed ridge constants of the published reproductions act on
    features of comparable magnitude).
 
-Per-dataset presets (:data:`PRESETS`) set the difficulty knobs of ``AWA1``, ``AWA2``, ``CUB``,
-``SUN`` and ``APY``; they were chosen by ``benchmarks/calibrate_surrogate.py`` (a coarse
-scripted search, log in ``benchmarks/results/``) so that ESZSL and ALE, run with the public
+Per-dataset presets (:data:`PRESETS`) set three difficulty knobs (``class_attr_noise``,
+``nuisance_weight``, ``private_weight``) for ``AWA2``, ``CUB``, ``SUN`` and ``APY``; they were
+chosen by ``benchmarks/calibrate_surrogate.py`` (a coarse scripted search, log in
+``benchmarks/results/calibrate_surrogate.txt``) so that ESZSL and ALE, run with the public
 reproduction's fixed hyperparameters, land near their published T1 and uncalibrated S on the
 real features. The other models were left out of the calibration and are compared with their
 published numbers by ``benchmarks/bench_surrogate_fidelity.py``: that table, not this
-docstring, says how far the surrogate can be trusted. Any other ``att_splits.mat`` gets the
-``generic`` preset. The preset is picked by the dataset's signature (class count, image count
+docstring, says how far the surrogate can be trusted. AWA1 (not calibrated) and any other
+``att_splits.mat`` get the ``generic`` preset (the defaults of :class:`SurrogateConfig`);
+``easy`` (uncalibrated, little noise) is for the test suite's small toy splits. The preset is picked by the dataset's signature (class count, image count
 and first class names) or named explicitly (``preset=`` / ``--preset``), and is recorded with
 the whole configuration and :data:`SURROGATE_VERSION` in ``SURROGATE.json``.
 
