@@ -10,6 +10,7 @@ Run:  python benchmarks/bench_eszsl_surrogate.py [--out benchmarks/results/eszsl
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rows = []
+    versions: list[str] = []
     lines = ["# ESZSL on SURROGATE xlsa17 data (synthetic features; NOT real AWA2/SUN/CUB results)", "",
              f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
              f"load average at start {os.getloadavg()[0]:.1f} (other jobs on the same cores inflate wall times)", "",
@@ -43,6 +45,8 @@ def main() -> None:
             t0 = time.perf_counter()
             root = make_surrogate(SHARED / name / fname, Path(tmp) / name, seed=args.seed)
             synth_s = time.perf_counter() - t0
+            meta = json.loads((root / "SURROGATE.json").read_text())
+            versions.append(f"{name}: {meta['version']}, preset {meta['preset']}")
             for sem in ("att", "word2vec"):
                 t0 = time.perf_counter()
                 data = load_xlsa17(root, semantic=sem)
@@ -60,7 +64,8 @@ def main() -> None:
                              f"{load_s:.2f} | {t['select']:.1f} | {t['fit']:.2f} | {t['evaluate']:.2f} | "
                              f"{row['load_fit_eval_s']:.2f} |")
                 print(lines[-1], flush=True)
-    lines += ["", "Hyperparameters (alpha, lam) and the calibration gamma were chosen on validation class fold 1 "
+    lines += ["", "Surrogate generator: " + "; ".join(versions) + " (calibrated presets, calibrate_surrogate.py).",
+              "", "Hyperparameters (alpha, lam) and the calibration gamma were chosen on validation class fold 1 "
               "(xlsa17 trainclasses1/valclasses1), never on test. 'oracle H' uses the best gamma on test and is "
               "shown only for comparison with papers.",
               "Published ESZSL on the REAL features (Xian et al. 2018), for orientation only: AWA2 T1 58.6, "

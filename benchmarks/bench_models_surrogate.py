@@ -13,6 +13,7 @@ Writes benchmarks/results/models_surrogate.{md,csv}.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from zslkit.data import make_surrogate
+from zslkit.data.surrogate import SURROGATE_VERSION
 from zslkit.grid import GridConfig, markdown_table, run_grid
 from zslkit.utils.atomic import atomic_write_text
 
@@ -47,7 +49,8 @@ def main() -> None:
     dirs = []
     for name in args.datasets:
         d = work / "data" / name
-        if not (d / "SURROGATE.json").is_file():
+        meta = d / "SURROGATE.json"
+        if not meta.is_file() or json.loads(meta.read_text()).get("version") != SURROGATE_VERSION:
             shutil.rmtree(d, ignore_errors=True)
             make_surrogate(SHARED / name / "att_splits.mat", d, seed=0)
         dirs.append(str(d))
@@ -66,6 +69,9 @@ def main() -> None:
             f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}; "
             f"{args.workers} worker processes x 1 thread; grid wall time {wall / 60:.1f} min "
             f"({all_models.ran + (seeds.ran if seeds else 0)} cells run now, the rest reused from {work})", "",
+            "Surrogate generator: " + "; ".join(
+                f"{Path(d).name}: {json.loads((Path(d) / 'SURROGATE.json').read_text())['version']}, preset "
+                f"{json.loads((Path(d) / 'SURROGATE.json').read_text())['preset']}" for d in dirs) + ".", "",
             "Selection on validation classes (xlsa17 fold 1); gamma for U/S/H from validation. Search grids: "
             "each model's default param_grid, except the regressor (lr in {0.01, 0.03, 0.1}, linear) and "
             "f-CLSWGAN (defaults, no search).", "",

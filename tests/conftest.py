@@ -24,7 +24,7 @@ def _one_thread():
         yield
     torch.set_num_threads(old)
 
-from zslkit.data.surrogate import SurrogateConfig, make_surrogate, make_toy_att_splits
+from zslkit.data.surrogate import make_surrogate, make_toy_att_splits, preset_config
 from zslkit.data.xlsa17 import load_xlsa17
 
 #: Real xlsa17 split files shipped beside the repository (../shared); CI has them too.
@@ -40,10 +40,11 @@ def shared_file(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_dir(tmp_path_factory) -> Path:
-    """A small surrogate xlsa17 directory: 40 classes (30 seen, 10 unseen), 60 images each, 128-d."""
+    """A small surrogate xlsa17 directory: 40 classes (30 seen, 10 unseen), 60 images each, 128-d,
+    generated with the uncalibrated ``easy`` preset (models must learn something on it)."""
     root = tmp_path_factory.mktemp("toy")
     src = make_toy_att_splits(root / "src" / "att_splits.mat", seed=0)
-    return make_surrogate(src, root / "data", seed=0, config=SurrogateConfig(feature_dim=128))
+    return make_surrogate(src, root / "data", seed=0, config=preset_config("easy", feature_dim=128), preset="easy")
 
 
 @pytest.fixture(scope="session")

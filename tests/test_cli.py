@@ -42,6 +42,25 @@ def test_synth_inspect_train(tmp_path):
     assert "oracle" in p.stdout
 
 
+def test_synth_preset_knobs_and_class_embeddings(tmp_path):
+    w2v = shared_file("CUB", "att_splits.mat").parents[2] / "word-vectors"
+    out = tmp_path / "cub"
+    p = run_cli("data", "synth", "--att-splits", str(shared_file("CUB", "att_splits.mat")), "--out", str(out),
+                "--feature-dim", "16", "--preset", "generic", "--set", "nuisance_weight=1.25",
+                "--class-embeddings", str(w2v / "CUB_class_w2v.npy"),
+                "--class-embedding-names", str(w2v / "CUB_class_names.txt"))
+    meta = json.loads((out / "SURROGATE.json").read_text())
+    assert meta["preset"] == "generic" and meta["config"]["nuisance_weight"] == 1.25
+    assert meta["config"]["feature_dim"] == 16 and meta["class_embeddings"]["source"] == "file"
+    assert "zslkit-surrogate-2" in p.stdout
+    p = run_cli("data", "synth", "--att-splits", str(shared_file("CUB", "att_splits.mat")), "--out",
+                str(tmp_path / "x"), "--set", "colour=2", check=False)
+    assert p.returncode == 2 and "colour" in p.stderr and "nuisance_weight" in p.stderr
+    p = run_cli("data", "synth", "--att-splits", str(shared_file("CUB", "att_splits.mat")), "--out",
+                str(tmp_path / "y"), "--preset", "nope", check=False)
+    assert p.returncode == 2 and "unknown surrogate preset 'nope'" in p.stderr
+
+
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
     p = run_cli("data", "inspect", str(tmp_path / "nope"), check=False)
     assert p.returncode == 2

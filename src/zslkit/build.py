@@ -69,6 +69,7 @@ from zslkit.data.images import (
     scan_image_folder,
 )
 from zslkit.data.xlsa17 import load_xlsa17, read_class_list, sha256_file
+from zslkit.embeddings.text_models import is_text_model
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.utils.atomic import atomic_write_json
 from zslkit.utils.lock import locked_dir
@@ -98,8 +99,9 @@ class BuildConfig:
         unseen: text file, the unseen class names (a subset of ``classes``).
         attributes: long-format CSV ``class,attribute,value`` (see :mod:`zslkit.data.build`),
             written as ``att``/``original_att`` of ``att_splits.mat``.
-        word_vectors: word2vec binary/text or GloVe file (format detected); the class-name
-            vectors are written as ``word2vec_splits.mat``. At least one of ``attributes`` /
+        word_vectors: word2vec binary/text or GloVe file (format detected), or ``"wordllama"``
+            (WordLlama embeddings of the class names, :mod:`zslkit.embeddings.text_models`); the
+            class-name vectors are written as ``word2vec_splits.mat``. At least one of ``attributes`` /
             ``word_vectors`` is required; without ``attributes`` the dataset has no ``att``.
         oov: ``"error"`` (a class-name word missing from ``word_vectors`` fails the build, naming
             it) or ``"skip"`` (average the words found; a class with none found still fails).
@@ -272,6 +274,15 @@ def build_xlsa17(config: BuildConfig, on_batch: Callable[[int, int], None] | Non
 _NOT_FINGERPRINTED = ("out", "progress", "overwrite", "keep_cache", "cache_dir", "threads")
 
 
+def _source_id(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{name} {version(name)}"
+    except PackageNotFoundError:
+        return name
+
+
 def build_fingerprint(cfg: BuildConfig, images: ImageList) -> str:
     """SHA-256 of everything a build's output depends on: the settings, the contents of the class
     lists, attribute table, word-vector and weight files, and the image list (relative path, size and
@@ -283,7 +294,8 @@ def build_fingerprint(cfg: BuildConfig, images: ImageList) -> str:
     record: dict[str, Any] = {k: v for k, v in asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
     for k in ("classes", "unseen", "attributes", "word_vectors", "weights"):
         path = getattr(cfg, k)
-        record[k] = None if path is None else sha256_file(path)
+        # a named embedding source ("wordllama") is not a file: its name (and the package version) is the input
+        record[k] = None if path is None else sha256_file(path) if Path(path).is_file() else _source_id(str(path))
     root = Path(cfg.images)
     listing = hashlib.sha256()
     for path, label in zip(images.paths, images.labels.tolist()):
@@ -335,6 +347,11 @@ def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.nd
         words_for_class_names,
     )
 
+    from zslkit.embeddings.text_models import text_class_embeddings
+
+    if is_text_model(cfg.word_vectors):  # an offline text model instead of a file (the text extra)
+        matrix, info = text_class_embeddings(class_names, str(cfg.word_vectors), return_info=True)  # type: ignore
+        return np.asarray(matrix, dtype=np.float32), {**info, "written_to": "word2vec_splits.mat"}
     path = Path(cfg.word_vectors)  # type: ignore[arg-type]
     if not path.is_file():
         raise ZSLDataError(f"{path}: word-vector file not found (--word-vectors: a word2vec .bin/.txt or GloVe file)")
@@ -447,7 +464,8 @@ def _build(cfg: BuildConfig, on_batch, stack: contextlib.ExitStack) -> BuildRepo
             "unseen": str(Path(cfg.unseen).resolve()), "unseen_sha256": sha256_file(cfg.unseen),
             "attributes": None if cfg.attributes is None else str(Path(cfg.attributes).resolve()),
             "attributes_sha256": None if cfg.attributes is None else sha256_file(cfg.attributes),
-            "word_vectors": None if cfg.word_vectors is None else str(Path(cfg.word_vectors).resolve()),
+            "word_vectors": None if cfg.word_vectors is None else (
+                str(cfg.word_vectors) if is_text_model(cfg.word_vectors) else str(Path(cfg.word_vectors).resolve())),
         },
         "semantics": (["att", "original_att"] if table is not None else []) + (["word2vec"] if words is not None
                                                                                 else []),

@@ -127,21 +127,56 @@ def data_inspect(path: Path, as_json: bool) -> None:
               help="A real xlsa17 att_splits.mat; its splits and classes are kept exactly.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--feature-dim", default=2048, show_default=True, type=int)
+@click.option("--feature-dim", default=None, type=int, help="Feature dimension [the preset's: 2048].")
+@click.option("--preset", default=None,
+              help="Generator preset (AWA1, AWA2, CUB, SUN, APY, generic) [detected from the dataset].")
+@click.option("--class-embeddings", default=None,
+              help="Class embeddings written as word2vec_splits.mat instead of synthetic vectors: a .npy (with "
+                   "--class-embedding-names), a .mat with allclasses_names or a .csv with names (rows matched by "
+                   "class name), or 'wordllama' (needs the text extra).")
+@click.option("--class-embedding-names", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Row names of a .npy --class-embeddings file, one class name a line.")
+@click.option("--set", "knobs", multiple=True, metavar="KNOB=VALUE",
+              help="Override one SurrogateConfig knob of the preset (e.g. --set nuisance_weight=2).")
 @click.option("--n-unseen", default=None, type=int, help="Unseen classes to draw when no testclasses.txt exists.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing surrogate dataset in --out.")
-def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unseen: int | None, overwrite: bool) -> None:
-    """Write a SURROGATE xlsa17 dataset (real splits, synthetic features)."""
-    from zslkit.data.surrogate import SurrogateConfig, make_surrogate
-    from zslkit.data.xlsa17 import load_xlsa17
+def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int | None, preset: str | None,
+               class_embeddings: str | None, class_embedding_names: Path | None, knobs: tuple[str, ...],
+               n_unseen: int | None, overwrite: bool) -> None:
+    """Write a SURROGATE xlsa17 dataset (real splits, synthetic features; see zslkit/data/surrogate.py)."""
+    import dataclasses
+    import json as _json
+
+    from zslkit.data.surrogate import SurrogateConfig, detect_preset, make_surrogate, preset_config
+    from zslkit.data.xlsa17 import load_xlsa17, read_att_splits
     from zslkit.errors import ConfigError
 
     if seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {seed}")
-    make_surrogate(att_splits, out, seed=seed, config=SurrogateConfig(feature_dim=feature_dim), n_unseen=n_unseen,
-                   overwrite=overwrite)
+    overrides: dict = {}
+    types = {f.name: f.type for f in dataclasses.fields(SurrogateConfig)}
+    for item in knobs:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in types:
+            raise ConfigError(f"--set {item!r}: expected KNOB=VALUE with KNOB one of {sorted(types)}")
+        try:
+            overrides[key] = int(value) if types[key] in ("int", int) else float(value)
+        except ValueError:
+            raise ConfigError(f"--set {item!r}: {value!r} is not a number") from None
+    if feature_dim is not None:
+        overrides["feature_dim"] = feature_dim
+    if preset is None:
+        a = read_att_splits(att_splits)
+        n_images = int(max(int(v.max()) for v in a.locs.values() if v.size)) + 1 if a.locs else 0
+        preset = detect_preset(a.num_classes, n_images, a.class_names)
+    cfg = preset_config(preset, **overrides)
+    make_surrogate(att_splits, out, seed=seed, config=cfg, preset=preset, n_unseen=n_unseen, overwrite=overwrite,
+                   class_embeddings=class_embeddings, class_embedding_names=class_embedding_names)
     s = load_xlsa17(out).summary()
+    meta = _json.loads((out / "SURROGATE.json").read_text())
     click.secho(f"wrote SURROGATE dataset {out} (synthetic features; not a real benchmark)", fg="yellow")
+    click.echo(f"  {meta['version']}, preset {meta['preset']}, class embeddings: {meta['class_embeddings']['source']}")
     click.echo(f"  {s['num_images']} images x {s['feature_dim']} dims, {s['num_seen']} seen + {s['num_unseen']} "
                f"unseen classes, splits {s['splits']}")
 
@@ -155,8 +190,9 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int, n_unsee
               help="Attribute table, long format: rows class,attribute,value (header optional) -> att_splits.mat "
                    "'att'. Optional with --word-vectors.")
 @click.option("--word-vectors", type=click.Path(path_type=Path),
-              help="word2vec (.bin/.txt) or GloVe file: class-name vectors -> word2vec_splits.mat (--semantic "
-                   "word2vec). Without --attributes the dataset has no 'att'.")
+              help="word2vec (.bin/.txt) or GloVe file, or 'wordllama' (offline text model, the text extra): "
+                   "class-name vectors -> word2vec_splits.mat (--semantic word2vec). Without --attributes the "
+                   "dataset has no 'att'.")
 @click.option("--oov", default="error", show_default=True, type=click.Choice(["error", "skip"]),
               help="A class-name word missing from --word-vectors: fail naming it, or average the words found.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
@@ -511,7 +547,8 @@ def vgse() -> None:
 @click.option("--images", type=click.Path(path_type=Path), help="Image folder, one sub-folder per class.")
 @click.option("--classes", type=click.Path(path_type=Path), help="All class names, one per line.")
 @click.option("--unseen", type=click.Path(path_type=Path), help="Unseen class names, one per line.")
-@click.option("--word-vectors", type=click.Path(path_type=Path), help="word2vec (.bin/.txt) or GloVe file.")
+@click.option("--word-vectors", type=click.Path(path_type=Path),
+              help="word2vec (.bin/.txt) or GloVe file, or 'wordllama' (offline text model, the text extra).")
 @click.option("--backbone-weights", "weights", type=click.Path(path_type=Path), help="Local ResNet weight file.")
 @click.option("--backbone", default="resnet101", show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory (or the .mat to write).")

@@ -361,6 +361,20 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def test_build_with_wordllama_class_embeddings(inputs, wv, tmp_path):
+    from zslkit.embeddings.text_models import text_class_embeddings
+
+    out = tmp_path / "ds"
+    report = build_xlsa17(config(inputs, out, classes=wv["classes"], unseen=wv["unseen"], attributes=None,
+                                 word_vectors="wordllama"))
+    assert report.word_vector_dim == 256
+    data = load_xlsa17(out, semantic="word2vec")
+    np.testing.assert_allclose(data.semantic, text_class_embeddings(WV_CLASSES), atol=1e-6)
+    prov = json.loads((out / "BUILD.json").read_text())
+    assert prov["inputs"]["word_vectors"] == "wordllama" and prov["word_vectors"]["source"] == "wordllama"
+    assert prov["word_vectors"]["phrases"]["polar+bear"] == "polar bear"
+
+
 def test_build_without_attributes_from_word_vectors(inputs, wv, tmp_path, caplog):
     out = tmp_path / "ds"
     report = build_xlsa17(config(inputs, out, classes=wv["classes"], unseen=wv["unseen"], attributes=None,
@@ -530,5 +544,5 @@ def test_the_synthetic_worlds_attribute_table_builds(tmp_path):
     world = make_world(seed=0, config=WorldConfig(n_seen=4, n_unseen=2, images_per_class=4))
     files = world.write(tmp_path / "world")
     table = read_attribute_csv(files.attributes, world.class_names)
-    np.testing.assert_array_equal(table.values, world.attributes)
+    np.testing.assert_allclose(table.values, world.attributes, atol=1e-4)  # written with 4 decimals
     assert table.attribute_names == list(world.attribute_names)

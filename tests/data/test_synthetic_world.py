@@ -19,11 +19,16 @@ def test_world_is_seeded_and_consistent():
     assert make_world(4, SMALL).class_names != w.class_names
     k = len(PARTS) * (len(COLOURS) + len(SHAPES) + len(TEXTURES))
     assert w.attributes.shape == (11, k) and len(w.attribute_names) == k
-    assert np.all(w.attributes.sum(1) == 3 * len(PARTS))  # one colour, shape, texture per part
-    assert len({tuple(r) for r in w.attributes}) == 11  # classes are distinct combinations
+    on = w.attributes > 0
+    assert np.all(on.sum(1) == 3 * len(PARTS))  # one colour, shape, texture per part
+    assert len({tuple(r) for r in on}) == 11  # classes are distinct combinations
+    # each part's three values carry the class's salience of that part (ReZSL-style uneven strengths)
+    sal = np.repeat(w.salience, k // len(PARTS), axis=1)
+    np.testing.assert_allclose(w.attributes[on], sal[on])
+    assert w.salience.min() >= SMALL.salience_min and w.salience.max() <= 1.0 and w.salience.std() > 0.05
     assert w.unseen.size == 3 and w.seen.size == 8
     # unseen classes are new combinations of attribute values the seen classes show
-    assert np.all(w.attributes[w.seen].max(0) >= w.attributes[w.unseen].max(0))
+    assert np.all(on[w.seen].max(0) >= on[w.unseen].max(0))
     for name in w.class_names:
         for word in name.split("+"):
             assert word in w.words
@@ -83,3 +88,8 @@ def test_bad_config():
         make_world(0, WorldConfig(n_unseen=0))
     with pytest.raises(ConfigError):
         make_world(0, WorldConfig(w2v_rho=1.5))
+    with pytest.raises(ConfigError, match="part_keep"):
+        make_world(0, WorldConfig(part_keep=(0.9, 0.9)))
+    with pytest.raises(ConfigError, match="salience_min"):
+        make_world(0, WorldConfig(salience_min=0.0))
+    assert WorldConfig(part_keep=0.7).keep_per_part() == (0.7, 0.7, 0.7)

@@ -8,16 +8,23 @@ The world (all draws from ``seed``):
 
 * Every object has ``len(PARTS)`` parts (head, body, tail); each part has a colour
   (``COLOURS``), a shape (``SHAPES``) and a texture (``TEXTURES``). A class is one such
-  combination; its ground-truth attribute vector is the concatenation of one-hot codes, so
-  ``K = parts * (colours + shapes + textures)`` (39 by default) and every row has exactly
-  ``3 * parts`` ones.
+  combination; its ground-truth attribute vector is the concatenation of one-hot codes scaled
+  by the part's salience (below), so ``K = parts * (colours + shapes + textures)`` (39 by
+  default) and every row has exactly ``3 * parts`` non-zero entries.
 * Unseen classes are new combinations of the same attribute values: every (part, value)
   pair used by an unseen class is also used by at least one seen class.
+* Parts differ in how visible they are and classes in how salient each part is, which gives the
+  attribute errors the imbalance ReZSL is about: part ``p`` is hidden in an image with
+  probability ``1 - part_keep[p]`` (by default the tail is often hidden, the head rarely), and
+  each class has a salience ``s_cp`` in ``[salience_min, 1]`` per part (drawn once): its
+  ground-truth attribute values for that part are ``s_cp`` instead of 1, and the part is drawn
+  smaller and with its colour faded towards the background in proportion. Errors then depend
+  on the attribute (hidden tails, faint parts) and grow with the attribute's value (a hidden
+  or faint part costs more the larger its value), differently for each class.
 * An image of class c (``image_size`` pixels square, 64 by default): a random light
   background with pixel noise and a class-private tint (appearance the attributes do not
   describe, as real classes have), the parts drawn around fixed anchors with position, size
-  and colour jitter, a random horizontal flip, and each part hidden with probability
-  ``1 - part_keep``.
+  and colour jitter, a random horizontal flip, and each part hidden as above.
 * Class names are invented words (some two-word names joined by ``+`` like AWA2's
   ``grizzly+bear``). Their "word vectors" are only partly related to the attributes, like
   real word2vec: the class vector is
@@ -70,7 +77,8 @@ class WorldConfig:
     images_per_class: int = 32
     test_seen_fraction: float = 0.25  # share of each seen class's images held out as test_seen
     image_size: int = 64
-    part_keep: float = 0.9  # probability that a part is visible
+    part_keep: float | tuple[float, ...] = (0.95, 0.9, 0.6)  # probability that a part is visible (per part)
+    salience_min: float = 0.35  # each class's per-part salience is uniform in [salience_min, 1] (1: all 1)
     position_jitter: float = 0.06  # fraction of the side
     size_jitter: float = 0.15  # relative
     colour_jitter: int = 18  # per RGB channel
@@ -93,7 +101,19 @@ class WorldConfig:
             raise ConfigError(f"image_size must be >= 16, got {self.image_size}")
         if not 0.0 <= self.w2v_rho <= 1.0:
             raise ConfigError(f"w2v_rho must be in [0, 1], got {self.w2v_rho}")
+        keep = self.keep_per_part()
+        if len(keep) != len(PARTS) or not all(0.0 < k <= 1.0 for k in keep):
+            raise ConfigError(f"part_keep must be one probability in (0, 1] or one per part {PARTS}, "
+                              f"got {self.part_keep!r}")
+        if not 0.0 < self.salience_min <= 1.0:
+            raise ConfigError(f"salience_min must be in (0, 1], got {self.salience_min}")
         return self
+
+    def keep_per_part(self) -> tuple[float, ...]:
+        """``part_keep`` as one visibility probability per part."""
+        if isinstance(self.part_keep, (int, float)):
+            return (float(self.part_keep),) * len(PARTS)
+        return tuple(float(k) for k in self.part_keep)
 
 
 @dataclass
@@ -118,12 +138,14 @@ class SyntheticWorld:
         config, seed: how it was made.
         class_names: C names (seen and unseen interleaved in generation order).
         parts: (C, P, 3) int codes (colour, shape, texture) of every class's parts.
-        attributes: (C, K) float32 0/1 ground-truth class-attribute matrix.
+        attributes: (C, K) float32 ground-truth class-attribute matrix: one-hot codes scaled by the
+            part's salience (values in [salience_min, 1] or 0).
         attribute_names: K names ``part:value``.
         unseen: sorted ids of unseen classes; ``seen`` the others.
         word_vectors: (C, D_w) float32 class word vectors (average over the name's words).
         words: word -> (D_w,) vector, for every word of every class name plus distractors.
         tints: (C, 3) class-private background tints.
+        salience: (C, P) per-class part salience in [salience_min, 1].
     """
 
     config: WorldConfig
@@ -136,6 +158,7 @@ class SyntheticWorld:
     word_vectors: np.ndarray
     words: dict[str, np.ndarray]
     tints: np.ndarray
+    salience: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -163,15 +186,19 @@ class SyntheticWorld:
         arr = np.clip(bg + rng.normal(0, cfg.pixel_noise, size=(s, s, 3)), 0, 255).astype(np.uint8)
         img = Image.fromarray(arr, "RGB")
         flip = rng.random() < 0.5
+        keep = cfg.keep_per_part()
         for p, part in enumerate(PARTS):
-            visible = rng.random() < cfg.part_keep
+            visible = rng.random() < keep[p]
             ax, ay, ad = ANCHORS[part]
             jx, jy = rng.uniform(-cfg.position_jitter, cfg.position_jitter, size=2)
             d = ad * (1 + rng.uniform(-cfg.size_jitter, cfg.size_jitter)) * s
             cx, cy = (1 - ax if flip else ax) + jx, ay + jy
             colour_code, shape_code, tex_code = self.parts[class_id, p]
+            sal = float(self.salience[class_id, p])
+            d *= 0.6 + 0.4 * sal  # a less salient part is smaller ...
             base = np.array(list(COLOURS.values())[colour_code], dtype=float)
             col = np.clip(base + rng.integers(-cfg.colour_jitter, cfg.colour_jitter + 1, size=3), 0, 255)
+            col = sal * col + (1.0 - sal) * bg  # ... and fainter (faded towards the background)
             phase = int(rng.integers(0, 6))
             if visible:  # draws are made even when hidden so that later parts get the same random numbers
                 _draw_part(img, SHAPES[shape_code], TEXTURES[tex_code], tuple(int(c) for c in col),
@@ -205,7 +232,7 @@ class SyntheticWorld:
         write_class_list(files.unseen, [self.class_names[i] for i in self.unseen])
         atomic_write_text(files.word_vectors, word2vec_text(self.words))
         header = "class," + ",".join(self.attribute_names)
-        rows = [f"{n}," + ",".join(str(int(v)) for v in row) for n, row in zip(self.class_names, self.attributes)]
+        rows = [f"{n}," + ",".join(f"{v:.4g}" for v in row) for n, row in zip(self.class_names, self.attributes)]
         atomic_write_text(files.attributes, "\n".join([header, *rows]) + "\n")
         atomic_write_json(files.meta, {
             "synthetic": True,
@@ -349,6 +376,10 @@ def make_world(seed: int = 0, config: WorldConfig | None = None) -> SyntheticWor
         words[w] = (0.8 * _unit(rng.standard_normal(cfg.w2v_dim)) + cfg.w2v_common * common).astype(np.float32)
     # Class-private background tints (appearance outside the attribute vocabulary).
     tints = (cfg.private_tint * _unit(rng.standard_normal((n_cls, 3)))).astype(np.float32)
+    # Per-class part salience scales that part's attribute values (drawn last: the draws above, and so
+    # the classes, names and word vectors, are those of a world without salience).
+    salience = rng.uniform(cfg.salience_min, 1.0, size=(n_cls, len(PARTS))).astype(np.float32)
+    att = att * np.repeat(salience, k_part, axis=1)
     return SyntheticWorld(config=cfg, seed=int(seed), class_names=names, parts=parts, attributes=att,
                           attribute_names=attr_names, unseen=unseen.astype(np.int64), word_vectors=w2v,
-                          words=words, tints=tints)
+                          words=words, tints=tints, salience=salience)

@@ -88,7 +88,8 @@ class DiscoverConfig:
             or, with ``res101``, the root the ``image_files`` are relative to.
         classes: text file, all class names (seen and unseen), one a line.
         unseen: text file, the unseen class names (a subset of ``classes``).
-        word_vectors: word2vec (text/binary) or GloVe file with the class-name words.
+        word_vectors: word2vec (text/binary) or GloVe file with the class-name words, or
+            ``"wordllama"`` (:mod:`zslkit.embeddings.text_models`, the ``text`` extra).
         res101: optional ``res101.mat`` whose ``image_files``/``labels`` list the images.
         splits: optional ``att_splits.mat``; with ``res101`` only its ``trainval_loc`` images
             are used (never the test images).
@@ -286,12 +287,15 @@ def class_word_vectors(class_names: list[str], path: str | Path, oov: str = "err
     file has one, else the average of its words). The file is streamed once, keeping only
     the tokens these names can use. With ``oov="error"`` a missing word is a
     :class:`ZSLDataError` naming the class and the word."""
+    from zslkit.embeddings.text_models import is_text_model, text_class_embeddings
     from zslkit.embeddings.word_vectors import (
         class_embeddings,
         load_word_vectors,
         words_for_class_names,
     )
 
+    if is_text_model(path):  # "wordllama": an offline text model instead of a file (the text extra)
+        return np.asarray(text_class_embeddings(class_names, str(path)), dtype=np.float32)
     vectors = load_word_vectors(path, words=words_for_class_names(class_names))
     return np.asarray(class_embeddings(class_names, vectors, oov=oov), dtype=np.float32)
 
@@ -619,7 +623,8 @@ def write_demo_world(root: str | Path, seed: int = 0, world_config: Any = None):
     meta = root / "world.json"
     with contextlib.suppress(OSError, ValueError):
         m = json.loads(meta.read_text())
-        if m.get("seed") == seed and m.get("config") == asdict(wcfg):
+        # compared as JSON: tuples in the config (per-part visibility) come back from world.json as lists
+        if m.get("seed") == seed and m.get("config") == json.loads(json.dumps(asdict(wcfg))):
             return world, WorldFiles(root=root, train_dir=root / "train", test_dir=root / "test",
                                      classes=root / "classes.txt", unseen=root / "unseen.txt",
                                      word_vectors=root / "word_vectors.txt", attributes=root / "attributes.csv",
