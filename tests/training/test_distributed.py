@@ -82,8 +82,10 @@ def test_two_process_gloo_run_matches_single_process(tiny_maps, tmp_path):
     # Rank 1 computed the same metrics on the full test split but wrote nothing.
     rank1 = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RANK1"))[6:])
     assert rank1["world_size"] == 2 and rank1["T1"] == metrics["zsl"]["T1"]
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.yaml", "log.jsonl", "metrics.csv",
-                                                     "metrics.json", "model.pt", "predictions.npz"]
+    # Only rank 0 writes: one copy of each run file, no per-rank leftovers.
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.yaml", "curve.json", "history.json",
+                                                     "log.jsonl", "metrics.csv", "metrics.json", "model.pt",
+                                                     "predictions.npz"]
 
 
 def test_single_process_context_is_a_no_op(monkeypatch):
