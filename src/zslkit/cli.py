@@ -392,10 +392,11 @@ def vgse_discover(demo, images, classes, unseen, word_vectors, weights, backbone
 @main.command("models")
 def models_cmd() -> None:
     """List the registered models."""
-    from zslkit.registry import model_names
+    from zslkit.registry import model_description, model_names
 
     for name in model_names():
-        click.echo(name)
+        desc = model_description(name)
+        click.echo(f"{name:15s}{desc}" if desc else name)
     click.echo("attention_net  (feature maps or images; zslkit train --model attention_net --data MAPS_DIR)")
 
 

@@ -39,6 +39,20 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "ale": ("zslkit.models.bilinear", "ALE"), "sje": ("zslkit.models.bilinear", "SJE"),
     "devise": ("zslkit.models.bilinear", "DeViSE"), "regressor": ("zslkit.models.regressor", "SemanticRegressor"),
     "clswgan": ("zslkit.models.clswgan", "CLSWGAN"),
+    "softmax_compat": ("zslkit.models.softmax_compat", "SoftmaxCompat"),
+}
+
+#: one line per built-in for ``zslkit models`` (what each name computes; docs/PARITY.md has the references)
+_DESCRIPTIONS: dict[str, str] = {
+    "eszsl": "ESZSL (Romera-Paredes & Torr 2015), closed form, Y in {0, 1} as the reproduction",
+    "sae": "SAE (Kodirov et al. 2017), Sylvester equation, row-normalised W for scoring",
+    "ale": "ALE (Akata et al. 2016), bilinear + rank-weighted hinge",
+    "sje": "SJE (Akata et al. 2015), bilinear + structured hinge",
+    "devise": "DeViSE (Frome et al. 2013), bilinear + hinge rank loss",
+    "regressor": "visual -> semantic regressor (ReZSL's BasicNet), MSE or ReMSE",
+    "clswgan": "f-CLSWGAN (Xian et al. 2018), WGAN-GP feature generator + softmax classifier",
+    "softmax_compat": "VGSE paper's evaluation model (called SJE in their script): linear compatibility "
+                      "+ softmax, cross-entropy, Adam",
 }
 
 
@@ -92,3 +106,8 @@ def model_names() -> list[str]:
     """Feature-level estimators; ``attention_net`` (image / feature-map level) is trained by its own
     engine (:func:`zslkit.training.loop.train_attention_net`) and listed by ``zslkit models`` separately."""
     return sorted(set(MODELS) | set(_BUILTIN))
+
+
+def model_description(name: str) -> str:
+    """One-line description of a built-in model ("" for a user-registered one)."""
+    return _DESCRIPTIONS.get(name, "")
