@@ -49,3 +49,29 @@ def test_unset_environment_variable_is_an_error(tmp_path, monkeypatch):
     monkeypatch.delenv("ZSLKIT_DATA", raising=False)
     with pytest.raises(ConfigError, match="not set"):
         load_config(next(p for p in CONFIGS if "${ZSLKIT_DATA}" in p.read_text()))
+
+
+@pytest.mark.parametrize("ds, steps, n_synth", [("awa2", 11040, 1800), ("cub", 6216, 300), ("sun", 6480, 400)])
+def test_real_data_configs_carry_the_paper_settings_of_clswgan(ds, steps, n_synth, monkeypatch):
+    from zslkit.registry import get_model
+
+    monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
+    cfg = load_config(next(p for p in CONFIGS if p.stem == f"xlsa17_baselines_{ds}"))
+    p = cfg.params["clswgan"]
+    assert (p["hidden"], p["lr"], p["n_critic"], p["gp_lambda"], p["cls_weight"], p["batch_size"]) == (
+        4096, 1e-4, 5, 10.0, 0.01, 64)
+    assert (p["steps"], p["n_synth"]) == (steps, n_synth)
+    m = get_model("clswgan", **p)  # valid hyperparameters, and not the CPU-sized defaults
+    assert m.hidden != get_model("clswgan").hidden
+
+
+@pytest.mark.parametrize("ds, lrs, reg", [("awa2", (1e-5, 2e-4), 0.001), ("cub", (1e-3, 1e-4), 0.0),
+                                          ("sun", (1e-3, 5e-4), 0.0)])
+def test_vgse_configs_run_the_authors_evaluation_model(ds, lrs, reg, monkeypatch):
+    from zslkit.registry import get_model
+
+    monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
+    cfg = load_config(next(p for p in CONFIGS if p.stem == f"vgse_{ds}"))
+    models = [get_model(m) for m in cfg.models if m.startswith("softmax_compat")]
+    assert sorted(m.lr for m in models) == sorted(lrs) and all(m.weight_norm_reg == reg for m in models)
+    assert "sje" in cfg.models  # Akata et al.'s SJE stays, under its own name
