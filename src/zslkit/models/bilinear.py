@@ -4,9 +4,10 @@ All three score an image x (D) against a class with semantic vector s_c (K) by
 
     F(x, c) = x^T W s_c,        W: (D x K),
 
-i.e. ``scores = X W S^T`` for X (N x D) and a class matrix S (C x K), and learn W on seen classes
-with minibatch SGD (torch) on a ranking loss over the (B x Cs) score matrix of a batch against
-all Cs seen classes (:mod:`zslkit.losses.ranking` has the formulas):
+i.e. ``scores = X W S^T`` for X (N x D) and a class matrix S (C x K), and learn W on seen classes,
+by default with minibatch SGD (torch) on a ranking loss over the (B x Cs) score matrix of a batch
+against all Cs seen classes, optionally with the papers' per-image SGD (``optimizer``, below;
+:mod:`zslkit.losses.ranking` has the formulas of both):
 
 * :class:`ALE` -- Akata et al., "Label-Embedding for Image Classification", TPAMI 2016:
   rank-weighted pairwise hinge, weight ``l(r)/r`` with ``l(k) = sum_{i<=k} 1/i``.
@@ -18,9 +19,9 @@ all Cs seen classes (:mod:`zslkit.losses.ranking` has the formulas):
 
 Implementation choices (neither paper fixes them for this setting; documented here):
 
-* The losses are computed exactly over all seen classes of every batch instead of the papers'
-  per-sample sampling of violating classes (WARP's rank estimate): with at most a few hundred
-  seen classes this is cheap and removes sampling noise.
+* Batched (default): the losses are computed exactly over all seen classes of every batch instead
+  of the papers' per-sample choice of violating classes (WARP's sampled rank estimate): with at
+  most a few hundred seen classes this is cheap and removes sampling noise.
 * Optimiser (``optimizer="batched"``, the default): minibatch SGD with momentum (default 0.9) on
   the mean loss of the batch and a constant learning rate, so that stopping after e epochs of a
   longer run gives exactly the model trained for e epochs; :meth:`fit_grid` uses this to evaluate
@@ -34,8 +35,10 @@ Implementation choices (neither paper fixes them for this setting; documented he
   (:mod:`zslkit.losses.ranking`: ALE samples violating classes with WARP's rank weight, DeViSE takes
   the first violating class in class order, SJE the most violating class of the standardised
   projection), plain SGD (no momentum, no batch), float64 numpy. ``lr`` multiplies one image's
-  step, so comparable values are about ``batch_size / (1 - momentum)`` times smaller than the
-  batched optimiser's. ``batch_size`` and ``momentum`` do not apply; ``weight_decay`` and
+  step (the batched optimiser's multiplies the batch-mean gradient, with momentum), so the two
+  scales are not interchangeable; ``docs/PARITY.md`` lists values measured to work (the
+  reproduction's: 0.001-1 depending on dataset and normalisation). ``batch_size`` and
+  ``momentum`` do not apply; ``weight_decay`` and
   ``max_norm`` are refused. Slower per epoch (a Python loop over images), deterministic with
   ``seed`` (numpy ``default_rng``: init, order, ALE's draws).
 * Normalisation: features L2-normalised per image (``"l2"``, default), or standardised per
