@@ -40,7 +40,13 @@ Implementation choices (neither paper fixes them for this setting; documented he
   reproduction's: 0.001-1 depending on dataset and normalisation). ``batch_size`` and
   ``momentum`` do not apply; ``weight_decay`` and
   ``max_norm`` are refused. Slower per epoch (a Python loop over images), deterministic with
-  ``seed`` (numpy ``default_rng``: init, order, ALE's draws).
+  ``seed`` (numpy ``default_rng``: init, order, ALE's draws). Caveat, inherited from the
+  reproduction (measured in ``docs/PARITY.md``): per-sample SJE chooses classes from the
+  *standardised* projection but scores test images with the raw one, so the mean of ``x W`` over
+  the semantic dimensions (invisible to the choice) is never trained; with non-negative features
+  (``normalize_features="l2"`` on ReLU features) it can dominate the raw scores (surrogate CUB:
+  T1 31 instead of 88). ``normalize_features="std"`` (zero-mean features), the reproduction's
+  choice for CUB and SUN, avoids it.
 * Normalisation: features L2-normalised per image (``"l2"``, default), or standardised per
   dimension with training statistics (``"std"``), or raw (``"none"``); class semantics
   L2-normalised per class (``"l2"``, default; xlsa17's ``att`` already is) or raw.
