@@ -24,7 +24,8 @@ Training, as the authors' script does it:
   (a softmax of probabilities; ``double_softmax=True``, the default). ``double_softmax=False``
   is the ordinary cross-entropy on the logits z.
 * ``weight_norm_reg``: their AWA2/AWA1/FLO variant (``classifier2.py``) adds
-  ``0.001 * ||A||_F`` (the Frobenius norm itself, not squared) to every batch loss; 0 elsewhere.
+  ``0.001 * ||A||_F`` (the Frobenius norm itself, not squared) to every batch loss of its ZSL
+  training (``fit_zsl``); its GZSL training (``fit``) and every CUB/SUN run have no such term.
 * Adam with ``betas=(beta1, 0.999)``, beta1 = 0.5; batches of 64; ``ceil(N / 64)`` steps per
   epoch drawn from a continuous stream of shuffled passes (the last, partial batch of a pass is
   completed with the first images of the next, as their ``next_batch`` does).
@@ -70,7 +71,7 @@ class SoftmaxCompat(ZSLModel):
             and keep the best epoch on test; zslkit searches ``epochs`` on validation classes.
         batch_size: images per Adam step (64).
         beta1, beta2: Adam's betas (0.5, 0.999).
-        weight_norm_reg: weight of ``||A||_F`` added to the loss (their AWA2 script: 0.001; else 0).
+        weight_norm_reg: weight of ``||A||_F`` added to the loss (their AWA2 ZSL run: 0.001; else 0).
         double_softmax: cross-entropy on the softmax outputs (True, the authors') or on the logits.
         feature_scaling: "minmax" (the authors') or "none".
         normalize_semantic: "none" (the authors') or "l2" (each class vector L2-normalised).
