@@ -111,3 +111,10 @@ def test_attention_net_train_and_attention_maps(tmp_path):
     p = run_cli("train", "--model", "attention_net", "--data", str(maps), "--out", str(run / "x"),
                 "--param", "epochs=0", check=False)
     assert p.returncode == 2 and "epochs" in p.stderr
+
+
+def test_models_lists_descriptions():
+    out = run_cli("models").stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("softmax_compat"))
+    assert "VGSE paper's evaluation model (called SJE in their script)" in line
+    assert any(ln.startswith("eszsl") and "{0, 1}" in ln for ln in out.splitlines())

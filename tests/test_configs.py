@@ -138,3 +138,31 @@ def test_run_overrides_reach_nested_keys(tmp_path, monkeypatch):
             apply_overrides({"params": {"lr": 0.1}}, [bad])
     with pytest.raises(ConfigError, match="nosuchkey"):
         load_config(CONFIGS[0].parent / "xlsa17_baselines_cub.yaml", ["nosuchkey=1"])
+
+
+@pytest.mark.parametrize("ds, steps, n_synth", [("awa2", 11040, 1800), ("cub", 6216, 300), ("sun", 6480, 400)])
+def test_real_data_configs_carry_the_paper_settings_of_clswgan(ds, steps, n_synth, monkeypatch):
+    from zslkit.registry import get_model
+
+    monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
+    cfg = load_config(next(p for p in CONFIGS if p.stem == f"xlsa17_baselines_{ds}"))
+    p = cfg.params["clswgan"]
+    assert (p["hidden"], p["lr"], p["n_critic"], p["gp_lambda"], p["cls_weight"], p["batch_size"]) == (
+        4096, 1e-4, 5, 10.0, 0.01, 64)
+    assert (p["steps"], p["n_synth"]) == (steps, n_synth)
+    m = get_model("clswgan", **p)  # valid hyperparameters, and not the CPU-sized defaults
+    assert m.hidden != get_model("clswgan").hidden
+
+
+@pytest.mark.parametrize("ds, settings", [("awa2", {1e-5: 0.001, 2e-4: 0.0}), ("cub", {1e-3: 0.0, 1e-4: 0.0}),
+                                          ("sun", {1e-3: 0.0, 5e-4: 0.0})])
+def test_vgse_configs_run_the_authors_evaluation_model(ds, settings, monkeypatch):
+    """One entry per learning rate of the authors' scripts (ZSL, GZSL); the ||A||_F term only where their
+    code has it (AWA2's ZSL training)."""
+    from zslkit.registry import get_model
+
+    monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
+    cfg = load_config(next(p for p in CONFIGS if p.stem == f"vgse_{ds}"))
+    models = [get_model(m) for m in cfg.models if m.startswith("softmax_compat")]
+    assert {m.lr: m.weight_norm_reg for m in models} == settings
+    assert "sje" in cfg.models  # Akata et al.'s SJE stays, under its own name

@@ -35,9 +35,11 @@ def test_lazy_names_resolve_to_the_real_classes():
     from zslkit.models.eszsl import ESZSL
     from zslkit.models.regressor import SemanticRegressor
     from zslkit.models.sae import SAE
+    from zslkit.models.softmax_compat import SoftmaxCompat
 
     expected = {"ALE": ALE, "SJE": SJE, "DeViSE": DeViSE, "BilinearRankingModel": BilinearRankingModel,
-                "CLSWGAN": CLSWGAN, "ESZSL": ESZSL, "SemanticRegressor": SemanticRegressor, "SAE": SAE}
+                "CLSWGAN": CLSWGAN, "ESZSL": ESZSL, "SemanticRegressor": SemanticRegressor, "SAE": SAE,
+                "SoftmaxCompat": SoftmaxCompat}
     for name, cls in expected.items():
         assert getattr(models, name) is cls
     assert set(expected) | {"ZSLModel"} == set(models.__all__) and set(models.__all__) <= set(dir(models))
@@ -63,7 +65,7 @@ def test_unknown_model_error_lists_every_builtin(monkeypatch):
     monkeypatch.setattr(registry, "MODELS", {})  # nothing imported yet
     with pytest.raises(Exception, match="unknown model 'nope'") as err:
         registry.get_model("nope")
-    for name in ("eszsl", "sae", "ale", "sje", "devise", "regressor", "clswgan"):
+    for name in ("eszsl", "sae", "ale", "sje", "devise", "regressor", "clswgan", "softmax_compat"):
         assert name in str(err.value)
 
 

@@ -181,6 +181,25 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int | None, 
                f"unseen classes, splits {s['splits']}")
 
 
+@data.command("convert-w2v")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace DST (and its _names.txt) if it exists.")
+def data_convert_w2v(src: Path, dst: Path, overwrite: bool) -> None:
+    """Convert a pickled word-vector array (e.g. GEM-ZSL/DAZLE/ReZSL w2v/*_attribute.pkl) to .npy, safely.
+
+    The pickle is read with a restricted unpickler that admits only what plain numpy arrays need;
+    anything else in the file (a function, a class, os.system, ...) is refused before it runs.
+    SRC may hold one numeric array (written as is) or a dict {name: vector} of equal-length vectors
+    (written as one row per name, with the names in DST's <stem>_names.txt). DST is a .npy file that
+    np.load(..., allow_pickle=False) reads.
+    """
+    from zslkit.embeddings.safe_pickle import convert_pickled_vectors
+
+    info = convert_pickled_vectors(src, dst, overwrite=overwrite)
+    click.echo(f"wrote {', '.join(info['written'])}: {' x '.join(map(str, info['shape']))} {info['dtype']}")
+
+
 @data.command("build")
 @click.option("--images", required=True, type=click.Path(path_type=Path),
               help="Image folder, one sub-folder of images per class.")
@@ -607,10 +626,11 @@ def report_cmd(paths: tuple[Path, ...], out: Path, title: str | None, top_k: int
 @main.command("models")
 def models_cmd() -> None:
     """List the registered models."""
-    from zslkit.registry import model_names
+    from zslkit.registry import model_description, model_names
 
     for name in model_names():
-        click.echo(name)
+        desc = model_description(name)
+        click.echo(f"{name:15s}{desc}" if desc else name)
     click.echo("attention_net  (feature maps or images; zslkit train --model attention_net --data MAPS_DIR)")
 
 

@@ -49,6 +49,20 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "ale": ("zslkit.models.bilinear", "ALE"), "sje": ("zslkit.models.bilinear", "SJE"),
     "devise": ("zslkit.models.bilinear", "DeViSE"), "regressor": ("zslkit.models.regressor", "SemanticRegressor"),
     "clswgan": ("zslkit.models.clswgan", "CLSWGAN"),
+    "softmax_compat": ("zslkit.models.softmax_compat", "SoftmaxCompat"),
+}
+
+#: one line per built-in for ``zslkit models`` (what each name computes; docs/PARITY.md has the references)
+_DESCRIPTIONS: dict[str, str] = {
+    "eszsl": "ESZSL (Romera-Paredes & Torr 2015), closed form, Y in {0, 1} as the reproduction",
+    "sae": "SAE (Kodirov et al. 2017), Sylvester equation, row-normalised W for scoring",
+    "ale": "ALE (Akata et al. 2016), bilinear + rank-weighted hinge",
+    "sje": "SJE (Akata et al. 2015), bilinear + structured hinge",
+    "devise": "DeViSE (Frome et al. 2013), bilinear + hinge rank loss",
+    "regressor": "visual -> semantic regressor (ReZSL's BasicNet), MSE or ReMSE",
+    "clswgan": "f-CLSWGAN (Xian et al. 2018), WGAN-GP feature generator + softmax classifier",
+    "softmax_compat": "VGSE paper's evaluation model (called SJE in their script): linear compatibility "
+                      "+ softmax, cross-entropy, Adam",
 }
 
 
@@ -215,3 +229,8 @@ IMAGE_MODELS: dict[str, str] = {
 def is_image_model(spec: str) -> bool:
     """Whether a model spec (``NAME`` or ``NAME(k=v, ...)``) names an image-level model."""
     return parse_model_spec(spec)[0] in IMAGE_MODELS
+
+
+def model_description(name: str) -> str:
+    """One-line description of a built-in model ("" for a user-registered one)."""
+    return _DESCRIPTIONS.get(name, "")

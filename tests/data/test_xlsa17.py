@@ -77,6 +77,36 @@ def test_res101_roundtrip(tmp_path, rng, version):
     assert raw["labels"].min() == 1
 
 
+@pytest.mark.parametrize("n_classes, dtype", [(50, np.uint8), (255, np.uint8), (717, np.uint16)])
+def test_res101_labels_index_arrays_like_the_published_files(tmp_path, rng, n_classes, dtype):
+    """Readers of the published files index with ``res101['labels']`` directly (e.g.
+    ``att[:, np.unique(labels) - 1]``, one-hot ``Y[rows, labels - 1] = 1``): labels must load as
+    integers, as the published MATLAB doubles in integer storage do with scipy (uint8 / uint16)."""
+    labels = np.arange(2 * n_classes) % n_classes
+    write_res101(tmp_path / "res101.mat", rng.random((labels.size, 3)), labels)
+    raw = scipy.io.loadmat(tmp_path / "res101.mat")
+    lab = raw["labels"]
+    assert lab.dtype == dtype and lab.shape == (labels.size, 1)
+    att = rng.random((4, n_classes))
+    np.testing.assert_array_equal(att[:, np.unique(lab) - 1], att)  # float labels raise IndexError here
+    Y = np.zeros((labels.size, n_classes))
+    Y[np.arange(labels.size), np.squeeze(lab) - 1] = 1
+    np.testing.assert_array_equal(Y.argmax(1), labels)
+    np.testing.assert_array_equal(read_res101(tmp_path / "res101.mat").labels, labels)
+
+
+def test_published_att_splits_indices_load_as_unsigned_integers():
+    """What the label dtype above mirrors: the real files' index fields are MATLAB doubles in uint16 storage."""
+    raw = scipy.io.loadmat(shared_file("AWA2", "att_splits.mat"))
+    assert raw["trainval_loc"].dtype == np.uint16
+    assert scipy.io.loadmat(shared_file("AWA2", "att_splits.mat"), mat_dtype=True)["trainval_loc"].dtype == np.float64
+
+
+def test_write_res101_rejects_negative_labels(tmp_path, rng):
+    with pytest.raises(ZSLDataError, match="0-based class ids"):
+        write_res101(tmp_path / "res101.mat", rng.random((3, 2)), np.array([0, -1, 1]))
+
+
 def test_mat73_reads_the_same_as_v5(tmp_path, rng):
     vals = {"att": rng.random((5, 3)), "allclasses_names": ["a+b", "c", "dé"], "trainval_loc": np.arange(1, 4)}
     save_mat(tmp_path / "a5.mat", vals, version="v5")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction as Fr
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,10 +12,15 @@ from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.losses.ranking import (
     RANKING_LOSSES,
     ale_loss,
+    ale_sampled_violator,
+    devise_first_violator,
     devise_loss,
+    harmonic,
     margin_violations,
     rank_weight,
     sje_loss,
+    sje_most_violating,
+    standardise,
 )
 
 # Hand example, margin 1 (Delta(y, c) = 1 for c != y):
@@ -155,3 +161,69 @@ def test_bad_inputs(fn):
         fn(s, torch.tensor([0.0, 1.0, 2.0]))
     with pytest.raises(ZSLDataError, match="2-D"):
         fn(torch.zeros(4), torch.tensor([0, 1, 2, 3]))
+
+
+# ----------------------------------------------------------------------------- per-sample rules (the papers' SGD)
+# Row 0 of the hand example: y = 0, f = [2.0, 1.5, 0.2, 1.8], margin 1: v = [., 0.5, -0.8, 0.8]
+F0 = np.array(SCORES[0])
+
+
+class ScriptedRng:
+    """Stands in for numpy's Generator: integers() returns the scripted draws (indices into the
+    other classes, in class order)."""
+
+    def __init__(self, draws):
+        self.draws = list(draws)
+
+    def integers(self, low, high, size):
+        assert (low, high, size) == (0, 3, 3)  # Cs - 1 = 3 candidates, at most Cs - 1 draws
+        return np.array(self.draws)
+
+
+def test_devise_takes_the_first_violating_class_in_class_order():
+    assert devise_first_violator(F0.copy(), 0, 1.0) == (1, 1.0)  # class 1 (v 0.5) before class 3 (v 0.8)
+    assert devise_first_violator(F0.copy(), 0, 0.1) is None  # v = [., -0.4, -1.7, -0.1]
+    assert devise_first_violator(np.array([1.0, 1.0]), 1, 0.5) == (0, 1.0)  # a tie with the true class violates
+
+
+def test_sje_takes_the_most_violating_class():
+    assert sje_most_violating(F0.copy(), 0, 1.0) == (3, 1.0)
+    assert sje_most_violating(F0.copy(), 0, 0.1) is None
+    assert sje_most_violating(np.array([0.0, 3.0, 3.0]), 0, 1.0) == (1, 1.0)  # first of equal violators
+
+
+def test_ale_warp_sampling_and_rank_weight():
+    # other classes of y = 0 in class order: [1, 2, 3]; draw 1 -> class 2 (v -0.8, no), draw 0 -> class 1 (v 0.5)
+    # after N = 2 draws the rank estimate is floor((Cs - 1) / N) = floor(3 / 2) = 1 -> weight l(1) = 1
+    assert ale_sampled_violator(F0, 0, 1.0, ScriptedRng([1, 0, 2])) == (1, 1.0)
+    # a violator on the first draw: rank floor(3 / 1) = 3 -> l(3) = 1 + 1/2 + 1/3
+    c, w = ale_sampled_violator(F0, 0, 1.0, ScriptedRng([2, 1, 1]))
+    assert c == 3 and w == pytest.approx(11 / 6)
+    # no violator among the Cs - 1 draws: no step (here class 3 is never drawn)
+    assert ale_sampled_violator(F0, 0, 1.0, ScriptedRng([1, 1, 1])) is None
+    # y in the middle: the candidates skip it (y = 2: others [0, 1, 3])
+    f = np.array([0.0, 0.9, 1.0, 0.95])
+    assert ale_sampled_violator(f, 2, 1.0, ScriptedRng([2, 0, 0])) == (3, harmonic(3))
+
+
+def test_ale_sampling_distribution_is_uniform_over_violators():
+    rng = np.random.default_rng(0)
+    f = np.array([2.0, 1.5, 0.2, 1.8, -5.0, 2.5])  # y = 0, violators: 1, 3, 5 of 5 others
+    draws = [ale_sampled_violator(f, 0, 1.0, rng) for _ in range(6000)]
+    # all Cs - 1 = 5 draws miss with probability (2/5)^5 ~ 1 %: no step then
+    assert np.mean([d is None for d in draws]) == pytest.approx(0.4 ** 5, abs=0.006)
+    picks = [d for d in draws if d is not None]
+    classes = np.array([c for c, _ in picks])
+    assert set(classes) == {1, 3, 5}
+    np.testing.assert_allclose(np.bincount(classes, minlength=6)[[1, 3, 5]] / len(picks), 1 / 3, atol=0.03)
+    # the first draw hits with probability 3/5: rank floor(5/1) = 5, weight l(5)
+    w = np.array([w for _, w in picks])
+    assert np.mean(w == harmonic(5)) * len(picks) / 6000 == pytest.approx(0.6, abs=0.03)
+
+
+def test_harmonic_and_standardise():
+    assert harmonic(0) == 0.0 and harmonic(1) == 1.0 and harmonic(4) == pytest.approx(25 / 12)
+    v = np.array([1.0, 2.0, 6.0])
+    z = standardise(v)
+    assert z.mean() == pytest.approx(0.0) and z.std() == pytest.approx(1.0)
+    np.testing.assert_array_equal(standardise(np.full(3, 4.0)), np.zeros(3))

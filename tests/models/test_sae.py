@@ -208,3 +208,31 @@ def test_chunked_statistics_match_the_dense_float64_formulas(toy_data, chunk, no
     Y = (Sd / np.linalg.norm(Sd, axis=1, keepdims=True))[y]
     for got, ref in ((YtY, Y.T @ Y), (XtX, Xd.T @ Xd), (YtX, Y.T @ Xd)):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("direction", ["visual->semantic", "semantic->visual"])
+def test_authors_demo_formula_on_a_tiny_problem(rng, direction):
+    """The authors' demo in the paper's column-sample form, written out: X (D x N) L2-normalised per image,
+    S (K x N) the images' class signatures, W = sylvester(S S^T, lam X X^T, (1 + lam) S X^T), then every row
+    of W L2-normalised; F-->S scores cos(W x, s_c), S-->F scores cos(x, W^T s_c)."""
+    from scipy.linalg import solve_sylvester
+
+    D, K, C, lam = 9, 4, 5, 0.7
+    y = rng.integers(0, C, 40)
+    feats = rng.random((40, D))
+    sig = rng.random((C, K))
+    sig /= np.linalg.norm(sig, axis=1, keepdims=True)
+    X = (feats / np.linalg.norm(feats, axis=1, keepdims=True)).T  # D x N
+    S = sig[y].T  # K x N
+    W = solve_sylvester(S @ S.T, lam * X @ X.T, (1 + lam) * S @ X.T)  # K x D
+    Wn = W / np.linalg.norm(W, axis=1, keepdims=True)
+    test = rng.random((7, D))
+
+    def cos(A, B):
+        return (A / np.linalg.norm(A, axis=1, keepdims=True)) @ (B / np.linalg.norm(B, axis=1, keepdims=True)).T
+
+    expected = cos(test @ Wn.T, sig) if direction == "visual->semantic" else cos(test, sig @ Wn)
+    m = SAE(lam=lam, direction=direction).fit(feats, y, sig)
+    np.testing.assert_allclose(m.W_, W, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m.scores(test, sig), expected, rtol=1e-4, atol=1e-5)
+    assert np.array_equal(m.predict(test, sig), expected.argmax(1))

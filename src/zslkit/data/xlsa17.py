@@ -173,19 +173,41 @@ def read_res101(path: str | os.PathLike, layout: str = "auto") -> Res101:
     return Res101(features=feats, labels=labels, image_files=files, surrogate=_flag(m), notes=notes)
 
 
+def label_dtype(max_label: int) -> np.dtype:
+    """The unsigned integer type ``res101.mat`` stores 1-based labels up to ``max_label`` in.
+
+    MATLAB saves an integer-valued double array in the smallest integer storage type that holds its
+    values, and ``scipy.io.loadmat`` returns that storage type (the published ``att_splits.mat``
+    index fields are MATLAB doubles stored as uint16 and load as ``uint16``). zslkit writes the same
+    storage type as a plain integer array: uint8 up to 255 labels (AWA2, CUB), uint16 up to 65535
+    (SUN), uint32 beyond.
+    """
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if max_label <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    return np.dtype(np.uint64)
+
+
 def write_res101(path: str | os.PathLike, features: np.ndarray, labels: np.ndarray,
                  image_files: Sequence[str] | None = None, surrogate: bool = False, version: str = "v5") -> Path:
     """Write features (N x D) and 0-based labels in the published layout (D x N, 1-based).
 
     Features are stored as single precision (MATLAB ``single``); files above 2 GB need
-    ``version="v7.3"``.
+    ``version="v7.3"``. Labels are stored as the smallest unsigned integer type that holds them
+    (:func:`label_dtype`): the published files hold MATLAB doubles saved in integer storage, which
+    ``scipy.io.loadmat`` returns as unsigned integers, and readers index arrays with them directly
+    (a float64 ``labels`` field makes those readers fail with "arrays used as indices must be of
+    integer type").
     """
     features = np.asarray(features, dtype=np.float32)
     labels = np.asarray(labels).astype(np.int64).ravel()
     if features.ndim != 2 or features.shape[0] != labels.size:
         raise ZSLDataError(f"write_res101: features {features.shape} must be N x D with N = {labels.size} labels")
+    if labels.size and labels.min() < 0:
+        raise ZSLDataError(f"write_res101: labels must be 0-based class ids >= 0, found {labels.min()}")
+    top = int(labels.max()) + 1 if labels.size else 1
     out: dict[str, Any] = {"features": np.ascontiguousarray(features.T),
-                           "labels": (labels + 1).astype(np.float64).reshape(-1, 1)}
+                           "labels": (labels + 1).astype(label_dtype(top)).reshape(-1, 1)}
     if image_files is not None:
         if len(image_files) != labels.size:
             raise ZSLDataError(f"write_res101: {len(image_files)} image_files for {labels.size} labels")

@@ -25,10 +25,30 @@ per-sample margin violation of class ``c`` is
   counts with weight 1 (ALE with ``l(k) = k``). Frome et al. use margin 0.1.
 
 ``reduction``: "mean" (over the batch, the default), "sum", or "none" (the (B,) vector).
+
+Per-sample update rules (the papers' SGD, used by ``optimizer="per_sample"`` of
+:mod:`zslkit.models.bilinear`). Each takes one image's scores ``f`` (Cs,) against the seen
+classes (numpy) and its class ``y`` and returns the class ``c`` whose term the SGD step follows
+and the step's weight, or ``None`` when no step is taken; the caller then applies
+``W += lr * weight * x (s_y - s_c)^T`` (the negative gradient of ``weight * v_c``):
+
+* :func:`ale_sampled_violator` -- ALE / WARP (Akata et al. TPAMI 2016, Weston et al. 2011):
+  draw other classes uniformly at random, with replacement, until one violates the margin
+  (at most Cs - 1 draws). After N draws the rank of y is estimated as ``floor((Cs - 1) / N)`` and
+  the step is weighted by ``l(rank) = sum_{i <= rank} 1/i``.
+* :func:`devise_first_violator` -- DeViSE (Frome et al. 2013), as in the standard reproduction of
+  Xian et al.'s table: the first violating class in class order (the authors found it practical to
+  stop at the first violating term), weight 1.
+* :func:`sje_most_violating` -- SJE (Akata et al. CVPR 2015): the most violating class
+  ``argmax_c Delta(y, c) + f_c - f_y``, weight 1; no step when it is y itself. The reproduction
+  computes ``f`` from the *standardised* projection (``x W`` minus its mean over the K semantic
+  dimensions, divided by its standard deviation, :func:`standardise`) to choose the class, while
+  the step uses the raw x.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from zslkit.errors import ConfigError, ZSLDataError
@@ -114,3 +134,53 @@ def devise_loss(scores: torch.Tensor, labels: torch.Tensor, margin: float = 0.1,
 
 #: name -> loss function, used by :mod:`zslkit.models.bilinear`
 RANKING_LOSSES = {"ale": ale_loss, "sje": sje_loss, "devise": devise_loss}
+
+
+# ----------------------------------------------------------------------------- per-sample rules (numpy)
+def harmonic(k: int) -> float:
+    """``l(k) = sum_{i=1}^k 1/i`` (0 for k = 0), ALE/WARP's rank weight."""
+    return float(np.sum(1.0 / np.arange(1, k + 1))) if k > 0 else 0.0
+
+
+def standardise(v: np.ndarray) -> np.ndarray:
+    """``(v - mean(v)) / std(v)`` over the entries of a vector (population std; a constant vector is
+    only centred), the scaling SJE's reproduction applies to ``x W`` before choosing a class."""
+    v = np.asarray(v, dtype=np.float64)
+    sd = v.std()
+    return (v - v.mean()) / (sd if sd > 0 else 1.0)
+
+
+def ale_sampled_violator(f: np.ndarray, y: int, margin: float, rng: np.random.Generator
+                         ) -> tuple[int, float] | None:
+    """ALE's WARP sampling for one image (see module docstring): ``(c, l(floor((Cs-1)/N)))`` or None.
+
+    The Cs - 1 candidate draws are made at once (``rng.integers``), and the first violating one is
+    taken: the same distribution as drawing one at a time and stopping at the first violation.
+    """
+    cs = f.shape[0]
+    if cs < 2:
+        return None
+    draws = rng.integers(0, cs - 1, size=cs - 1)
+    cand = draws + (draws >= y)  # index into the other classes, in class order, skipping y
+    hit = np.flatnonzero(margin + f[cand] - f[y] > 0)
+    if hit.size == 0:
+        return None
+    n_draws = int(hit[0]) + 1
+    return int(cand[hit[0]]), harmonic((cs - 1) // n_draws)
+
+
+def devise_first_violator(f: np.ndarray, y: int, margin: float) -> tuple[int, float] | None:
+    """DeViSE's rule for one image: the first class c != y (class order) with ``margin + f_c - f_y > 0``."""
+    v = margin + f - f[y]
+    v[y] = -np.inf
+    hit = np.flatnonzero(v > 0)
+    return (int(hit[0]), 1.0) if hit.size else None
+
+
+def sje_most_violating(f: np.ndarray, y: int, margin: float) -> tuple[int, float] | None:
+    """SJE's rule for one image: ``c = argmax_c [margin [c != y] + f_c - f_y]`` (first on ties);
+    None when that is y (every margin satisfied)."""
+    v = margin + f - f[y]
+    v[y] = 0.0
+    c = int(np.argmax(v))
+    return None if c == y else (c, 1.0)

@@ -18,12 +18,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from zslkit.models.eszsl import ESZSL
     from zslkit.models.regressor import SemanticRegressor
     from zslkit.models.sae import SAE
+    from zslkit.models.softmax_compat import SoftmaxCompat
 
 _LAZY = {"ALE": "bilinear", "SJE": "bilinear", "DeViSE": "bilinear", "BilinearRankingModel": "bilinear",
-         "CLSWGAN": "clswgan", "ESZSL": "eszsl", "SemanticRegressor": "regressor", "SAE": "sae"}
+         "CLSWGAN": "clswgan", "ESZSL": "eszsl", "SemanticRegressor": "regressor", "SAE": "sae",
+         "SoftmaxCompat": "softmax_compat"}
 
 __all__ = ["ALE", "CLSWGAN", "SAE", "SJE", "BilinearRankingModel", "DeViSE", "ESZSL", "SemanticRegressor",
-           "ZSLModel"]
+           "SoftmaxCompat", "ZSLModel"]
 
 
 def __getattr__(name: str) -> Any:

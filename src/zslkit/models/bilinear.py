@@ -4,9 +4,10 @@ All three score an image x (D) against a class with semantic vector s_c (K) by
 
     F(x, c) = x^T W s_c,        W: (D x K),
 
-i.e. ``scores = X W S^T`` for X (N x D) and a class matrix S (C x K), and learn W on seen classes
-with minibatch SGD (torch) on a ranking loss over the (B x Cs) score matrix of a batch against
-all Cs seen classes (:mod:`zslkit.losses.ranking` has the formulas):
+i.e. ``scores = X W S^T`` for X (N x D) and a class matrix S (C x K), and learn W on seen classes,
+by default with minibatch SGD (torch) on a ranking loss over the (B x Cs) score matrix of a batch
+against all Cs seen classes, optionally with the papers' per-image SGD (``optimizer``, below;
+:mod:`zslkit.losses.ranking` has the formulas of both):
 
 * :class:`ALE` -- Akata et al., "Label-Embedding for Image Classification", TPAMI 2016:
   rank-weighted pairwise hinge, weight ``l(r)/r`` with ``l(k) = sum_{i<=k} 1/i``.
@@ -18,20 +19,43 @@ all Cs seen classes (:mod:`zslkit.losses.ranking` has the formulas):
 
 Implementation choices (neither paper fixes them for this setting; documented here):
 
-* The losses are computed exactly over all seen classes of every batch instead of the papers'
-  per-sample sampling of violating classes (WARP's rank estimate): with at most a few hundred
-  seen classes this is cheap and removes sampling noise.
-* Optimiser: SGD with momentum (default 0.9) and a constant learning rate, so that stopping after
-  e epochs of a longer run gives exactly the model trained for e epochs; :meth:`fit_grid` uses
-  this to evaluate every ``epochs`` value of the grid from one run (validation-based early
-  stopping, the papers' regulariser). ``weight_decay`` (L2 on W) and ``max_norm`` (projection of W
-  onto a Frobenius ball after each step) are available and off by default.
+* Batched (default): the losses are computed exactly over all seen classes of every batch instead
+  of the papers' per-sample choice of violating classes (WARP's sampled rank estimate): with at
+  most a few hundred seen classes this is cheap and removes sampling noise.
+* Optimiser (``optimizer="batched"``, the default): minibatch SGD with momentum (default 0.9) on
+  the mean loss of the batch and a constant learning rate, so that stopping after e epochs of a
+  longer run gives exactly the model trained for e epochs; :meth:`fit_grid` uses this to evaluate
+  every ``epochs`` value of the grid from one run (validation-based early stopping, the papers'
+  regulariser). ``weight_decay`` (L2 on W) and ``max_norm`` (projection of W onto a Frobenius ball
+  after each step) are available and off by default. This is a different optimiser from the
+  papers'; ``docs/PARITY.md`` measures it against them.
+* ``optimizer="per_sample"``: the papers' SGD, as the standard numpy reproduction of Xian et al.'s
+  table runs it: one image at a time in a shuffled order, one rank-1 step
+  ``W += lr * weight * x (s_y - s_c)^T`` for the class c picked by the model's rule
+  (:mod:`zslkit.losses.ranking`: ALE samples violating classes with WARP's rank weight, DeViSE takes
+  the first violating class in class order, SJE the most violating class of the standardised
+  projection), plain SGD (no momentum, no batch), float64 numpy. ``lr`` multiplies one image's
+  step (the batched optimiser's multiplies the batch-mean gradient, with momentum), so the two
+  scales are not interchangeable; ``docs/PARITY.md`` lists values measured to work (the
+  reproduction's: 0.001-1 depending on dataset and normalisation). ``batch_size`` and
+  ``momentum`` do not apply; ``weight_decay`` and
+  ``max_norm`` are refused. Slower per epoch (a Python loop over images), deterministic with
+  ``seed`` (numpy ``default_rng``: init, order, ALE's draws). Caveat, inherited from the
+  reproduction (measured in ``docs/PARITY.md``): per-sample SJE chooses classes from the
+  *standardised* projection but scores test images with the raw one, so the mean of ``x W`` over
+  the semantic dimensions (invisible to the choice) is never trained; with non-negative features
+  (``normalize_features="l2"`` on ReLU features) it can dominate the raw scores (surrogate CUB:
+  T1 31 instead of 88). ``normalize_features="std"`` (zero-mean features), the reproduction's
+  choice for CUB and SUN, avoids it.
 * Normalisation: features L2-normalised per image (``"l2"``, default), or standardised per
   dimension with training statistics (``"std"``), or raw (``"none"``); class semantics
   L2-normalised per class (``"l2"``, default; xlsa17's ``att`` already is) or raw.
-* Init: W ~ N(0, 1/D) entries from ``torch.Generator().manual_seed(seed)``; the same generator
-  shuffles the images each epoch, so a fit on CPU is a function of ``seed`` alone (the global
-  torch RNG is neither used nor touched).
+* Init (``init``): ``"normal"``, W ~ N(0, 1/D) entries; ``"uniform"``, the reproduction's: entries
+  uniform in [0, 1), then every column (one per semantic dimension) scaled to unit L2 norm.
+  ``None`` (default) means "normal" for the batched optimiser and "uniform" for per_sample. The
+  batched optimiser draws the init and each epoch's shuffle from
+  ``torch.Generator().manual_seed(seed)``, so a fit on CPU is a function of ``seed`` alone (the
+  global torch RNG is neither used nor touched).
 """
 
 from __future__ import annotations
@@ -43,14 +67,63 @@ from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 import torch
+from scipy.linalg.blas import dger
 from tqdm.auto import tqdm
 
 from zslkit.errors import ConfigError
-from zslkit.losses.ranking import ale_loss, devise_loss, sje_loss
+from zslkit.losses.ranking import (
+    ale_loss,
+    ale_sampled_violator,
+    devise_first_violator,
+    devise_loss,
+    sje_loss,
+    sje_most_violating,
+    standardise,
+)
 from zslkit.models.base import ZSLModel, check_fit_inputs
+from zslkit.utils.finite import all_finite
 
 FEATURE_NORMS = ("l2", "std", "none")
 SEMANTIC_NORMS = ("l2", "none")
+OPTIMIZERS = ("batched", "per_sample")
+INITS = ("normal", "uniform")
+
+
+def per_sample_epoch(W: np.ndarray, X: np.ndarray, y: np.ndarray, S: np.ndarray, order: np.ndarray,
+                     rule: Callable[..., tuple[int, float] | None], lr: float, margin: float,
+                     rng: np.random.Generator | None = None, standardise_projection: bool = False
+                     ) -> tuple[np.ndarray, float, int]:
+    """One epoch of the papers' per-image SGD for a bilinear compatibility ``x^T W s_c``.
+
+    For each image n in ``order``: scores ``f = S (x_n W)`` against the seen classes (of the
+    standardised ``x_n W`` when ``standardise_projection``, SJE's reproduction), ``(c, weight) =
+    rule(f, y_n, margin[, rng])`` (:mod:`zslkit.losses.ranking`), and, if the rule picked a class,
+    ``W += lr * weight * x_n (s_{y_n} - s_c)^T``.
+
+    Args:
+        W: (D x K) float64, updated in place when Fortran-ordered (a copy otherwise; use the return).
+        X: (N x D) float64 preprocessed features; y: (N,) columns of S; S: (Cs x K) float64 seen classes.
+        order: the visiting order (indices into X).
+        rule: the per-sample rule; rng is passed to it when given (ALE's sampling).
+    Returns:
+        (W, sum over images of the stepped term ``weight * v_c``, number of images that took a step).
+    """
+    W = np.asfortranarray(W)  # dger updates a Fortran-ordered matrix in place
+    tot, steps = 0.0, 0
+    for j in order:
+        x, yj = X[j], int(y[j])
+        xw = x @ W  # (K,)
+        f = S @ (standardise(xw) if standardise_projection else xw)  # (Cs,)
+        pick = rule(f, yj, margin) if rng is None else rule(f, yj, margin, rng)
+        if pick is None:
+            continue
+        c, weight = pick
+        steps += 1
+        tot += float(weight * (margin + f[c] - f[yj]))
+        # rank-1 step with BLAS dger, in place: np.outer would allocate and add a D x K temporary per
+        # step (measured ~80x slower at D = 2048, K = 312)
+        W = dger(lr * weight, x, S[yj] - S[c], a=W, overwrite_a=True)
+    return W, tot, steps
 
 
 class BilinearRankingModel(ZSLModel):
@@ -70,6 +143,11 @@ class BilinearRankingModel(ZSLModel):
         max_norm: if set, W is projected onto ``||W||_F <= max_norm`` after every step.
         normalize_features: "l2" (per image), "std" (per dimension, training statistics) or "none".
         normalize_semantic: "l2" (per class) or "none".
+        optimizer: "batched" (default; minibatch momentum SGD on the mean batch loss, torch) or
+            "per_sample" (the papers' per-image SGD with the model's violator rule, numpy); see the
+            module docstring.
+        init: "normal" (N(0, 1/D)), "uniform" (the reproduction's unit-norm columns of U[0, 1)) or
+            None (normal for batched, uniform for per_sample).
         seed: seeds W's initialisation and the shuffling (deterministic on CPU).
         device: torch device to train on ("cpu", "cuda", ...).
         num_threads: torch CPU threads while fitting (restored afterwards); ``None`` keeps torch's
@@ -88,6 +166,12 @@ class BilinearRankingModel(ZSLModel):
 
     iterative: ClassVar[bool] = True
     loss_fn: ClassVar[Callable[..., torch.Tensor]]
+    #: the per-sample rule of ``optimizer="per_sample"``: (scores (Cs,), y, margin, rng) -> (c, weight) | None
+    sample_rule: ClassVar[Callable[..., tuple[int, float] | None]]
+    #: whether the per-sample rule draws random numbers (ALE's sampling: it is then given the rng)
+    rule_draws: ClassVar[bool] = False
+    #: whether the per-sample rule scores with the standardised projection (SJE's reproduction)
+    standardise_projection: ClassVar[bool] = False
     default_margin: ClassVar[float] = 1.0
     default_lr: ClassVar[float] = 0.1
     #: small on purpose: one value of lr costs one training run of max(epochs) epochs (fit_grid)
@@ -98,8 +182,9 @@ class BilinearRankingModel(ZSLModel):
 
     def __init__(self, lr: float | None = None, epochs: int = 10, batch_size: int = 64, margin: float | None = None,
                  momentum: float = 0.9, weight_decay: float = 0.0, max_norm: float | None = None,
-                 normalize_features: str = "l2", normalize_semantic: str = "l2", seed: int = 0,
-                 device: str = "cpu", num_threads: int | None = 1, verbose: bool = False):
+                 normalize_features: str = "l2", normalize_semantic: str = "l2", optimizer: str = "batched",
+                 init: str | None = None, seed: int = 0, device: str = "cpu", num_threads: int | None = 1,
+                 verbose: bool = False):
         self.lr = lr
         self.epochs = epochs
         self.batch_size = batch_size
@@ -109,6 +194,8 @@ class BilinearRankingModel(ZSLModel):
         self.max_norm = max_norm
         self.normalize_features = normalize_features
         self.normalize_semantic = normalize_semantic
+        self.optimizer = optimizer
+        self.init = init
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
@@ -145,6 +232,15 @@ class BilinearRankingModel(ZSLModel):
         if p["normalize_features"] not in FEATURE_NORMS:
             raise ConfigError(f"{name} normalize_features must be one of {FEATURE_NORMS}, "
                               f"got {p['normalize_features']!r}")
+        if p["optimizer"] not in OPTIMIZERS:
+            raise ConfigError(f"{name} optimizer must be one of {OPTIMIZERS}, got {p['optimizer']!r}")
+        if p["init"] is not None and p["init"] not in INITS:
+            raise ConfigError(f"{name} init must be one of {INITS} or None, got {p['init']!r}")
+        if p["optimizer"] == "per_sample":
+            for key in ("weight_decay", "max_norm"):
+                if p[key]:
+                    raise ConfigError(f"{name} {key} is not available with optimizer='per_sample' (the papers' "
+                                      f"plain SGD); got {key}={p[key]!r}")
         if p["normalize_semantic"] not in SEMANTIC_NORMS:
             raise ConfigError(f"{name} normalize_semantic must be one of {SEMANTIC_NORMS}, "
                               f"got {p['normalize_semantic']!r}")
@@ -155,11 +251,20 @@ class BilinearRankingModel(ZSLModel):
                               f"got {p['device']!r}") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"{name} device {p['device']!r} requested but CUDA is not available")
+        if p["optimizer"] == "per_sample" and dev.type != "cpu":
+            raise ConfigError(f"{name} optimizer='per_sample' runs on the CPU (numpy); got device {p['device']!r}")
 
     @property
     def effective_lr(self) -> float:
         """The learning rate in use (``lr`` or the model's default)."""
         return float(self.default_lr if self.lr is None else self.lr)
+
+    @property
+    def effective_init(self) -> str:
+        """The initialisation in use (``init`` or the optimiser's default)."""
+        if self.init is not None:
+            return str(self.init)
+        return "uniform" if self.optimizer == "per_sample" else "normal"
 
     @property
     def effective_margin(self) -> float:
@@ -189,16 +294,75 @@ class BilinearRankingModel(ZSLModel):
         if self.num_threads is not None:
             torch.set_num_threads(int(self.num_threads))
         try:
+            if self.optimizer == "per_sample":
+                return self._train_per_sample(X, y, S, snapshots)
             return self._train_loop(X, y, S, snapshots)
         finally:
             torch.set_num_threads(before)
 
-    def _train_loop(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, snapshots: list[int]
-                    ) -> dict[int, "BilinearRankingModel"]:
+    def _fit_standardisation(self, X: np.ndarray) -> None:
         if self.normalize_features == "std":
             self.feature_mean_ = X.mean(0)
             # dimensions constant on the training set (e.g. dead ReLU units) are left unscaled
             self.feature_std_ = np.where((sd := X.std(0)) > 1e-8, sd, 1.0).astype(np.float32)
+
+    def _snapshot(self, W: np.ndarray, ep: int, history: list[dict[str, Any]], classes: np.ndarray
+                  ) -> "BilinearRankingModel":
+        m = type(self)(**{**self.get_params(), "epochs": ep})
+        m.W_ = np.asarray(W, dtype=np.float32).copy()
+        m.history_ = [dict(h) for h in history]
+        m.throughput_ = history[-1]["samples_per_s"]
+        m.classes_ = classes
+        if self.normalize_features == "std":
+            m.feature_mean_, m.feature_std_ = self.feature_mean_, self.feature_std_
+        return m
+
+    def _train_per_sample(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, snapshots: list[int]
+                          ) -> dict[int, "BilinearRankingModel"]:
+        """The papers' per-image SGD (module docstring): float64 numpy, one rank-1 step per violation."""
+        self._fit_standardisation(X)
+        Xd = np.ascontiguousarray(self._prep_x(X), dtype=np.float64)
+        classes = np.unique(y)
+        Sd = np.ascontiguousarray(self._prep_s(S[classes]), dtype=np.float64)  # (Cs x K)
+        yc = np.searchsorted(classes, y)
+        n, d = Xd.shape
+        k = Sd.shape[1]
+        rng = np.random.default_rng(int(self.seed))
+        if self.effective_init == "uniform":
+            W = rng.random((d, k))
+            W /= np.linalg.norm(W, axis=0, keepdims=True).clip(1e-12)
+        else:
+            W = rng.standard_normal((d, k)) / math.sqrt(d)
+        W = np.asfortranarray(W)
+        lr, margin = self.effective_lr, self.effective_margin
+        rule = type(self).sample_rule
+        needs_rng = type(self).rule_draws
+        stdz = type(self).standardise_projection
+        out: dict[int, BilinearRankingModel] = {}
+        history: list[dict[str, Any]] = []
+        train_s = 0.0
+        bar = tqdm(range(1, max(snapshots) + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
+                   leave=False)
+        for ep in bar:
+            t0 = time.perf_counter()
+            W, tot_loss, violated = per_sample_epoch(W, Xd, yc, Sd, rng.permutation(n), rule, lr, margin,
+                                                     rng if needs_rng else None, stdz)
+            train_s += time.perf_counter() - t0
+            loss = float(tot_loss) / n
+            if not (math.isfinite(loss) and all_finite(W)):
+                raise ConfigError(f"{type(self).__name__} diverged (loss {loss}) at epoch {ep}: lower lr "
+                                  f"(now {self.effective_lr})")
+            history.append({"epoch": ep, "loss": loss, "violated": violated / n, "seconds": train_s,
+                            "samples_per_s": n * ep / max(train_s, 1e-12)})
+            bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{history[-1]['samples_per_s']:.0f}")
+            if ep in snapshots:
+                out[ep] = self._snapshot(W, ep, history, classes)
+        bar.close()
+        return out
+
+    def _train_loop(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, snapshots: list[int]
+                    ) -> dict[int, "BilinearRankingModel"]:
+        self._fit_standardisation(X)
         dev = torch.device(self.device)
         Xt = torch.from_numpy(np.ascontiguousarray(self._prep_x(X))).to(dev)
         # Train against the seen classes only: columns of the batch score matrix.
@@ -208,7 +372,12 @@ class BilinearRankingModel(ZSLModel):
         n, d = Xt.shape
         k, cs = St.shape[1], St.shape[0]
         gen = torch.Generator().manual_seed(int(self.seed))
-        W = (torch.randn(d, k, generator=gen) / math.sqrt(d)).to(dev).requires_grad_(True)
+        if self.effective_init == "uniform":
+            W0 = torch.rand(d, k, generator=gen)
+            W0 /= torch.linalg.norm(W0, dim=0, keepdim=True).clamp(min=1e-12)
+        else:
+            W0 = torch.randn(d, k, generator=gen) / math.sqrt(d)
+        W = W0.to(dev).requires_grad_(True)
         opt = torch.optim.SGD([W], lr=self.effective_lr, momentum=float(self.momentum),
                               weight_decay=float(self.weight_decay))
         margin, bs = self.effective_margin, int(self.batch_size)
@@ -248,14 +417,7 @@ class BilinearRankingModel(ZSLModel):
                             "samples_per_s": n * ep / max(train_s, 1e-12)})
             bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{history[-1]['samples_per_s']:.0f}")
             if ep in snapshots:
-                m = type(self)(**{**self.get_params(), "epochs": ep})
-                m.W_ = W.detach().cpu().numpy().astype(np.float32, copy=True)
-                m.history_ = [dict(h) for h in history]
-                m.throughput_ = history[-1]["samples_per_s"]
-                m.classes_ = classes
-                if self.normalize_features == "std":
-                    m.feature_mean_, m.feature_std_ = self.feature_mean_, self.feature_std_
-                out[ep] = m
+                out[ep] = self._snapshot(W.detach().cpu().numpy(), ep, history, classes)
         bar.close()
         return out
 
@@ -306,6 +468,8 @@ class ALE(BilinearRankingModel):
     """Attribute Label Embedding (Akata et al., TPAMI 2016): rank-weighted pairwise hinge, margin 1."""
 
     loss_fn = staticmethod(ale_loss)
+    sample_rule = staticmethod(ale_sampled_violator)
+    rule_draws = True
     default_margin = 1.0
 
 
@@ -313,6 +477,8 @@ class SJE(BilinearRankingModel):
     """Structured Joint Embedding (Akata et al., CVPR 2015): structured SVM hinge, margin 1."""
 
     loss_fn = staticmethod(sje_loss)
+    sample_rule = staticmethod(sje_most_violating)
+    standardise_projection = True
     default_margin = 1.0
 
 
@@ -325,6 +491,7 @@ class DeViSE(BilinearRankingModel):
     """
 
     loss_fn = staticmethod(devise_loss)
+    sample_rule = staticmethod(devise_first_violator)
     default_margin = 0.1
     default_lr = 0.01
     param_grid: ClassVar[dict[str, list]] = {
