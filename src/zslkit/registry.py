@@ -39,6 +39,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "ale": ("zslkit.models.bilinear", "ALE"), "sje": ("zslkit.models.bilinear", "SJE"),
     "devise": ("zslkit.models.bilinear", "DeViSE"), "regressor": ("zslkit.models.regressor", "SemanticRegressor"),
     "clswgan": ("zslkit.models.clswgan", "CLSWGAN"),
+    "abp": ("zslkit.models.abp", "ABP"),
 }
 
 
