@@ -21,7 +21,7 @@ from zslkit.training.selection import scores_fn_for
 from .helpers import trainval
 
 #: a few seconds of CPU per fit on the toy data (128-d, 1440 images)
-SMALL = dict(hidden=128, steps=240, n_synth=100, cls_epochs=15)
+SMALL = dict(hidden=64, steps=150, n_synth=100, cls_epochs=15)
 TINY = dict(hidden=16, steps=12, batch_size=32, n_synth=10, cls_epochs=2)
 
 
@@ -238,7 +238,7 @@ def test_zsl_uses_knn_and_gzsl_a_softmax_on_real_seen_features(fitted, toy_data)
 def test_abp_beats_chance_on_toy(fitted, toy_data):
     res = evaluate(scores_fn_for(fitted, toy_data.semantic), toy_data.features, toy_data.labels,
                    toy_data.test_split())
-    # 10 unseen classes: chance is 10 %; measured T1 about 70, oracle H about 65 (hidden 128, 300 steps)
+    # 10 unseen classes: chance is 10 %; measured T1 71.8-73.9, oracle H 62.0-64.2 over seeds 0-2
     assert res.T1 > 40
     assert res.oracle_H > 40
 
