@@ -50,6 +50,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "devise": ("zslkit.models.bilinear", "DeViSE"), "regressor": ("zslkit.models.regressor", "SemanticRegressor"),
     "clswgan": ("zslkit.models.clswgan", "CLSWGAN"),
     "softmax_compat": ("zslkit.models.softmax_compat", "SoftmaxCompat"),
+    "abp": ("zslkit.models.abp", "ABP"),
 }
 
 #: one line per built-in for ``zslkit models`` (what each name computes; docs/PARITY.md has the references)
@@ -63,6 +64,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "clswgan": "f-CLSWGAN (Xian et al. 2018), WGAN-GP feature generator + softmax classifier",
     "softmax_compat": "VGSE paper's evaluation model (called SJE in their script): linear compatibility "
                       "+ softmax, cross-entropy, Adam",
+    "abp": "ABP (Zhu et al. 2019), feature generator by alternating back-propagation + kNN (ZSL) / softmax (GZSL)",
 }
 
 
