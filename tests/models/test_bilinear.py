@@ -311,3 +311,18 @@ def test_bad_data_and_unfitted(toy_data):
     bad[0, 0] = np.nan
     with pytest.raises(ZSLDataError, match="NaN"):
         ALE().fit(bad, y, S)
+
+
+def test_score_order_is_chosen_by_multiply_adds_and_both_orders_agree():
+    """Issue #14: the batch size enters the choice; at batch 64 on CUB shapes (X W) S^T is the cheaper
+    order though C < K (the earlier rule picked X (W S^T) whenever C < K)."""
+    import torch
+
+    from zslkit.models.bilinear import w_s_first
+
+    assert not w_s_first(64, 2048, 312, 150)  # CUB: 43.9M vs 115.5M multiply-adds
+    assert not w_s_first(64, 2048, 102, 645)  # SUN
+    assert w_s_first(4096, 2048, 312, 20)  # few classes, huge batch: W S^T first
+    g = torch.Generator().manual_seed(0)
+    X, W, S = torch.rand(7, 30, generator=g), torch.rand(30, 5, generator=g), torch.rand(4, 5, generator=g)
+    torch.testing.assert_close(X @ (W @ S.T), (X @ W) @ S.T)
