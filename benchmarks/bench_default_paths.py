@@ -62,9 +62,10 @@ def _cli(src: Path, args: list[str], env: dict | None = None, timeout: float = 3
 def _regressor_rate(src: Path, data: Path, threads: str | None, busy: int) -> float:
     """Training samples/s of the regressor (3 epochs, fixed settings) beside ``busy`` busy processes."""
     code = ("import sys, json, numpy as np\n"
-            "from zslkit.utils.threads import configure_threads\n"
             "mode = sys.argv[1]\n"
-            "n = configure_threads('auto') if mode == 'auto' else None\n"
+            "if mode == 'auto':\n"
+            "    from zslkit.utils.threads import configure_threads\n"
+            "    configure_threads('auto')\n"
             "import torch\n"
             "from zslkit.data.xlsa17 import load_xlsa17\n"
             "from zslkit.models.regressor import SemanticRegressor\n"
@@ -109,7 +110,9 @@ def main() -> None:
              f"cpus {os.cpu_count()}, load average at start {os.getloadavg()[0]:.2f}", ""]
     if "threads" in sections:
         t = {}
-        for mode in ("auto", None):
+        # a checkout from before --threads existed (the "before" of issue #14) has torch's default only
+        modes = ("auto", None) if (args.src / "zslkit" / "utils" / "threads.py").is_file() else (None,)
+        for mode in modes:
             alone = _regressor_rate(args.src, data, mode, 0)
             loaded = _regressor_rate(args.src, data, mode, 3)
             t[mode or "torch default"] = {"alone": alone, "beside_3_busy": loaded,

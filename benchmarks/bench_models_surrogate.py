@@ -28,7 +28,8 @@ from zslkit.utils.atomic import atomic_write_text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "xlsa17-meta"
 DATASETS = ("AWA2", "SUN", "CUB")
-MODELS = ["eszsl", "sae", "ale", "sje", "devise", "regressor(loss=mse)", "regressor(loss=remse)", "clswgan"]
+MODELS = ["eszsl", "sae", "ale", "sje", "devise", "regressor(loss=mse)", "regressor(loss=remse)", "clswgan",
+          "softmax_compat", "abp"]
 REGRESSORS = ["regressor(loss=mse)", "regressor(loss=remse)"]
 
 

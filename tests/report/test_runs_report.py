@@ -38,6 +38,27 @@ def test_runs_are_grouped_over_seeds(runs_root):
     assert rows[0]["chance T1"] == "10.0"  # 10 unseen classes
 
 
+def test_seeds_whose_search_chose_differently_stay_one_group(runs_root, tmp_path):
+    """Same request, different seeds: the validation search may choose other hyperparameters per seed
+    (bench_report's regressor picked lr 0.1 on seed 0 and 0.01 on seed 1); that is one experiment, not
+    two. A different request (another fixed parameter) is another group."""
+    import json
+    import shutil
+
+    for seed, lam in ((0, 1.0), (1, 10.0)):
+        d = shutil.copytree(runs_root / f"eszsl_s{seed}", tmp_path / f"s{seed}")
+        m = json.loads((d / "metrics.json").read_text())
+        m["params"]["lam"] = lam  # what the search chose
+        (d / "metrics.json").write_text(json.dumps(m))
+    d = shutil.copytree(runs_root / "eszsl_s0", tmp_path / "other")
+    m = json.loads((d / "metrics.json").read_text())
+    m["config"]["params"]["alpha"] = 5.0  # another request
+    (d / "metrics.json").write_text(json.dumps(m))
+    groups = group_runs(collect_runs([tmp_path]))
+    assert sorted(len(g.runs) for g in groups) == [1, 2]
+    assert sorted(g.label for g in groups) == ["ESZSL · att", "ESZSL · att [2]"]
+
+
 def test_report_html_is_self_contained_and_marked(runs_root, tmp_path):
     out = build_report([runs_root], tmp_path / "report.html")
     html = out.read_text()

@@ -399,7 +399,8 @@ class BilinearRankingModel(ZSLModel):
         bar = tqdm(range(1, max_ep + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
                    leave=False)
         # x^T W s_c for a batch in the cheaper association order for its shapes (the batch size matters:
-        # on CUB shapes at batch 64 (X W) S^T is about 2.6x cheaper than X (W S^T), though C < K)
+        # on CUB shapes at batch 64 a step with (X W) S^T took 2.3x less time than with X (W S^T), though C < K:
+        # benchmarks/results/bilinear_order.txt)
         w_first = w_s_first(min(bs, n), Xt.shape[1], k, cs)
         for ep in bar:
             t0 = time.perf_counter()

@@ -146,9 +146,23 @@ def run_label(run: RunRecord, with_dataset: bool = False) -> str:
     return f"{run.dataset}: {label}" if with_dataset else label
 
 
+#: fields of a run's recorded request (``metrics.json`` "config") that do not make it another experiment
+_IGNORED_CONFIG = {"seed", "data", "progress", "device", "out", "out_dir", "images", "attribute_vectors"}
+
+
 def _key(run: RunRecord) -> tuple:
+    """What makes two runs the same experiment but for the seed: the request (model, semantic, fixed
+    parameters, grid, protocol) when the run recorded it, so that seeds whose validation search chose
+    different hyperparameters stay one group (their choices are listed per seed); otherwise the final
+    parameters."""
+    cfg = run.metrics.get("config")
+    if isinstance(cfg, dict) and cfg.get("model"):
+        req = {k: v for k, v in cfg.items() if k not in _IGNORED_CONFIG}
+        if isinstance(req.get("params"), dict):
+            req["params"] = {k: v for k, v in req["params"].items() if k not in _IGNORED_PARAMS}
+        return (run.dataset, run.model, run.semantic, "config", json.dumps(req, sort_keys=True, default=str))
     p = {k: v for k, v in run.params.items() if k not in _IGNORED_PARAMS}
-    return (run.dataset, run.model, run.semantic, json.dumps(p, sort_keys=True, default=str))
+    return (run.dataset, run.model, run.semantic, "params", json.dumps(p, sort_keys=True, default=str))
 
 
 def group_runs(runs: Sequence[RunRecord]) -> list[RunGroup]:
