@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "xlsa17-meta"
 
+ITERATIVE = ("ale", "sje", "devise", "regressor(loss=mse)", "regressor(loss=remse)", "clswgan")
+
 _BUSY = "import numpy as np\na = np.random.rand(900, 900)\nwhile True:\n    a = a @ a\n    a /= np.abs(a).max()\n"
 
 
@@ -98,6 +100,8 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=ROOT / "src", help="the zslkit source tree to measure")
     ap.add_argument("--label", default="", help="suffix of the output files (e.g. 'before')")
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--iterative-models", nargs="+", default=list(ITERATIVE),
+                    help="model specs of the iterative section (e.g. 'clswgan(steps=1800)')")
     args = ap.parse_args()
     sections = args.only or ["threads", "eszsl_sae", "iterative"]
     work = args.work or Path(tempfile.mkdtemp(prefix="zslkit-bench-defaults-"))
@@ -145,8 +149,8 @@ def main() -> None:
         lines.append("")
     if "iterative" in sections:
         it = {}
-        for spec in ("ale", "sje", "devise", "regressor(loss=mse)", "regressor(loss=remse)", "clswgan"):
-            name = spec.replace("(", "_").replace(")", "").replace("=", "-").replace(",", "_")
+        for spec in args.iterative_models:
+            name = spec.replace("(", "_").replace(")", "").replace("=", "-").replace(",", "_").replace(" ", "")
             out = work / f"{name}{args.label}"
             w, c, _ = _cli(args.src, ["-q", "train", "--data", str(data), "--model", spec, "--out", str(out)],
                            timeout=3600)

@@ -140,12 +140,13 @@ def test_run_overrides_reach_nested_keys(tmp_path, monkeypatch):
         load_config(CONFIGS[0].parent / "xlsa17_baselines_cub.yaml", ["nosuchkey=1"])
 
 
+@pytest.mark.parametrize("kind", ["xlsa17_baselines", "vgse"])
 @pytest.mark.parametrize("ds, steps, n_synth", [("awa2", 11040, 1800), ("cub", 6216, 300), ("sun", 6480, 400)])
-def test_real_data_configs_carry_the_paper_settings_of_clswgan(ds, steps, n_synth, monkeypatch):
+def test_real_data_configs_carry_the_paper_settings_of_clswgan(kind, ds, steps, n_synth, monkeypatch):
     from zslkit.registry import get_model
 
     monkeypatch.setenv("ZSLKIT_DATA", "/data/xlsa17")
-    cfg = load_config(next(p for p in CONFIGS if p.stem == f"xlsa17_baselines_{ds}"))
+    cfg = load_config(next(p for p in CONFIGS if p.stem == f"{kind}_{ds}"))
     p = cfg.params["clswgan"]
     assert (p["hidden"], p["lr"], p["n_critic"], p["gp_lambda"], p["cls_weight"], p["batch_size"]) == (
         4096, 1e-4, 5, 10.0, 0.01, 64)
