@@ -115,6 +115,9 @@ def test_attention_net_train_and_attention_maps(tmp_path):
 
 def test_models_lists_descriptions():
     out = run_cli("models").stdout
-    line = next(ln for ln in out.splitlines() if ln.startswith("softmax_compat"))
+    lines = [ln.strip() for ln in out.splitlines()]
+    line = next(ln for ln in lines if ln.startswith("softmax_compat"))
     assert "VGSE paper's evaluation model (called SJE in their script)" in line
-    assert any(ln.startswith("eszsl") and "{0, 1}" in ln for ln in out.splitlines())
+    assert any(ln.startswith("eszsl") and "{0, 1}" in ln for ln in lines)
+    for name in ("attention_net", "gem_zsl", "basic_net", "abp"):  # every registered model, described
+        assert any(ln.startswith(name) and len(ln.split(maxsplit=1)) == 2 for ln in lines), name

@@ -626,12 +626,15 @@ def report_cmd(paths: tuple[Path, ...], out: Path, title: str | None, top_k: int
 @main.command("models")
 def models_cmd() -> None:
     """List the registered models."""
-    from zslkit.registry import model_description, model_names
+    from zslkit.registry import IMAGE_MODELS, model_description, model_names
 
+    click.echo("feature-level (zslkit train --model NAME --data XLSA17_DIR):")
     for name in model_names():
         desc = model_description(name)
-        click.echo(f"{name:15s}{desc}" if desc else name)
-    click.echo("attention_net  (feature maps or images; zslkit train --model attention_net --data MAPS_DIR)")
+        click.echo(f"  {name:15s}{desc}" if desc else f"  {name}")
+    click.echo("image-level (zslkit train --model NAME --data MAPS_DIR, or --data XLSA17_DIR --images IMAGE_ROOT):")
+    for name, desc in IMAGE_MODELS.items():
+        click.echo(f"  {name:15s}{desc}")
 
 
 @main.command("demo")
