@@ -15,7 +15,7 @@ def test_there_are_configs_for_each_paper_and_dataset():
     names = {p.stem for p in CONFIGS}
     for ds in ("awa2", "cub", "sun"):
         assert {f"xlsa17_baselines_{ds}", f"vgse_{ds}", f"rezsl_regressor_{ds}", f"rezsl_attention_net_{ds}",
-                f"gem_zsl_{ds}"} <= names
+                f"rezsl_basic_net_{ds}", f"gem_zsl_{ds}"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -29,7 +29,7 @@ def test_shipped_config_loads(path, monkeypatch):
 
         assert cfg == DemoConfig()  # the shipped file spells out the defaults
         return
-    if path.stem.startswith(("rezsl_attention_net_", "gem_zsl_")):  # image-level: one run with the authors' preset
+    if path.stem.startswith(("rezsl_attention_net_", "rezsl_basic_net_", "gem_zsl_")):  # image-level: one run with the authors' preset
         from zslkit.image_pipeline import ImageModelConfig
         from zslkit.pipeline import TrainConfig
 

@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "MODEL_CLASSES",
     "PRESETS",
+    "BASIC_PRESETS",
     "REZSL_PRESETS",
     "AttentionNetConfig",
     "EvaluateCallback",
@@ -316,8 +317,15 @@ GEM_PRESETS: dict[str, dict[str, Any]] = _preset(
      "awa2": {"epochs": 12, "lambda1": 1.0, "scale": 20.0},
      "sun": {"epochs": 20, "lambda1": 0.5, "scale": 25.0}})
 
-#: every model's presets (BasicNet has no published configs: none)
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {"attention_net": REZSL_PRESETS, "gem_zsl": GEM_PRESETS}
+#: BasicNet, ReZSL's baseline: the authors published no BasicNet YAML; their code builds the model named by
+#: ``MODEL.META_ARCHITECTURE`` (``BasicNet`` is its default) from the same config, so these are their
+#: AttentionNet configs with the architecture switched (same recipe, loss settings and hidden layer).
+BASIC_PRESETS: dict[str, dict[str, Any]] = {name: {**values, "model": "basic_net"}
+                                            for name, values in REZSL_PRESETS.items()}
+
+#: every model's presets
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {"attention_net": REZSL_PRESETS, "gem_zsl": GEM_PRESETS,
+                                                 "basic_net": BASIC_PRESETS}
 
 
 def _real(name: str, value: Any, low: float | None = None, high: float | None = None, low_open: bool = False,

@@ -300,5 +300,9 @@ def test_rezsl_presets_are_the_authors_configs():
     assert (gem.model, gem.ways, gem.shots, gem.epochs, gem.lr, gem.lambda1, gem.lambda_ad, gem.lambda_cpt,
             gem.regression_loss) == ("gem_zsl", 4, 2, 15, 1e-3, 1.0, 0.1, 0.2, "gem")
     assert AttentionNetConfig.from_preset("sun", model="gem_zsl").scale == 25.0
+    basic = AttentionNetConfig.from_preset("awa2", model="basic_net")  # the AttentionNet recipe, BasicNet switched in
+    assert (basic.model, basic.lr, basic.hidden_dim, basic.p, basic.ways, basic.epochs) == ("basic_net", 1e-4, 4096,
+                                                                                            1.0, 16, 30)
+    basic.validate()
     with pytest.raises(ConfigError, match="unknown basic_net preset"):
-        AttentionNetConfig.from_preset("cub", model="basic_net")
+        AttentionNetConfig.from_preset("imagenet", model="basic_net")
