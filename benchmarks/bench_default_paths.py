@@ -115,7 +115,8 @@ def main() -> None:
     if "threads" in sections:
         t = {}
         # a checkout from before --threads existed (the "before" of issue #14) has torch's default only
-        modes = ("auto", None) if (args.src / "zslkit" / "utils" / "threads.py").is_file() else (None,)
+        th = args.src / "zslkit" / "utils" / "threads.py"
+        modes = ("auto", None) if th.is_file() and "def configure_threads" in th.read_text() else (None,)
         for mode in modes:
             alone = _regressor_rate(args.src, data, mode, 0)
             loaded = _regressor_rate(args.src, data, mode, 3)
