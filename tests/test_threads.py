@@ -57,3 +57,28 @@ def test_configure_threads_sets_torch_blas_and_the_environment(monkeypatch):
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
     finally:
         torch.set_num_threads(before)
+
+
+def test_busy_elsewhere_reads_runnable_tasks_and_auto_ignores_a_lagging_load_average(tmp_path, monkeypatch):
+    """The 1-minute load average still reads ~1.4 just after another job ends, and low just after busy jobs
+    start; the runnable-task count reads the machine as it is now: an idle 2-core machine gets 2 threads,
+    one whose cores are busy (runnable tasks beside us) gets 1."""
+    import zslkit.utils.threads as th
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1 2 3\nprocs_running 1\nprocs_blocked 0\n")  # only the reader itself
+    assert th.busy_elsewhere(samples=3, interval_s=0, stat_path=stat) == 0.0
+    stat.write_text("procs_running 5\n")
+    assert th.busy_elsewhere(samples=2, interval_s=0, stat_path=stat) == 4.0
+    assert th.busy_elsewhere(stat_path=tmp_path / "missing") is None
+    monkeypatch.setattr(th.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(th.os, "getloadavg", lambda: (1.44, 1.0, 1.0))
+    monkeypatch.setattr(th, "busy_elsewhere", lambda: 0.0)  # idle now, load average lagging
+    assert th.choose_threads("auto", cpus=2) == 2
+    monkeypatch.setattr(th, "busy_elsewhere", lambda: 6.0)  # three busy processes on 2 BLAS threads each
+    assert th.choose_threads("auto", cpus=2) == 1
+    monkeypatch.setattr(th.os, "getloadavg", lambda: (0.2, 0.2, 0.2))  # they just started: the count sees them
+    assert th.choose_threads("auto", cpus=2) == 1
+    monkeypatch.setattr(th, "busy_elsewhere", lambda: None)  # no /proc: the load average alone
+    monkeypatch.setattr(th.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert th.choose_threads("auto", cpus=2) == 1

@@ -8,8 +8,12 @@ a quarter). zslkit therefore
 
 * counts the CPUs the process may really use (:func:`available_cpus`: its CPU affinity and the
   cgroup CPU quota of a container or SLURM job, not ``os.cpu_count()``);
-* by default (``threads="auto"``) leaves out the CPUs other processes keep busy, by the 1-minute
-  load average (:func:`choose_threads`), keeping at least one;
+* by default (``threads="auto"``) leaves out the CPUs other processes keep busy (:func:`choose_threads`),
+  keeping at least one: the busy count is the number of other tasks runnable right now
+  (:func:`busy_elsewhere`, a few readings of ``/proc/stat``), falling back to the 1-minute load
+  average where that is unavailable. The load average lags by about a minute both ways: just after
+  another job ends it still reads 1-2 on an idle machine, which left zslkit on 1 of 2 idle cores
+  (``benchmarks/results/default_paths.txt``), and just after busy jobs start it reads low;
 * applies the count to torch and to every BLAS/OpenMP pool (:func:`configure_threads`, through
   threadpoolctl), and exports ``OMP_NUM_THREADS`` & co. for child processes;
 * asks OpenMP to sleep rather than spin when idle (``OMP_WAIT_POLICY=PASSIVE``,
@@ -29,7 +33,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["available_cpus", "choose_threads", "configure_threads", "prefer_passive_waiting", "torch_threads"]
+__all__ = ["available_cpus", "busy_elsewhere", "choose_threads", "configure_threads", "prefer_passive_waiting",
+           "torch_threads"]
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -64,6 +69,36 @@ def available_cpus(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> int:
     return max(1, n)
 
 
+def _runnable_now(stat: Path) -> int | None:
+    try:
+        for line in stat.read_text().splitlines():
+            if line.startswith("procs_running "):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def busy_elsewhere(samples: int = 5, interval_s: float = 0.01,
+                   stat_path: str | os.PathLike = "/proc/stat") -> float | None:
+    """How many tasks other than this one are runnable now: the mean over ``samples`` readings of
+    ``procs_running`` in ``/proc/stat`` (Linux; it counts the reading task itself, hence minus 1).
+    None where the file is unreadable. A process spinning on CPU is runnable at every reading; one
+    that has just finished is not, unlike in the load average."""
+    import time
+
+    stat = Path(stat_path)
+    got = []
+    for i in range(max(1, samples)):
+        n = _runnable_now(stat)
+        if n is None:
+            return None
+        got.append(max(0, n - 1))
+        if i + 1 < samples:
+            time.sleep(interval_s)
+    return sum(got) / len(got)
+
+
 def choose_threads(threads: int | str | None = "auto", *, cpus: int | None = None,
                    load: float | None = None) -> int:
     """The thread count to use.
@@ -72,8 +107,10 @@ def choose_threads(threads: int | str | None = "auto", *, cpus: int | None = Non
         threads: a positive integer (used as given), or ``"auto"`` / None: the available CPUs minus
             those other processes keep busy, at least 1.
         cpus: available CPUs (default :func:`available_cpus`).
-        load: the machine's 1-minute load average (default ``os.getloadavg()[0]``), shared out over
-            ``os.cpu_count()`` cores to estimate how many of this process's CPUs are busy.
+        load: how many cores other processes keep busy, shared out over ``os.cpu_count()`` cores to
+            estimate how many of this process's CPUs are busy. Default: the tasks runnable elsewhere
+            right now (:func:`busy_elsewhere`), or where that cannot be read the 1-minute load
+            average (``os.getloadavg()[0]``).
     """
     from zslkit.errors import ConfigError
 
@@ -82,6 +119,8 @@ def choose_threads(threads: int | str | None = "auto", *, cpus: int | None = Non
             raise ConfigError(f"threads must be a positive integer or 'auto', got {threads!r}")
         return int(threads)
     cpus = available_cpus() if cpus is None else int(cpus)
+    if load is None:
+        load = busy_elsewhere()
     if load is None:
         try:
             load = os.getloadavg()[0]
