@@ -76,7 +76,7 @@ class _TqdmLoggingHandler(logging.Handler):
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and results.")
 @click.option("--threads", default="auto", show_default=True, metavar="N|auto",
               help="CPU threads of torch and BLAS. auto: the CPUs this process may use (affinity, cgroup quota) "
-                   "minus those other processes keep busy (load average), at least 1.")
+                   "minus those other processes keep busy (tasks runnable now), at least 1.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool, quiet: bool, threads: str) -> None:
     """zslkit: zero-shot learning toolkit (xlsa17 data, ZSL/GZSL protocol, models, ReMSE, VGSE)."""
