@@ -398,7 +398,7 @@ def main() -> None:
         "through the critic, batch x n_critic per generator step; its fit also pretrains the regulariser "
         "classifier, and its evaluation trains the final softmax classifiers, one per candidate set). "
         "T1/H on SURROGATE data with gamma 0, hyperparameters not tuned for the dataset and shortened training "
-        "(f-CLSWGAN has not learnt yet after 40 of its default 600 generator steps): sanity checks, not results.")
+        "(f-CLSWGAN has not learnt yet after 40 generator steps): sanity checks, not results.")
     say()
     tr = stage({"stage": "train", "dataset": "AWA2", "model": "eszsl", "model_spec": list(MODELS["eszsl"]),
                 "root": str(dirs["AWA2"])})
