@@ -71,6 +71,10 @@ def test_busy_elsewhere_reads_runnable_tasks_and_auto_ignores_a_lagging_load_ave
     stat.write_text("procs_running 5\n")
     assert th.busy_elsewhere(samples=2, interval_s=0, stat_path=stat) == 4.0
     assert th.busy_elsewhere(stat_path=tmp_path / "missing") is None
+    readings = iter([1, 3, 1, 1, 2])  # brief extra tasks at two of five readings: the median says idle
+    monkeypatch.setattr(th, "_runnable_now", lambda _p: next(readings))
+    assert th.busy_elsewhere(samples=5, interval_s=0, stat_path=stat) == 0.0
+    monkeypatch.undo()
     monkeypatch.setattr(th.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(th.os, "getloadavg", lambda: (1.44, 1.0, 1.0))
     monkeypatch.setattr(th, "busy_elsewhere", lambda: 0.0)  # idle now, load average lagging

@@ -79,12 +79,14 @@ def _runnable_now(stat: Path) -> int | None:
     return None
 
 
-def busy_elsewhere(samples: int = 5, interval_s: float = 0.01,
+def busy_elsewhere(samples: int = 9, interval_s: float = 0.01,
                    stat_path: str | os.PathLike = "/proc/stat") -> float | None:
-    """How many tasks other than this one are runnable now: the mean over ``samples`` readings of
+    """How many tasks other than this one are runnable now: the median over ``samples`` readings of
     ``procs_running`` in ``/proc/stat`` (Linux; it counts the reading task itself, hence minus 1).
     None where the file is unreadable. A process spinning on CPU is runnable at every reading; one
-    that has just finished is not, unlike in the load average."""
+    that has just finished is not, unlike in the load average. The median, not the mean: brief
+    kernel work (e.g. writing back the previous run's files) is runnable at a few readings only, and
+    a mean of 0.6 from it was enough to halve the threads on an idle 2-core machine."""
     import time
 
     stat = Path(stat_path)
@@ -96,7 +98,9 @@ def busy_elsewhere(samples: int = 5, interval_s: float = 0.01,
         got.append(max(0, n - 1))
         if i + 1 < samples:
             time.sleep(interval_s)
-    return sum(got) / len(got)
+    got.sort()
+    mid = len(got) // 2
+    return float(got[mid]) if len(got) % 2 else (got[mid - 1] + got[mid]) / 2.0
 
 
 def choose_threads(threads: int | str | None = "auto", *, cpus: int | None = None,
