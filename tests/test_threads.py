@@ -65,6 +65,7 @@ def test_busy_elsewhere_reads_runnable_tasks_and_auto_ignores_a_lagging_load_ave
     one whose cores are busy (runnable tasks beside us) gets 1."""
     import zslkit.utils.threads as th
 
+    monkeypatch.setattr(th, "_own_runnable", lambda: 1)  # this process: the reading thread only
     stat = tmp_path / "stat"
     stat.write_text("cpu  1 2 3\nprocs_running 1\nprocs_blocked 0\n")  # only the reader itself
     assert th.busy_elsewhere(samples=3, interval_s=0, stat_path=stat) == 0.0
@@ -86,3 +87,30 @@ def test_busy_elsewhere_reads_runnable_tasks_and_auto_ignores_a_lagging_load_ave
     monkeypatch.setattr(th, "busy_elsewhere", lambda: None)  # no /proc: the load average alone
     monkeypatch.setattr(th.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
     assert th.choose_threads("auto", cpus=2) == 1
+
+
+def test_own_runnable_threads_are_not_counted_as_other_processes(tmp_path):
+    """numpy's BLAS threads may spin right after import; they are this process's, not a busy machine."""
+    import threading
+
+    from zslkit.utils.threads import _own_runnable
+
+    assert _own_runnable() >= 1
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        assert max(_own_runnable() for _ in range(20)) >= 2  # the spinning thread is seen as ours
+    finally:
+        stop.set()
+        spinner.join()
+    fake = tmp_path / "task"
+    for tid, state in ((1, "R"), (2, "S"), (3, "R")):
+        (fake / str(tid)).mkdir(parents=True)
+        (fake / str(tid) / "stat").write_text(f"{tid} (py thon) {state} 1 2 3\n")  # a name with a space
+    assert _own_runnable(fake) == 2

@@ -79,10 +79,27 @@ def _runnable_now(stat: Path) -> int | None:
     return None
 
 
+def _own_runnable(task_dir: Path = Path("/proc/self/task")) -> int:
+    """This process's runnable threads (state R), the reading one included (at least 1)."""
+    n = 0
+    try:
+        for t in task_dir.iterdir():
+            try:
+                stat = (t / "stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            if stat[stat.rindex(")") + 2:].startswith("R"):
+                n += 1
+    except (OSError, ValueError):
+        return 1
+    return max(1, n)
+
+
 def busy_elsewhere(samples: int = 9, interval_s: float = 0.01,
                    stat_path: str | os.PathLike = "/proc/stat") -> float | None:
-    """How many tasks other than this one are runnable now: the median over ``samples`` readings of
-    ``procs_running`` in ``/proc/stat`` (Linux; it counts the reading task itself, hence minus 1).
+    """How many tasks of other processes are runnable now: the median over ``samples`` readings of
+    ``procs_running`` in ``/proc/stat`` minus this process's own runnable threads (Linux; the count
+    includes the reading thread, and BLAS pools started by importing numpy may still be spinning).
     None where the file is unreadable. A process spinning on CPU is runnable at every reading; one
     that has just finished is not, unlike in the load average. The median, not the mean: brief
     kernel work (e.g. writing back the previous run's files) is runnable at a few readings only, and
@@ -95,7 +112,7 @@ def busy_elsewhere(samples: int = 9, interval_s: float = 0.01,
         n = _runnable_now(stat)
         if n is None:
             return None
-        got.append(max(0, n - 1))
+        got.append(max(0, n - _own_runnable()))
         if i + 1 < samples:
             time.sleep(interval_s)
     got.sort()
