@@ -111,7 +111,8 @@ from sklearn.base import clone
 from torch import nn
 
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.models.base import ZSLModel, check_fit_inputs
+from zslkit.models.base import ZSLModel, check_fit_inputs, check_score_inputs
+from zslkit.models.clswgan import _init_weights  # the same weights_init in the ABP authors' code
 from zslkit.models.regressor import _check_choice, _check_float, _check_int, _progress, _seeded
 
 __all__ = ["ABP", "abp_loss", "langevin_step", "knn_vote_scores"]
@@ -132,13 +133,6 @@ SEEN_RTOL = 1e-5
 #: classifiers kept per fitted model (one per candidate set; ZSL + GZSL need two)
 CACHE_SIZE = 8
 _HIST_KEYS = ("loss", "recon")
-
-
-def _init_weights(m: nn.Module) -> None:
-    # The authors' weights_init: N(0, 0.02) weights, zero biases.
-    if isinstance(m, nn.Linear):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        nn.init.zeros_(m.bias)
 
 
 class _Translator(nn.Module):
@@ -610,13 +604,7 @@ class ABP(ZSLModel):
         """
         self._check_fitted("generator_")
         self._validate()  # classifier parameters may have been changed by set_params since fit
-        X = np.asarray(X, dtype=np.float32)
-        S = np.asarray(S, dtype=np.float32)
-        d = self.X_seen_.shape[1]
-        if X.ndim != 2 or X.shape[1] != d:
-            raise ZSLDataError(f"X must have shape (N, {d}), got {X.shape}")
-        if S.ndim != 2 or S.shape[1] != self.seen_semantic_.shape[1] or S.shape[0] == 0:
-            raise ZSLDataError(f"S must have shape (C, {self.seen_semantic_.shape[1]}) with C >= 1, got {S.shape}")
+        X, S = check_score_inputs(X, S, self.X_seen_.shape[1], self.seen_semantic_.shape[1])
         kind, clf = self._classifier(S)
         Xs = self._scale(X)
         if kind == "knn":

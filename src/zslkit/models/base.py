@@ -27,6 +27,17 @@ from zslkit.evaluation.metrics import per_class_accuracy
 from zslkit.utils.finite import all_finite
 
 
+def check_score_inputs(X: Any, S: Any, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert ``scores`` inputs of a fitted model: X (N x d), S (C x k) with C >= 1."""
+    X = np.asarray(X, dtype=np.float32)
+    S = np.asarray(S, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != d:
+        raise ZSLDataError(f"X must have shape (N, {d}), got {X.shape}")
+    if S.ndim != 2 or S.shape[1] != k or S.shape[0] == 0:
+        raise ZSLDataError(f"S must have shape (C, {k}) with C >= 1, got {S.shape}")
+    return X, S
+
+
 def check_fit_inputs(X: Any, y: Any, S: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate and convert ``fit`` inputs; errors name the argument and the shapes."""
     X = np.asarray(X, dtype=np.float32)

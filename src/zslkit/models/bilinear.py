@@ -82,6 +82,7 @@ from zslkit.losses.ranking import (
 )
 from zslkit.models.base import ZSLModel, check_fit_inputs
 from zslkit.utils.finite import all_finite
+from zslkit.utils.threads import torch_threads
 
 FEATURE_NORMS = ("l2", "std", "none")
 SEMANTIC_NORMS = ("l2", "none")
@@ -300,15 +301,10 @@ class BilinearRankingModel(ZSLModel):
     def _train(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, snapshots: list[int]
                ) -> dict[int, "BilinearRankingModel"]:
         """Train for ``max(snapshots)`` epochs; return a fitted copy at every epoch in ``snapshots``."""
-        before = torch.get_num_threads()
-        if self.num_threads is not None:
-            torch.set_num_threads(int(self.num_threads))
-        try:
+        with torch_threads(None if self.num_threads is None else int(self.num_threads)):
             if self.optimizer == "per_sample":
                 return self._train_per_sample(X, y, S, snapshots)
             return self._train_loop(X, y, S, snapshots)
-        finally:
-            torch.set_num_threads(before)
 
     def _fit_standardisation(self, X: np.ndarray) -> None:
         if self.normalize_features == "std":

@@ -87,7 +87,7 @@ from sklearn.base import clone
 from torch import nn
 
 from zslkit.errors import ZSLDataError
-from zslkit.models.base import ZSLModel, check_fit_inputs
+from zslkit.models.base import ZSLModel, check_fit_inputs, check_score_inputs
 from zslkit.models.regressor import _check_choice, _check_float, _check_int, _progress, _seeded, torch_device
 
 __all__ = ["CLSWGAN"]
@@ -492,13 +492,7 @@ class CLSWGAN(ZSLModel):
         """
         self._check_fitted("generator_")
         self._validate()  # classifier parameters may have been changed by set_params since fit
-        X = np.asarray(X, dtype=np.float32)
-        S = np.asarray(S, dtype=np.float32)
-        d = self.X_seen_.shape[1]
-        if X.ndim != 2 or X.shape[1] != d:
-            raise ZSLDataError(f"X must have shape (N, {d}), got {X.shape}")
-        if S.ndim != 2 or S.shape[1] != self.seen_semantic_.shape[1] or S.shape[0] == 0:
-            raise ZSLDataError(f"S must have shape (C, {self.seen_semantic_.shape[1]}) with C >= 1, got {S.shape}")
+        X, S = check_score_inputs(X, S, self.X_seen_.shape[1], self.seen_semantic_.shape[1])
         clf = self._classifier(S)
         with torch.no_grad():
             return F.log_softmax(clf(self._scale(X)), dim=1).numpy()

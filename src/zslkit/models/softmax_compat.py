@@ -56,6 +56,7 @@ from tqdm.auto import tqdm
 
 from zslkit.errors import ConfigError
 from zslkit.models.base import ZSLModel, check_fit_inputs
+from zslkit.utils.threads import torch_threads
 
 FEATURE_SCALINGS = ("minmax", "none")
 SEMANTIC_NORMS = ("none", "l2")
@@ -172,13 +173,8 @@ class SoftmaxCompat(ZSLModel):
     # ----------------------------------------------------------------- training
     def _train(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, snapshots: list[int]
                ) -> dict[int, "SoftmaxCompat"]:
-        before = torch.get_num_threads()
-        if self.num_threads is not None:
-            torch.set_num_threads(int(self.num_threads))
-        try:
+        with torch_threads(None if self.num_threads is None else int(self.num_threads)):
             return self._train_loop(X, y, S, snapshots)
-        finally:
-            torch.set_num_threads(before)
 
     def _train_loop(self, X: np.ndarray, y: np.ndarray, S: np.ndarray, snapshots: list[int]
                     ) -> dict[int, "SoftmaxCompat"]:
