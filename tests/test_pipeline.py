@@ -95,3 +95,16 @@ def test_run_directory_records_provenance_curve_history_and_log(toy_dir, tmp_pat
     assert [h["epoch"] for h in history] == [1, 2] and "loss" in history[0]
     log = (out / "run.log").read_text()
     assert "INFO" in log  # the run's log records, whatever the console showed
+
+
+def test_no_seen_validation_images_leaves_gzsl_uncalibrated_not_nan(toy_dir):
+    """Found by the YAML fuzz test: val_holdout=0.0039 leaves the validation folds without seen-class
+    images, the oracle gamma of every fold is NaN, and a NaN gamma reached the test evaluation."""
+    import math
+
+    from zslkit.pipeline import TrainConfig, train
+
+    res = train(TrainConfig(data=str(toy_dir), model="eszsl", val_holdout=0.00390625))
+    d = res.to_dict()
+    assert d["gzsl"]["gamma"] == 0.0 and all(math.isfinite(d["gzsl"][k]) for k in ("U", "S", "H"))
+    assert d["gamma_source"].startswith("none (0)")

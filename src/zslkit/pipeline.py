@@ -402,6 +402,12 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         model.set_params(**selection.params)
     timings["select"] = time.perf_counter() - t0
     gamma = cfg.gamma if cfg.gamma is not None else (selection.gamma if selection is not None else 0.0)
+    extra: dict[str, Any] = {}
+    if not math.isfinite(gamma):  # no validation fold had seen-class images to calibrate GZSL on
+        log.warning("no validation fold has seen-class images (val_holdout=%s): GZSL is not calibrated "
+                    "(gamma 0)", cfg.val_holdout)
+        gamma = 0.0
+        extra["gamma_source"] = "none (0): no seen-class images in the validation folds"
     t0 = time.perf_counter()
     tv = data.splits["trainval"]
     model.fit(data.features[tv], data.labels[tv], data.semantic)
@@ -421,7 +427,8 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         pred = np.asarray(model.predict_semantics(data.features[metrics.predictions["gzsl_idx"]]), dtype=np.float32)
     arrays = prediction_arrays(metrics, data.semantic, data.seen_classes, data.unseen_classes, data.class_names, pred)
     return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
-                     dataset=summary, timings=timings, arrays=arrays, model=model, data_files=_data_files(cfg, data))
+                     dataset=summary, timings=timings, arrays=arrays, model=model, data_files=_data_files(cfg, data),
+                     extra=extra)
 
 
 #: the file each named semantic is read from (``att``/``original_att`` are in att_splits.mat)

@@ -15,6 +15,7 @@ measured rows, validation is easier than the test and the chosen gamma is far to
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -141,8 +142,8 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         bar.close()
     if criterion == "H":
         table = [{"params": p, "val_T1": float(np.mean([m.T1 for m in ms])),
-                  "val_H": float(np.nanmean([m.oracle_H for m in ms])),
-                  "val_gamma": float(np.nanmean([m.oracle_gamma for m in ms]))} for p, ms in zip(points, full)]
+                  "val_H": _finite_mean([m.oracle_H for m in ms]),
+                  "val_gamma": _finite_mean([m.oracle_gamma for m in ms])} for p, ms in zip(points, full)]
         best = max(range(len(table)), key=lambda i: table[i]["val_H"])  # first best on ties: deterministic
     else:
         table = [{"params": p, "val_T1": float(np.mean(v)), "val_H": None, "val_gamma": None}
@@ -156,8 +157,8 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
             else:
                 fitted = next(iter(model.fit_grid(X, y, sem, [points[best]])))[1]
             ms.append(evaluate(scores_fn_for(fitted, sem), data.features, data.labels, vs.eval))
-        table[best]["val_H"] = float(np.nanmean([m.oracle_H for m in ms]))
-        table[best]["val_gamma"] = float(np.nanmean([m.oracle_gamma for m in ms]))
+        table[best]["val_H"] = _finite_mean([m.oracle_H for m in ms])
+        table[best]["val_gamma"] = _finite_mean([m.oracle_gamma for m in ms])
     edge = []
     for name, values in (grid or {}).items():
         vals = list(values)
@@ -169,6 +170,13 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
                 "selected %s at the edge of its grid: consider widening the grid", edge)
     return Selection(params=dict(points[best]), gamma=table[best]["val_gamma"], criterion=criterion, table=table,
                      folds=fold_names, at_grid_edge=edge)
+
+
+def _finite_mean(values: list[float]) -> float:
+    """Mean over the folds that have a value (a fold without seen-class images has no GZSL: NaN);
+    NaN, without numpy's empty-slice warning, when none has."""
+    finite = [float(v) for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _fit_bar(total: int, progress: bool, desc: str):
