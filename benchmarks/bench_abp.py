@@ -50,7 +50,7 @@ from zslkit.data import make_surrogate  # noqa: E402
 from zslkit.data.xlsa17 import load_xlsa17  # noqa: E402
 from zslkit.grid import GridConfig, cell_id, run_grid  # noqa: E402
 from zslkit.models.abp import ABP  # noqa: E402
-from zslkit.utils.atomic import atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_text  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "xlsa17-meta"
 DATASETS = ("AWA2", "CUB", "SUN")

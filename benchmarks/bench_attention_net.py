@@ -64,7 +64,7 @@ from zslkit.training.feature_maps import (  # noqa: E402
     save_feature_maps,
 )
 from zslkit.image_pipeline import AttentionNetConfig, analyze_attention, train_attention_net  # noqa: E402
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text  # noqa: E402
 
 SEEDS = (0, 1, 2)
 LOSSES = ("remse", "mse")

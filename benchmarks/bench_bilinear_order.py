@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from zslkit.losses.ranking import ale_loss  # noqa: E402
 from zslkit.models.bilinear import w_s_first  # noqa: E402
-from zslkit.utils.atomic import atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_text  # noqa: E402
 
 SHAPES = {"AWA2": (85, 40), "CUB": (312, 150), "SUN": (102, 645)}
 D = 2048

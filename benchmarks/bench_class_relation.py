@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from zslkit.utils.atomic import atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_text  # noqa: E402
 from zslkit.vgse import class_relation_objective, solve_class_relation  # noqa: E402
 
 SIZES = {  # name: (seen, unseen), xlsa17 proposed splits

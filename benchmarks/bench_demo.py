@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zslkit.utils.atomic import atomic_write_text
+from zslkit.utils.outputs import atomic_write_text
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_S = 300.0

@@ -32,7 +32,7 @@ except ImportError:  # not installed: use the source tree next to this script
     sys.path.insert(0, str(ROOT / "src"))
 
 from zslkit.registry import get_model  # noqa: E402
-from zslkit.utils.atomic import atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_text  # noqa: E402
 
 MODELS = [("eszsl", {}, "V_"), ("sae", {}, "W_"), ("regressor", {"epochs": 3, "hidden": 512, "loss": "remse"}, None),
           ("ale", {"epochs": 2}, "W_")]

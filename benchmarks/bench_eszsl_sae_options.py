@@ -27,7 +27,7 @@ from typing import Any
 from zslkit.data import load_xlsa17, make_surrogate
 from zslkit.data.synthetic_world import WorldConfig
 from zslkit.pipeline import TrainConfig, train
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text
 from zslkit.utils.threads import torch_threads
 from zslkit.vgse.backbone import build_backbone
 from zslkit.vgse.discovery import DEMO_SETTINGS, DiscoverConfig, discover, write_demo_world

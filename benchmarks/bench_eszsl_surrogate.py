@@ -21,7 +21,7 @@ from pathlib import Path
 
 from zslkit.data import load_xlsa17, make_surrogate
 from zslkit.pipeline import TrainConfig, train
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "xlsa17-meta"
 DATASETS = {"AWA2": "att_splits.mat", "SUN": "att_splits.mat", "CUB": "att_splits.mat"}

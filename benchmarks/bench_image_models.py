@@ -50,7 +50,7 @@ except ImportError:  # not installed: use the source tree next to this script
 from zslkit.data.synthetic_world import WorldConfig, make_world  # noqa: E402
 from zslkit.image_pipeline import ImageModelConfig, train_image_model  # noqa: E402
 from zslkit.training.feature_maps import AttentionData, ImageDataset, image_transform  # noqa: E402
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text  # noqa: E402
 
 SEEDS = (0, 1, 2)
 #: (label, model, loss, lambda1)

@@ -24,7 +24,7 @@ from pathlib import Path
 from zslkit.data import make_surrogate
 from zslkit.data.surrogate import SURROGATE_VERSION
 from zslkit.grid import GridConfig, markdown_table, run_grid
-from zslkit.utils.atomic import atomic_write_text
+from zslkit.utils.outputs import atomic_write_text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "xlsa17-meta"
 DATASETS = ("AWA2", "SUN", "CUB")

@@ -166,7 +166,7 @@ def main() -> None:
         child(json.loads(args.child))
         return
     from zslkit.data import make_surrogate
-    from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+    from zslkit.utils.outputs import atomic_write_json, atomic_write_text
 
     layout = QUICK if args.quick else FULL
     work = Path(args.workdir)

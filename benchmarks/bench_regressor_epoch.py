@@ -16,7 +16,7 @@ import torch
 
 from zslkit.data import load_xlsa17, make_surrogate
 from zslkit.models import SemanticRegressor
-from zslkit.utils.atomic import atomic_write_text
+from zslkit.utils.outputs import atomic_write_text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "xlsa17-meta"
 

@@ -37,7 +37,7 @@ from bench_demo import screenshot  # noqa: E402
 from zslkit.data.surrogate import make_surrogate  # noqa: E402
 from zslkit.pipeline import TrainConfig, train  # noqa: E402
 from zslkit.report.runs import build_report, collect_runs, comparison_table, group_runs  # noqa: E402
-from zslkit.utils.atomic import atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_text  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared" / "data" / "xlsa17-meta"

@@ -43,7 +43,7 @@ from zslkit.data.xlsa17 import load_xlsa17  # noqa: E402
 from zslkit.evaluation.analysis import analyze_run  # noqa: E402
 from zslkit.evaluation.imbalance import semantic_error_stats  # noqa: E402
 from zslkit.pipeline import TrainConfig, train  # noqa: E402
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "xlsa17-meta"
 #: the authors' ResNet configs (METHODS.md): lambda1, p, p2

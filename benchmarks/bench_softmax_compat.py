@@ -38,7 +38,7 @@ from zslkit.evaluation import evaluate
 from zslkit.models.softmax_compat import SoftmaxCompat
 from zslkit.pipeline import TrainConfig, train
 from zslkit.training.selection import scores_fn_for
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text
 from zslkit.utils.threads import torch_threads
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "xlsa17-meta"

@@ -36,7 +36,7 @@ import surrogate_reference as ref  # noqa: E402
 from zslkit.data.surrogate import SURROGATE_VERSION, generate_surrogate  # noqa: E402
 from zslkit.embeddings.class_files import resolve_class_embeddings  # noqa: E402
 from zslkit.pipeline import TrainConfig, train  # noqa: E402
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 MODELS = ("eszsl", "sae", "ale")

@@ -33,7 +33,7 @@ from zslkit.data import load_xlsa17
 from zslkit.data.synthetic_world import WorldConfig
 from zslkit.pipeline import TrainConfig, train
 from zslkit.registry import model_names, register_model
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text
 from zslkit.vgse.backbone import build_backbone
 from zslkit.vgse.discovery import (
     DEMO_SETTINGS,

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import surrogate_reference as ref  # noqa: E402
 
 from zslkit.data.surrogate import SURROGATE_VERSION, SurrogateConfig, generate_surrogate  # noqa: E402
-from zslkit.utils.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from zslkit.utils.outputs import atomic_write_json, atomic_write_text  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "xlsa17-meta"
 GRID = {

@@ -266,7 +266,7 @@ def _ensure_formats(awa2: Path, out: Path) -> dict[str, Path]:
     import scipy.io
 
     from zslkit.data.xlsa17 import read_res101, write_res101
-    from zslkit.utils.atomic import atomic_path
+    from zslkit.utils.outputs import atomic_path
 
     files = {"v7 (zlib-compressed)": out / "res101_v7_compressed.mat", "v7.3 (HDF5)": out / "res101_v7.3.mat"}
     out.mkdir(parents=True, exist_ok=True)
@@ -464,7 +464,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "src"))
-    from zslkit.utils.atomic import atomic_write_json, atomic_write_text
+    from zslkit.utils.outputs import atomic_write_json, atomic_write_text
 
     atomic_write_text(out.with_suffix(".txt"), "\n".join(lines) + "\n")
     atomic_write_json(out.with_suffix(".json"), {

@@ -63,29 +63,38 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-#: a child process that starts an atomic write of argv[1] and is SIGKILLed inside it: what a run killed
-#: mid-write leaves on disk (a ``.NAME.tmp-XXXXXXXX`` file beside the destination)
+#: a child process that opens argv[2] as a zslkit output directory, starts an atomic write of argv[1] in it and
+#: is SIGKILLed inside the write: what a run killed mid-write leaves on disk (a ``.NAME.tmp-XXXXXXXX`` file
+#: beside the destination, and the directory's manifest announcing the file)
 _KILLED_WRITER = """
 import os, signal, sys
 sys.path.insert(0, {src!r})
-from zslkit.utils.atomic import atomic_path
-with atomic_path(sys.argv[1]) as tmp:
-    with open(tmp, "wb") as fh:
-        fh.write(b"half a file")
-        fh.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
+from zslkit.utils.outputs import atomic_path, output_dir
+with output_dir(sys.argv[2], None, clean_temps=False):
+    with atomic_path(sys.argv[1]) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(b"half a file")
+            fh.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def killed_writer_leftover(path: Path) -> Path:
-    """Run a writer of ``path`` that is SIGKILLed mid-write; returns the temporary file it left."""
+def killed_writer_leftover(path: Path, output: Path | None = None) -> Path:
+    """Run a writer of ``path`` (inside the zslkit output directory ``output``, default: the nearest folder
+    above it that carries a zslkit manifest, else its own folder) that is SIGKILLed mid-write; returns the
+    temporary file it left."""
     import subprocess
     import sys
 
+    from zslkit.utils.outputs import MANIFEST_NAME
+
     path = Path(path)
+    if output is None:
+        output = next((d for d in path.parents if (d / MANIFEST_NAME).is_file()), path.parent)
     before = set(path.parent.glob(f".{path.name}.tmp-*")) if path.parent.exists() else set()
     src = str(Path(__file__).resolve().parents[1] / "src")
-    subprocess.run([sys.executable, "-c", _KILLED_WRITER.format(src=src), str(path)], check=False)
+    subprocess.run([sys.executable, "-c", _KILLED_WRITER.format(src=src), str(path), str(output)],
+                   check=False)
     (left,) = set(path.parent.glob(f".{path.name}.tmp-*")) - before
     return left
 

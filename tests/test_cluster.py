@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from zslkit.cli import main
 from zslkit.cluster import submitit_executor
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.grid import GridConfig, run_grid
+from zslkit.grid import GridCellsFailed, GridConfig, run_grid
 
 GRID = {"eszsl": {"alpha": [1.0, 100.0], "lam": [1.0]}, "sae": {"lam": [0.1, 10.0], "direction": ["visual->semantic"]}}
 
@@ -108,12 +108,13 @@ class _InlineExecutor:
 def test_failed_cell_does_not_lose_the_others(toy_dir, tmp_path):
     cfg = GridConfig(data=[str(tmp_path / "missing"), str(toy_dir)], models=["eszsl"], out=str(tmp_path / "g"),
                      grids=GRID)
-    with pytest.raises(ZSLDataError, match="not found"):
+    with pytest.raises(GridCellsFailed, match="1 of 2 grid cells failed: missing-.*not found") as info:
         run_grid(cfg, executor=_InlineExecutor(), progress=False)
+    assert [r["cell"].split("-")[0] for r in info.value.failed] == ["missing"]
     done = list((tmp_path / "g" / "cells").glob("*/metrics.json"))
     assert len(done) == 1  # the good cell ran and was saved although the other failed first
     stamp = done[0].stat().st_mtime_ns
-    with pytest.raises(ZSLDataError):
+    with pytest.raises(GridCellsFailed):
         run_grid(cfg, executor=_InlineExecutor(), progress=False)
     assert done[0].stat().st_mtime_ns == stamp  # not redone on the rerun
 

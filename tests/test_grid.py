@@ -147,30 +147,6 @@ def test_two_semantic_files_with_one_stem_keep_both_results(toy_dir, tmp_path):
     assert [r["semantic"] for r in res.rows] == sems
 
 
-def test_grid_written_with_old_cell_ids_resumes(toy_dir, tmp_path):
-    from zslkit.grid import legacy_cell_id
-
-    cfg = GridConfig(data=[str(toy_dir)], models=["eszsl"], seeds=[0, 1], out=str(tmp_path / "g"),
-                     grids={"eszsl": {"alpha": [1.0], "lam": [1.0]}})
-    run_grid(cfg, progress=False)
-    cells = tmp_path / "g" / "cells"
-    for c in cfg.cells():  # as a zslkit before issue #15 named them
-        (cells / cell_id(c)).rename(cells / legacy_cell_id(c))
-    stamps = {p.parent.name: p.stat().st_mtime_ns for p in cells.glob("*/metrics.json")}
-    assert sorted(stamps) == sorted(legacy_cell_id(c) for c in cfg.cells())
-    res = run_grid(cfg, progress=False)
-    assert (res.ran, res.skipped) == (0, 2)  # taken over, not recomputed
-    assert sorted(p.name for p in cells.iterdir()) == sorted(cell_id(c) for c in cfg.cells())
-    assert {legacy_cell_id(c): (cells / cell_id(c) / "metrics.json").stat().st_mtime_ns
-            for c in cfg.cells()} == stamps
-    # an old directory whose saved configuration is another cell's is not taken over
-    other = GridConfig(**{**cfg.__dict__, "grids": {"eszsl": {"alpha": [10.0], "lam": [1.0]}},
-                          "out": str(tmp_path / "g2")})
-    (tmp_path / "g2" / "cells").mkdir(parents=True)
-    (cells / cell_id(cfg.cells()[0])).rename(tmp_path / "g2" / "cells" / legacy_cell_id(cfg.cells()[0]))
-    assert run_grid(other, progress=False).ran == 2
-
-
 def test_grid_refuses_bad_settings_before_running_any_cell(tmp_path):
     base = {"data": ["x"], "out": str(tmp_path / "g")}
     for kw, match in (({"seeds": [-1]}, "seeds must be integers >= 0"), ({"seeds": [0, 0]}, "more than once"),
@@ -204,7 +180,7 @@ def test_parallel_workers_match_sequential_and_run_single_threaded(toy_dir, tmp_
 
 def test_second_grid_on_one_directory_is_refused_naming_the_holder(toy_dir, tmp_path):
     from zslkit.errors import LockedError
-    from zslkit.utils.lock import DirLock
+    from zslkit.utils.outputs import DirLock
 
     out = tmp_path / "g"
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True)
@@ -225,7 +201,7 @@ def test_second_grid_on_one_directory_is_refused_naming_the_holder(toy_dir, tmp_
 HOLD_LOCK = """
 import sys, time
 sys.path.insert(0, {src!r})
-from zslkit.utils.lock import DirLock
+from zslkit.utils.outputs import DirLock
 with DirLock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(60)

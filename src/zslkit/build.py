@@ -45,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -58,7 +57,6 @@ from zslkit.data.build import (
     BUILD_FILE,
     check_val_folds,
     make_xlsa17_splits,
-    prepare_output_dir,
     read_attribute_csv,
     write_xlsa17_dataset,
 )
@@ -71,8 +69,8 @@ from zslkit.data.images import (
 from zslkit.data.xlsa17 import load_xlsa17, read_class_list, sha256_file
 from zslkit.embeddings.text_models import is_text_model
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.utils.atomic import atomic_write_json
-from zslkit.utils.lock import locked_dir
+from zslkit.utils.outputs import atomic_write_json
+from zslkit.utils.outputs import output_dir, owns, remove_output
 from zslkit.utils.threads import torch_threads
 
 log = logging.getLogger(__name__)
@@ -262,7 +260,8 @@ def build_xlsa17(config: BuildConfig, on_batch: Callable[[int, int], None] | Non
             class not in the class list, a class without images, a class in the attribute table
             that is not in the class list, a class without attributes, a non-numeric value,
             a class-name word missing from the word-vector file (with ``oov="error"``),
-            unreadable images (without ``skip_bad``), an output directory holding other files.
+            unreadable images (without ``skip_bad``).
+        ForeignFileError: the output directory holds files zslkit did not write (and no zslkit manifest).
         ConfigError: bad settings or backbone weights.
     """
     cfg = config.validate()
@@ -317,12 +316,12 @@ def _finished_build(cfg: BuildConfig, fingerprint: str) -> BuildReport | None:
         prov = json.loads((out / BUILD_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(prov, dict) or prov.get("fingerprint") != fingerprint or cfg.overwrite:
+    if not isinstance(prov, dict) or prov.get("fingerprint") != fingerprint:
         return None
     for sem in prov.get("semantics", [])[:1]:
         load_xlsa17(out, semantic=sem)  # the directory must read back (raises on any inconsistency)
-    if not (cfg.keep_cache or cfg.cache_dir):
-        shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
+    if not (cfg.keep_cache or cfg.cache_dir) and owns(out, CACHE_DIR):
+        remove_output(out / CACHE_DIR)  # zslkit's cache of this build (never a folder of the user's)
     counts = prov.get("counts", {})
     return BuildReport(out=out, num_images=int(counts.get("images", 0)),
                        feature_dim=int(prov.get("backbone", {}).get("feature_dim", 0)),
@@ -398,16 +397,19 @@ def _build(cfg: BuildConfig, on_batch, stack: contextlib.ExitStack) -> BuildRepo
     images = _find_images(cfg.images, class_names)
     backbone = build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)  # bad weights: ConfigError, nothing written
     fingerprint = build_fingerprint(cfg, images)
-    if Path(cfg.out).exists() and not Path(cfg.out).is_dir():
-        raise ZSLDataError(f"{cfg.out}: output path exists and is not a directory")
-    # one process per output directory; temp files of a killed earlier build are removed
-    stack.enter_context(locked_dir(cfg.out, "dataset directory"))
-    done = _finished_build(cfg, fingerprint)
+    # zslkit's dataset directory (new, empty or its own), one process at a time; --overwrite removes what the
+    # earlier build wrote (and only that); temp files of a killed earlier build are removed
+    od = stack.enter_context(output_dir(cfg.out, "dataset", overwrite=cfg.overwrite))
+    done = _finished_build(cfg, fingerprint) if od.owns(BUILD_FILE) else None
     if done is not None:
         log.info("%s already holds this build (same inputs and settings): nothing recomputed", cfg.out)
         done.seconds = time.perf_counter() - t_start
         return done
-    out = prepare_output_dir(cfg.out, overwrite=cfg.overwrite)
+    if od.owns(BUILD_FILE):
+        raise ZSLDataError(f"{cfg.out}: already holds a dataset built from other inputs or settings ({BUILD_FILE}); "
+                           "pass overwrite=True (--overwrite) to rebuild it (the same command again keeps it)")
+    out = Path(cfg.out)
+    od.expect(BUILD_FILE, "res101.mat", "att_splits.mat", "allclasses.txt")
     timings["inputs"] = time.perf_counter() - t_start
     log.info("%d images of %d classes (%d unseen) from %s", len(images), len(class_names), unseen_ids.size,
              cfg.images)
@@ -504,7 +506,7 @@ def _build(cfg: BuildConfig, on_batch, stack: contextlib.ExitStack) -> BuildRepo
     for sem in provenance["semantics"][:1] + (["word2vec"] if table is not None and words is not None else []):
         load_xlsa17(out, semantic=sem)  # the directory must read back (raises on any inconsistency)
     if not (cfg.keep_cache or cfg.cache_dir):
-        shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
+        remove_output(out / CACHE_DIR)
     if bad:
         log.warning("%d unreadable image(s) left out of %s (listed in %s)", len(bad), out, BUILD_FILE)
     return BuildReport(out=out, num_images=int(labels.size), feature_dim=provenance["backbone"]["feature_dim"],

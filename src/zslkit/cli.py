@@ -25,7 +25,7 @@ def _one_line(text: str) -> str:
 def _environment_error(exc: BaseException) -> str | None:
     """The one-line message of an error of the environment rather than of zslkit (a full or
     read-only disk, a missing permission, memory), or None for anything else (a bug: traceback)."""
-    from zslkit.utils.atomic import is_output_error, output_error
+    from zslkit.utils.outputs import is_output_error, output_error
 
     if isinstance(exc, MemoryError):
         return ("out of memory (an input far larger than expected, or too little RAM); outputs written so far are "
@@ -403,7 +403,13 @@ def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: 
         executor = submitit_executor(submitit_folder, cluster=None if cluster == "auto" else cluster,
                                      partition=slurm_partition, timeout_min=timeout_min,
                                      cpus_per_task=threads_per_worker)
-    res = run_grid(cfg, executor=executor)
+    from zslkit.grid import GridCellsFailed
+
+    try:
+        res = run_grid(cfg, executor=executor)
+    except GridCellsFailed as exc:
+        click.echo((out / "results.md").read_text(), nl=False)
+        raise exc
     click.echo(res.table())
     click.echo(f"{res.ran} cells run, {res.skipped} already done; wrote {out / 'results.csv'} and {out / 'results.md'}")
 
@@ -462,8 +468,10 @@ def run_cmd(config: Path, overrides: tuple[str, ...], out: Path | None, overwrit
                    "separately, labelled).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:K")
 @click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--overwrite", is_flag=True,
+              help="Replace a finished run in --out (only the files zslkit wrote there are removed).")
 def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribute_vectors: Path | None,
-                 gamma: float | None, device: str, batch_size: int) -> None:
+                 gamma: float | None, device: str, batch_size: int, overwrite: bool) -> None:
     """Evaluate a trained image-level model (zslkit's run directory / model.pt, or the authors' released
     ReZSL AttentionNet checkpoints) on a feature-map directory under zslkit's protocol; writes a
     train-style run directory."""
@@ -497,7 +505,7 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
     source = {"model": str(model_path), "format": fmt, "data": str(data_dir),
               "attribute_vectors": str(attribute_vectors) if attribute_vectors else "data directory"}
     res = evaluate_image_model(model, data, gamma=gamma, out_dir=out, source=source, device=device,
-                                 batch_size=batch_size)
+                               batch_size=batch_size, overwrite=overwrite)
     if res.get("surrogate"):
         click.secho("SURROGATE/SYNTHETIC data: these numbers are not benchmark results", fg="yellow")
     z, g, o = res["zsl"], res["gzsl"], res["gzsl_oracle"]
@@ -518,11 +526,15 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
 @click.option("--index", "indices", multiple=True, type=int,
               help="AttentionNet runs: image index to render (repeatable); default: 4 unseen test images.")
 @click.option("--top-k", default=6, show_default=True, type=int, help="AttentionNet runs: attributes per image.")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for figures/ and analysis.json [default: RUN_DIR itself]; new, empty or written by zslkit.")
 def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None, indices: tuple[int, ...],
-                top_k: int) -> None:
+                top_k: int, out: Path | None) -> None:
     """Figures of a run: AUSUC curve, confusion matrices, per-attribute errors and imbalance stats;
-    for AttentionNet / GEM-ZSL runs (with --data MAPS_DIR) the per-attribute attention maps."""
+    for AttentionNet / GEM-ZSL runs (with --data MAPS_DIR) the per-attribute attention maps.
+    They go into RUN_DIR (figures/, analysis.json), or into --out."""
     from zslkit.errors import ConfigError
+    from zslkit.utils.outputs import output_dir
 
     if data_dir is not None:  # attention maps of an image-level run
         if not (run_dir / "model.pt").is_file():
@@ -533,14 +545,15 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
         model, _ = load_image_model(run_dir / "model.pt")
         data = load_feature_maps(data_dir)
         idx = list(indices) or [int(i) for i in data.splits["test_unseen"][:4]]
-        out = run_dir / "figures" / "attention_maps.png"
-        analyze_attention(model, data, idx, out, top_k=top_k)
-        click.echo(f"  attention_maps: {out}")
+        with output_dir(out or run_dir, "analysis" if out else "run"):
+            png = (out or run_dir) / "figures" / "attention_maps.png"
+            analyze_attention(model, data, idx, png, top_k=top_k)
+        click.echo(f"  attention_maps: {png}")
         if not (run_dir / "predictions.npz").is_file():
             return
     from zslkit.report.analysis import analyze_run
 
-    report = analyze_run(run_dir, compare=compare)
+    report = analyze_run(run_dir, compare=compare, out=out)
     if report.get("surrogate"):
         click.secho("SURROGATE data: not benchmark results", fg="yellow")
     _print_table(report["table"], ["run", "seeds", "T1", "U", "S", "H", "AUSUC", "H at gamma 0", "chance T1"])
@@ -553,7 +566,7 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
                     s = v["summary"]
                     click.echo(f"  {lab} [{split}] mse {s['mse']:.4g}  attribute CV {s['attr_cv']:.3f}  "
                                f"class CV {s['class_cv']:.3f}")
-    click.echo(f"wrote {run_dir / 'analysis.json'}")
+    click.echo(f"wrote {(out or run_dir) / 'analysis.json'}")
 
 
 @main.group()
@@ -610,14 +623,16 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 
 @main.command("report")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .html file to write.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The .html file to write (or a directory zslkit wrote: DIR/report.html).")
 @click.option("--title", default=None, help="Report title.")
 @click.option("--top-k", default=30, show_default=True, type=int, help="Attributes shown in per-attribute error figures.")
 def report_cmd(paths: tuple[Path, ...], out: Path, title: str | None, top_k: int) -> None:
     """One self-contained HTML report of any run directories and grids (summary with mean ± std over seeds,
     chance level, selected hyperparameters, seen-unseen curves, confusions, per-attribute errors, provenance)."""
-    from zslkit.report.runs import build_report, collect_runs, comparison_table, group_runs
+    from zslkit.report.runs import build_report, collect_runs, comparison_table, group_runs, report_path
 
+    report_path(out)  # a bad --out fails before anything is read or drawn
     path = build_report(paths, out, title=title, top_k_attributes=top_k)
     _print_table(comparison_table(group_runs(collect_runs(paths))), ["run", "seeds", "T1", "U", "S", "H", "AUSUC"])
     click.echo(f"wrote {path}")

@@ -36,7 +36,7 @@ from typing import Any
 
 from zslkit.data.synthetic_world import WorldConfig
 from zslkit.errors import ConfigError
-from zslkit.utils.atomic import atomic_write_json
+from zslkit.utils.outputs import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +137,15 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, progress: bool =
 
     Writes ``out/world/`` (images), ``out/vgse/`` (discovery), ``out/data/`` (xlsa17 files),
     ``out/runs/<model>-<semantic>/`` (run directories), ``out/figures/``, ``out/metrics.json``
-    and ``out/report.html``. ``out`` is locked while the demo runs (a second demo on it fails,
-    naming this one) and temporary files of a killed earlier run are removed.
+    and ``out/report.html``. ``out`` is a zslkit output directory (:func:`zslkit.utils.outputs.output_dir`): refused if it
+    holds files zslkit did not write, locked while the demo runs (a second demo on it fails, naming
+    this one); temporary files of a killed earlier run are removed.
     """
-    from zslkit.utils.lock import locked_dir
+    from zslkit.utils.outputs import output_dir
 
     cfg = (config or DemoConfig()).validate()
-    # one process per demo folder; temp files of a killed earlier run (world, vgse, data, runs) are removed
-    with locked_dir(out, "demo folder"):
+    # zslkit's demo folder (new, empty or its own), locked; temp files of a killed earlier run are removed
+    with output_dir(out, "demo"):
         return _run_demo(Path(out), cfg, progress, echo)
 
 

@@ -27,7 +27,7 @@ class CheckpointError(ZSLKitError):
 class OutputError(ZSLKitError, OSError):
     """An output could not be written (read-only filesystem, full disk, no permission).
 
-    Raised by the atomic writers (:mod:`zslkit.utils.atomic`) with a message naming the file and
+    Raised by the atomic writers (:mod:`zslkit.utils.outputs`) with a message naming the file and
     saying what is left on disk: the destination is unchanged (its previous complete version, or
     nothing) and no partial file remains, because writes go to a temporary file that is removed.
     ``errno`` is the operating system's error number (``errno.ENOSPC``, ``errno.EROFS``, ...).
@@ -38,4 +38,4 @@ class OutputError(ZSLKitError, OSError):
 
 
 class LockedError(ZSLKitError):
-    """An output directory is in use by another zslkit process (see :mod:`zslkit.utils.lock`)."""
+    """An output directory is in use by another zslkit process (see :mod:`zslkit.utils.outputs`)."""

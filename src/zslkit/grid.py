@@ -6,9 +6,9 @@ Each cell is one :func:`zslkit.pipeline.train` run saved in ``OUT/cells/<cell id
 finished work. Cell ids are unique for distinct inputs and stable across resumes (:func:`cell_id`:
 ``<dataset folder>-<8 hex of its resolved path>__<semantic>__<model>__seed<N>``, a semantic file
 as ``<stem>-<8 hex of its resolved path>``), so two datasets in folders of the same name, or two
-semantic files with the same stem, never share a directory; cells of grids written by older
-versions (ids without the hashes) are taken over when their saved configuration matches. ``OUT``
-is locked while the grid runs (:mod:`zslkit.utils.lock`), and local worker processes die with
+semantic files with the same stem, never share a directory. ``OUT`` is a zslkit output directory
+(:mod:`zslkit.utils.outputs`: locked while the grid runs, refused if it holds files zslkit did not
+write) and each cell is an output directory of its own inside it; local worker processes die with
 the grid's process (a watchdog in each worker), so killing the grid never leaves workers behind. Independent cells run in worker processes (joblib's loky backend); each worker
 is limited to ``threads_per_worker`` BLAS/torch threads so that workers do not oversubscribe
 the cores (on CPU-bound linear algebra, 2 workers x 1 thread beat 1 worker x 2 threads because
@@ -20,8 +20,13 @@ which sends them to SLURM as one job array (``run_grid(cfg, executor=...)``;
 :mod:`zslkit.cluster` builds one). The cells then write into ``OUT`` themselves, so ``OUT`` and
 the data directories must be paths that the compute nodes see; resuming works the same way.
 
+A cell that fails (bad data, a model error) does not stop the others: every cell is run, the
+failure is recorded with its error in ``results.csv`` (``status`` ``failed``) and in
+``GridResult.failed``, the grid then raises :class:`GridCellsFailed` naming the failed cells, and
+a rerun of the same grid retries only them.
+
 Results: ``results.csv`` (one row per cell) and ``results.md`` (mean ± std over seeds per
-dataset x semantic x model, like the tables of the VGSE paper).
+dataset x semantic x model, like the tables of the VGSE paper, and the failed cells).
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import threading
 import time
@@ -44,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from zslkit.errors import ConfigError
-from zslkit.utils.atomic import atomic_write_text
+from zslkit.errors import ConfigError, ZSLKitError
+from zslkit.utils.outputs import atomic_write_text
 
 log = logging.getLogger(__name__)
 METRIC_KEYS = ("T1", "U", "S", "H", "ausuc")
@@ -116,6 +120,11 @@ class GridConfig:
                     if not isinstance(values, dict):
                         raise ConfigError(f"grid {key}[{m!r}] must be a mapping, got {values!r}")
                     check_hyperparameters(x, {**inline, **values}, f"grid {key}[{m!r}]", grid=is_grid)
+        for m in self.models:  # hyperparameters written into a model name: 'eszsl(lam=abc)'
+            check_hyperparameters(m, parse_model_spec(m)[1], f"model {m!r}")
+        for m in self.models:  # each model's settings as its cells see them
+            _train_config(self, {"data": self.data[0], "semantic": self.semantics[0], "model": m,
+                                 "seed": self.seeds[0]}).validate()
         return self
 
     def cells(self) -> list[dict[str, Any]]:
@@ -167,15 +176,6 @@ def cell_id(cell: dict[str, Any]) -> str:
     parts.append(model if _slug(model) == model else f"{_slug(model)}-{_h8(model)}")
     parts.append(f"seed{cell['seed']}")
     return "__".join(parts)
-
-
-def legacy_cell_id(cell: dict[str, Any]) -> str:
-    """The cell id of zslkit versions before issue #15 (dataset folder name and semantic stem only,
-    so distinct inputs could share it); used to take over the finished cells of older grids."""
-    name = Path(cell["data"]).name or "data"
-    sem = Path(cell["semantic"]).stem if os.sep in cell["semantic"] else cell["semantic"]
-    raw = f"{name}__{sem}__{cell['model']}__seed{cell['seed']}"
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", raw)
 
 
 def _labels(values: list[str]) -> dict[str, str]:
@@ -284,6 +284,21 @@ def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str, parent_pid: int |
     return _row(cell, d)
 
 
+def _run_cell_recorded(cfg: GridConfig, cell: dict[str, Any], out: str, parent_pid: int | None = None
+                       ) -> dict[str, Any]:
+    """:func:`_run_cell`, with a failure returned as a ``failed`` row instead of raised, so that one
+    bad cell does not stop the workers running the others."""
+    try:
+        return _run_cell(cfg, cell, out, parent_pid)
+    except Exception as exc:  # noqa: BLE001 - recorded per cell, raised for the grid at the end
+        return _failed_row(cell, exc)
+
+
+def _failed_row(cell: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    return {**_row(cell, None), "status": "failed", "error": f"{type(exc).__name__}: {msg}"[:500]}
+
+
 def _submit(executor: Any, cfg: GridConfig, todo: list[dict[str, Any]], out: str) -> list[Any]:
     """Hand the cells to ``executor``: a submitit executor gets one job array (``map_array``: a
     single SLURM array job), anything else one ``submit(fn, *args)`` call per cell."""
@@ -311,22 +326,35 @@ def _as_completed(futures: list[Any], poll_s: float):
             time.sleep(poll_s)
 
 
-def _row(cell: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+def _row(cell: dict[str, Any], d: dict[str, Any] | None) -> dict[str, Any]:
+    """A results row of a finished cell (``d``: its metrics.json), or the shell of a failed one (None)."""
+    nan = float("nan")
+    d = d or {"zsl": {}, "gzsl": {}}
     return {"cell": cell_id(cell), "dataset": cell.get("dataset_label", Path(cell["data"]).name),
             "semantic": cell["semantic"],
-            "model": cell["model"], "seed": cell["seed"], "T1": d["zsl"]["T1"], "U": d["gzsl"]["U"],
-            "S": d["gzsl"]["S"], "H": d["gzsl"]["H"], "gamma": d["gzsl"]["gamma"], "ausuc": d["ausuc"],
-            "surrogate": d.get("surrogate", False), "wall_s": d.get("cell_wall_s", float("nan")),
-            "params": json.dumps(d.get("params", {}), sort_keys=True)}
+            "model": cell["model"], "seed": cell["seed"], "status": "ok", "T1": d["zsl"].get("T1", nan),
+            "U": d["gzsl"].get("U", nan), "S": d["gzsl"].get("S", nan), "H": d["gzsl"].get("H", nan),
+            "gamma": d["gzsl"].get("gamma", nan), "ausuc": d.get("ausuc", nan),
+            "surrogate": d.get("surrogate", False), "wall_s": d.get("cell_wall_s", nan),
+            "params": json.dumps(d.get("params", {}), sort_keys=True), "error": ""}
+
+
+class GridCellsFailed(ZSLKitError):
+    """Some cells of a grid failed; the others are saved, and the results files list the failures."""
+
+    def __init__(self, message: str, failed: list[dict[str, Any]]):
+        super().__init__(message)
+        self.failed = failed
 
 
 @dataclass
 class GridResult:
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # one per cell, failed ones included (status "failed", error)
     ran: int
     skipped: int
     wall_s: float
     out: Path
+    failed: list[dict[str, Any]] = field(default_factory=list)  # the failed cells' rows
 
     def table(self) -> str:
         return markdown_table(self.rows)
@@ -342,50 +370,37 @@ def run_grid(cfg: GridConfig, progress: bool = True, executor: Any = None, poll_
             or a submitit executor (``submitit.AutoExecutor``/``SlurmExecutor``/``LocalExecutor``/
             ``DebugExecutor``; see :func:`zslkit.cluster.submitit_executor`); ``cfg.workers`` is
             then ignored (the executor decides), ``cfg.threads_per_worker`` still limits each cell.
-            A cell that fails does not stop the others: every cell is waited for (finished ones are
-            saved, so a rerun resumes) and the first failure is raised at the end.
+            A cell that fails does not stop the others: every cell is run (finished ones are saved,
+            so a rerun resumes and retries only the failed ones), the failures are recorded in
+            results.csv / results.md, and :class:`GridCellsFailed` is raised at the end naming them
+            (``failed`` holds their rows).
         poll_s: seconds between status checks of submitit jobs.
     """
-    from zslkit.utils.lock import locked_dir
+    from zslkit.utils.outputs import output_dir
 
     cfg.validate()
     if isinstance(executor, concurrent.futures.ThreadPoolExecutor):
         raise ConfigError("run_grid needs a process-based executor: cells set process-wide thread limits and "
                           "share a per-process data cache (use ProcessPoolExecutor or submitit)")
-    with locked_dir(cfg.out, "grid directory"):  # also removes temp files of writers killed earlier
-        return _run_grid(cfg, progress, executor, poll_s)
+    with output_dir(cfg.out, "grid") as od:  # also removes temp files of writers killed earlier (not in cells)
+        res = _run_grid(cfg, progress, executor, poll_s, od)
+    if res.failed:
+        names = "; ".join(f"{r['cell']} ({r['error']})" for r in res.failed[:3])
+        more = f"; and {len(res.failed) - 3} more" if len(res.failed) > 3 else ""
+        raise GridCellsFailed(f"{len(res.failed)} of {len(res.rows)} grid cells failed: {names}{more}. The other "
+                              f"cells are saved and {Path(cfg.out) / 'results.csv'} lists the failures; rerun the "
+                              "same command to retry only the failed cells", res.failed)
+    return res
 
 
-def _adopt_legacy(out: Path, cells: list[dict[str, Any]], cfg: GridConfig) -> int:
-    """Move finished cells of an older grid layout (:func:`legacy_cell_id`) to their new ids when the
-    configuration saved in them is this cell's; returns how many were taken over."""
-    from zslkit.pipeline import finished_run
-
-    adopted = 0
-    for c in cells:
-        new, old = out / "cells" / cell_id(c), out / "cells" / legacy_cell_id(c)
-        if old == new or not old.is_dir() or (new / "metrics.json").exists():
-            continue
-        if finished_run(old, _train_config(cfg, c)) is None:
-            continue  # another cell's (two inputs used to share an id), or unfinished: recomputed
-        if new.exists():
-            shutil.rmtree(new)  # an unfinished run under the new id (no metrics.json)
-        os.replace(old, new)
-        adopted += 1
-    if adopted:
-        log.info("took over %d finished cell(s) of a grid written by an older zslkit (cell ids without hashes)",
-                 adopted)
-    return adopted
-
-
-def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float) -> GridResult:
+def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float, od: Any) -> GridResult:
     out = Path(cfg.out)
     cells = cfg.cells()
     data_labels = _labels(list(dict.fromkeys(cfg.data)))
     for c in cells:  # ids fixed here, in the submitting process (jobs may run in another working directory)
         c["id"] = cell_id(c)
         c["dataset_label"] = data_labels[c["data"]]
-    _adopt_legacy(out, cells, cfg)
+        od.add_nested(f"cells/{c['id']}")  # each cell: an output directory of its own, written by its worker
     from zslkit.pipeline import finished_run
 
     todo = [c for c in cells if finished_run(out / "cells" / cell_id(c), _train_config(cfg, c)) is None]
@@ -393,6 +408,7 @@ def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float) -> 
     if skipped:
         log.info("resuming grid: %d of %d cells already done", skipped, len(cells))
     t0 = time.perf_counter()
+    failed: dict[str, dict[str, Any]] = {}
     if todo:
         from tqdm.auto import tqdm
 
@@ -400,18 +416,13 @@ def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float) -> 
         if executor is not None:
             futures = _submit(executor, cfg, todo, str(out.resolve()))  # jobs may run in another cwd
             cell_of = {id(f): c for f, c in zip(futures, todo)}
-            errors = []
             for f in _as_completed(futures, poll_s):
                 try:
                     f.result()
-                except Exception as exc:  # noqa: BLE001 - reported below, after the other cells
-                    errors.append(exc)
-                    log.error("grid cell %s failed: %s", cell_id(cell_of[id(f)]), exc)
+                except Exception as exc:  # noqa: BLE001 - recorded, raised after the other cells
+                    failed[cell_id(cell_of[id(f)])] = _failed_row(cell_of[id(f)], exc)
                 bar.update()
             bar.close()
-            if errors:
-                log.error("%d of %d grid cells failed; the others are saved (rerun to resume)", len(errors), len(todo))
-                raise errors[0]
         else:
             from joblib import Parallel, delayed, parallel_config
 
@@ -425,17 +436,25 @@ def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float) -> 
                 par = Parallel(n_jobs=cfg.workers, batch_size=1, return_as="generator_unordered",
                                **({} if parent else {"backend": "sequential"}))
                 try:
-                    for _ in par(delayed(_run_cell)(cfg, c, str(out), parent) for c in todo):
+                    for row in par(delayed(_run_cell_recorded)(cfg, c, str(out), parent) for c in todo):
+                        if row.get("status") == "failed":
+                            failed[row["cell"]] = row
                         bar.update()
                 finally:
                     bar.close()  # before an error is printed, so that it gets a line of its own
+        for row in failed.values():
+            log.error("grid cell %s failed: %s", row["cell"], row["error"])
     wall = time.perf_counter() - t0
     rows = []
     for c in cells:  # aggregate from disk: the single source of truth, also for skipped cells
+        if cell_id(c) in failed:
+            rows.append(failed[cell_id(c)])
+            continue
         d = json.loads((out / "cells" / cell_id(c) / "metrics.json").read_text())
         rows.append(_row(c, d))
     write_results(rows, out)
-    return GridResult(rows=rows, ran=len(todo), skipped=skipped, wall_s=wall, out=out)
+    return GridResult(rows=rows, ran=len(todo), skipped=skipped, wall_s=wall, out=out,
+                      failed=[r for r in rows if r["status"] == "failed"])
 
 
 def write_results(rows: list[dict[str, Any]], out: Path) -> None:
@@ -448,11 +467,12 @@ def write_results(rows: list[dict[str, Any]], out: Path) -> None:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Mean ± std over seeds for each dataset x semantic x model (percent)."""
+    """Mean ± std over seeds for each dataset x semantic x model (percent); failed cells listed below."""
     groups: dict[tuple, list[dict]] = {}
-    for r in rows:  # dataset and semantic labels are unique per input (see _labels)
+    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    for r in ok:  # dataset and semantic labels are unique per input (see _labels)
         groups.setdefault((r["dataset"], r["semantic"], r["model"]), []).append(r)
-    surrogate = any(str(r["surrogate"]) in ("True", "true", "1") or r["surrogate"] is True for r in rows)
+    surrogate = any(str(r["surrogate"]) in ("True", "true", "1") or r["surrogate"] is True for r in ok)
     lines = []
     if surrogate:
         lines += ["**SURROGATE data: synthetic features; not benchmark results.**", ""]
@@ -463,4 +483,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             v = np.array([float(r[k]) for r in rs])
             cells.append(f"{v.mean():.1f} ± {v.std():.1f}" if len(v) > 1 else f"{v.mean():.1f}")
         lines.append(f"| {ds} | {sem} | {model} | {len(rs)} | " + " | ".join(cells) + " |")
+    bad = [r for r in rows if r.get("status", "ok") != "ok"]
+    if bad:
+        lines += ["", f"**{len(bad)} failed cell(s)** (rerun the grid to retry them):", ""]
+        lines += [f"- `{r['cell']}`: {r['error']}" for r in bad]
     return "\n".join(lines) + "\n"

@@ -68,7 +68,7 @@ from zslkit.training.distributed import DistContext, init_distributed, resolve_d
 from zslkit.training.feature_maps import AttentionData
 from zslkit.training.loop import AMP_MODES, AmpSettings, Callback, Trainer, fetch_batch, resolve_amp
 from zslkit.training.samplers import build_sampler
-from zslkit.utils.atomic import atomic_write_json, to_jsonable
+from zslkit.utils.outputs import atomic_write_json, to_jsonable
 from zslkit.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -578,15 +578,22 @@ def train_image_model(config: ImageModelConfig, data: AttentionData, callbacks: 
 
 def _train(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, callbacks: Sequence[Callback],
            train_config: Any) -> Any:
-    from zslkit.pipeline import RunResult, TrainConfig
+    from zslkit.utils.outputs import output_dir
 
     out = Path(cfg.out_dir) if cfg.out_dir else None
     if cfg.resume and out is None:
         raise ConfigError("resume=True needs out_dir (the run directory to resume)")
+    # only the main process writes; the run directory is zslkit's (new, empty or its own)
+    with output_dir(out, "run") if ctx.is_main and out is not None else contextlib.nullcontext():
+        return _train_phases(cfg, data, ctx, callbacks, train_config, out)
+
+
+def _train_phases(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, callbacks: Sequence[Callback],
+                  train_config: Any, out: Path | None) -> Any:
+    from zslkit.pipeline import RunResult, TrainConfig
+
     timings: dict[str, float] = {}
     amp = resolve_amp(cfg.amp, ctx.device)
-    if ctx.is_main and out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     if ctx.is_main:
         log.info("%s: %d process(es), device %s, amp %s, data %s", cfg.model, ctx.world_size, ctx.device,
                  amp.describe(), "SYNTHETIC" if data.surrogate else data.kind)
@@ -760,7 +767,8 @@ def _save_model(path: Path, model: nn.Module, data: AttentionData, gamma: float)
 
 def evaluate_image_model(model: nn.Module, data: AttentionData, *, gamma: float | None = None,
                          out_dir: str | Path | None = None, source: dict[str, Any] | None = None,
-                         device: str = "auto", batch_size: int = 64, amp: str = "auto") -> dict[str, Any]:
+                         device: str = "auto", batch_size: int = 64, amp: str = "auto",
+                         overwrite: bool = False) -> dict[str, Any]:
     """Evaluate a trained image-level model under zslkit's protocol and (optionally) write a run directory.
 
     For models trained elsewhere, e.g. the authors' released checkpoints loaded with
@@ -773,12 +781,28 @@ def evaluate_image_model(model: nn.Module, data: AttentionData, *, gamma: float 
     ``data`` must hold what the model takes (feature maps from the backbone the model was
     trained with, or images when it has its backbone). ``out_dir`` receives ``config.yaml``
     (what was evaluated), ``model.pt`` (zslkit format), ``predictions.npz`` and ``metrics.json``,
-    the layout of a ``zslkit train`` run, so that ``zslkit analyze`` reads it.
-    Returns the ``metrics.json`` dict.
+    the layout of a ``zslkit train`` run, so that ``zslkit analyze`` reads it. ``out_dir`` is a
+    zslkit output directory (:func:`zslkit.utils.outputs.output_dir`): new, empty or zslkit's; one
+    holding a finished run is refused unless ``overwrite``, which first removes what zslkit wrote
+    there (and only that). Returns the ``metrics.json`` dict.
     """
+    from zslkit.utils.outputs import output_dir
+
+    if out_dir is None:
+        return _evaluate_image_model(model, data, gamma, None, source, device, batch_size, amp)
+    with output_dir(out_dir, "run", overwrite=overwrite) as od:
+        if od.owns("metrics.json"):
+            raise ConfigError(f"{out_dir}: holds a finished run; pass --overwrite (overwrite=True) to replace it with "
+                              "this evaluation, or choose another --out")
+        od.expect("config.yaml", "model.pt", "predictions.npz", "metrics.json")
+        return _evaluate_image_model(model, data, gamma, Path(out_dir), source, device, batch_size, amp)
+
+
+def _evaluate_image_model(model: nn.Module, data: AttentionData, gamma: float | None, out_dir: Path | None,
+                          source: dict[str, Any] | None, device: str, batch_size: int, amp: str) -> dict[str, Any]:
     import yaml
 
-    from zslkit.utils.atomic import atomic_path, atomic_write_text
+    from zslkit.utils.outputs import atomic_path, atomic_write_text
 
     if gamma is not None:
         _real("gamma", gamma)
@@ -802,7 +826,6 @@ def evaluate_image_model(model: nn.Module, data: AttentionData, *, gamma: float 
         result["warning"] = "SYNTHETIC/SURROGATE data: not a benchmark result for any real dataset"
     if out_dir is not None:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(to_jsonable({"evaluate": source or {}, "gamma": gamma,
                                                                            "batch_size": batch_size}), sort_keys=False))
         _save_model(out / "model.pt", model, data, float(gamma or 0.0))

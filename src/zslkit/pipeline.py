@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.evaluation.protocol import Metrics, evaluate, prediction_arrays
 from zslkit.registry import get_model, is_image_model, parse_model_spec
 from zslkit.training.selection import Selection, relation_fold_semantic, scores_fn_for, select
-from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
+from zslkit.utils.outputs import atomic_path, atomic_write_json, atomic_write_text
 from zslkit.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -183,8 +182,9 @@ class RunResult:
         return d
 
     def save(self, out_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Write the run directory atomically into ``out_dir`` (``metrics.json`` comes last, so its
-        presence marks a complete run):
+        """Write the run directory atomically into ``out_dir``, a zslkit output directory
+        (:func:`zslkit.utils.outputs.output_dir`: new, empty or zslkit's; ``metrics.json`` comes last,
+        so its presence marks a complete run):
 
         * ``config.yaml``: the :class:`TrainConfig`;
         * ``predictions.npz``: per-image predictions (and predicted semantic vectors) for ``zslkit analyze``;
@@ -195,18 +195,20 @@ class RunResult:
         """
         from zslkit.utils.provenance import provenance
 
+        from zslkit.utils.outputs import output_dir
+
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(asdict(self.config), sort_keys=False))
-        if self.arrays:
-            with atomic_path(out / "predictions.npz", suffix=".npz") as tmp:
-                np.savez_compressed(tmp, **self.arrays)
-        atomic_write_json(out / "curve.json", self.metrics.curve)
-        history = self.history or getattr(self.model, "history_", None)
-        if history:
-            atomic_write_json(out / "history.json", history)
-        d = {**self.to_dict(with_curve=False), "provenance": provenance(self.data_files), **(extra or {})}
-        atomic_write_json(out / "metrics.json", d)  # last: marks the run complete
+        with output_dir(out, "run"):  # zslkit's run directory (new, empty or its own; held by the caller or here)
+            atomic_write_text(out / "config.yaml", yaml.safe_dump(asdict(self.config), sort_keys=False))
+            if self.arrays:
+                with atomic_path(out / "predictions.npz", suffix=".npz") as tmp:
+                    np.savez_compressed(tmp, **self.arrays)
+            atomic_write_json(out / "curve.json", self.metrics.curve)
+            history = self.history or getattr(self.model, "history_", None)
+            if history:
+                atomic_write_json(out / "history.json", history)
+            d = {**self.to_dict(with_curve=False), "provenance": provenance(self.data_files), **(extra or {})}
+            atomic_write_json(out / "metrics.json", d)  # last: marks the run complete
         return out
 
     def plot(self, out_dir: str | Path, compare: tuple = ()) -> dict[str, str]:
@@ -230,11 +232,16 @@ def _comparable(config: dict[str, Any] | TrainConfig) -> dict[str, Any]:
 
 def finished_run(run_dir: str | Path, config: TrainConfig) -> dict[str, Any] | None:
     """The saved ``metrics.json`` of ``run_dir`` if it holds a complete run of ``config``, else None
-    (no run, a damaged file, or a run of another configuration): what resuming grids and demos check."""
+    (no run, a file zslkit did not write or that changed since, or a run of another configuration):
+    what resuming grids and demos check."""
+    from zslkit.utils.outputs import owns
+
+    if not owns(run_dir, "metrics.json"):
+        return None  # missing, not written by zslkit, or changed since: never taken for a finished run
     try:
         saved = json.loads((Path(run_dir) / "metrics.json").read_text())
     except (OSError, ValueError):
-        return None  # missing, or damaged by another tool: recompute rather than trust it
+        return None
     if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
         return None
     return saved if _comparable(saved["config"]) == _comparable(config) else None
@@ -246,26 +253,23 @@ def _differences(saved: dict[str, Any], config: TrainConfig) -> str:
     return "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else "")
 
 
-#: files of a run directory that describe its run (removed before a run replaces it with --overwrite)
-RUN_FILES = ("metrics.json", "config.yaml", "predictions.npz", "analysis.json", "curve.json", "history.json",
-             "run.log")
-#: what image-level runs add (removed with them by ``overwrite``)
-IMAGE_RUN_FILES = ("model.pt", "selection.json", "log.jsonl", "metrics.csv")
-IMAGE_RUN_DIRS = ("checkpoints", "selection", "tensorboard")
+#: the files every run directory holds (image-level runs add model.pt, checkpoints, ...)
+RUN_FILES = ("config.yaml", "metrics.json", "predictions.npz", "curve.json", "history.json", "run.log")
 
 
 def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
                  data: Any = None) -> tuple[dict[str, Any], bool]:
-    """Train ``config`` into run directory ``out``, never losing a finished run; what ``zslkit train``
-    and ``zslkit run`` do.
+    """Train ``config`` into run directory ``out``, never losing a finished run and never touching a
+    file zslkit did not write; what ``zslkit train`` and ``zslkit run`` do.
 
-    The directory is locked for the run (:class:`zslkit.utils.lock.DirLock`: a second process on
-    it fails, naming this one) and temporary files of a killed earlier run are removed. Then:
+    ``out`` is opened as a zslkit output directory (:func:`zslkit.utils.outputs.output_dir`): locked
+    for the run (a second process on it fails, naming this one), refused if it is not empty and not
+    zslkit's, with temporary files of a killed earlier run removed. Then:
 
     * ``out`` holds a finished run of the same configuration: nothing is recomputed (resume);
-    * it holds a finished run of another configuration (or a damaged ``metrics.json``): a
-      :class:`ConfigError` saying what differs, unless ``overwrite`` (the old run's files are
-      removed first, so that an interrupted replacement never mixes two runs);
+    * it holds a finished run of another configuration: a :class:`ConfigError` saying what
+      differs, unless ``overwrite``, which first removes what the earlier run wrote (its manifest's
+      entries; anything else in the directory stays);
     * otherwise (new, or a run killed before its ``metrics.json``): the run is computed and saved.
 
     Returns:
@@ -273,34 +277,28 @@ def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
     """
     import os
 
-    from zslkit.utils.lock import locked_dir
+    from zslkit.utils.outputs import output_dir
 
     cfg = config.validate()
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: run directory path exists and is not a directory")
     image_level = is_image_model(cfg.model)
-    # Under torchrun every rank runs this; only global rank 0 writes the run directory, so only it locks it.
+    # Under torchrun every rank runs this; only global rank 0 writes the run directory, so only it opens it.
     rank0 = os.environ.get("RANK", "0") == "0"
-    with locked_dir(out, "run directory") if rank0 else contextlib.nullcontext():
+    with output_dir(out, "run", overwrite=overwrite) if rank0 else contextlib.nullcontext() as od:
         done = finished_run(out, cfg)
-        if done is not None and not overwrite:
+        if done is not None:
             log.info("%s holds a finished run of this configuration: nothing recomputed", out)
             return done, True
-        if (out / "metrics.json").exists():
-            if not overwrite:
-                try:
-                    saved = json.loads((out / "metrics.json").read_text()).get("config") or {}
-                    what = f"a finished run of another configuration ({_differences(saved, cfg)})"
-                except (OSError, ValueError, AttributeError):
-                    what = "a metrics.json that zslkit cannot read"
-                raise ConfigError(f"{out}: holds {what}; pass --overwrite (overwrite=True) to replace it, or choose "
-                                  "another --out")
-            if rank0:
-                for name in RUN_FILES + (IMAGE_RUN_FILES if image_level else ()):
-                    (out / name).unlink(missing_ok=True)
-                for name in ("figures",) + (IMAGE_RUN_DIRS if image_level else ()):
-                    shutil.rmtree(out / name, ignore_errors=True)
+        if od is not None and od.owns("metrics.json"):
+            try:
+                saved = json.loads((out / "metrics.json").read_text()).get("config") or {}
+                what = f"a finished run of another configuration ({_differences(saved, cfg)})"
+            except (OSError, ValueError, AttributeError):
+                what = "a metrics.json that zslkit cannot read"
+            raise ConfigError(f"{out}: holds {what}; pass --overwrite (overwrite=True) to replace it, or choose "
+                              "another --out")
+        if od is not None:  # refused now rather than after the training if one of them is not zslkit's
+            od.expect(*RUN_FILES)
         with _run_log(out / "run.log") if rank0 else contextlib.nullcontext():
             if image_level:  # the engine checkpoints into out while it trains, and saves the run itself
                 return train(cfg, data=data, out_dir=out).to_dict(with_curve=False), False
@@ -312,6 +310,9 @@ def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
 @contextlib.contextmanager
 def _run_log(path: Path):
     """Copy zslkit's log records (INFO and above) of the run into ``path`` (the run directory's ``run.log``)."""
+    from zslkit.utils.outputs import claim_output
+
+    claim_output(path)  # written in place (appended): declared in the run directory's manifest first
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -6,6 +6,8 @@ seeded, randomly initialised ``tiny`` backbone at 32 px, so each build takes wel
 
 from __future__ import annotations
 
+import os
+
 import json
 import logging
 import shutil
@@ -23,6 +25,7 @@ from zslkit.data.matfile import load_mat, save_mat
 from zslkit.data.patches import PatchExtractor, PatchSpec
 from zslkit.data.xlsa17 import load_xlsa17
 from zslkit.errors import ConfigError, ZSLDataError
+from zslkit.utils.outputs import ForeignFileError
 from zslkit.evaluation import evaluate
 from zslkit.models import ESZSL
 from zslkit.vgse.backbone import build_backbone
@@ -177,8 +180,11 @@ def test_output_directory_rules(inputs, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    with pytest.raises(ZSLDataError, match="notes.txt"):
+    with pytest.raises(ForeignFileError, match="not empty and not written by zslkit.*notes.txt"):
         build_xlsa17(config(inputs, other))
+    with pytest.raises(ForeignFileError, match="notes.txt"):
+        build_xlsa17(config(inputs, other, overwrite=True))
+    assert sorted(os.listdir(other)) == [".zslkit.lock", "notes.txt"]
 
 
 def test_rerun_of_a_finished_build_is_a_no_op(inputs, tmp_path):
@@ -186,10 +192,8 @@ def test_rerun_of_a_finished_build_is_a_no_op(inputs, tmp_path):
     # same command fail with "already holds a built dataset"; now it finishes the cleanup and keeps the build
     inputs = copy_inputs(inputs, tmp_path / "in")
     out = tmp_path / "ds"
-    first = build_xlsa17(config(inputs, out))
-    assert not first.already_built
-    (out / CACHE_DIR).mkdir()  # what a SIGKILL right after BUILD.json leaves
-    (out / CACHE_DIR / "features.npy").write_bytes(b"\0" * 64)
+    first = build_xlsa17(config(inputs, out, keep_cache=True))  # as a SIGKILL right after BUILD.json: cache left
+    assert not first.already_built and (out / CACHE_DIR).is_dir()
     stamp = {f: (out / f).stat().st_mtime_ns for f in ("res101.mat", "att_splits.mat", "BUILD.json")}
     again = build_xlsa17(config(inputs, out))
     assert again.already_built and "nothing recomputed" in again.summary()

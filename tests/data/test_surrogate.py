@@ -9,6 +9,7 @@ from tests.conftest import shared_file
 from zslkit.data import load_xlsa17, read_att_splits
 from zslkit.data.surrogate import SurrogateConfig, _apportion, make_surrogate
 from zslkit.errors import ZSLDataError
+from zslkit.utils.outputs import ForeignFileError
 
 SMALL = SurrogateConfig(feature_dim=32, hidden_dim=64)
 
@@ -61,9 +62,18 @@ def test_surrogate_refuses_to_clobber(tmp_path):
     src = shared_file("AWA2", "att_splits.mat")
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "precious.txt").write_text("keep me")
-    with pytest.raises(ZSLDataError, match="not empty"):
+    with pytest.raises(ForeignFileError, match="not empty and not written by zslkit.*precious.txt"):
         make_surrogate(src, tmp_path / "x", config=SMALL)
+    with pytest.raises(ForeignFileError, match="precious.txt"):
+        make_surrogate(src, tmp_path / "x", config=SMALL, overwrite=True)
     assert (tmp_path / "x" / "precious.txt").read_text() == "keep me"
+    # the source's own folder (its att_splits.mat and class lists) is the user's: never written into
+    (tmp_path / "y").mkdir()
+    own = tmp_path / "y" / "att_splits.mat"
+    own.write_bytes(src.read_bytes())
+    with pytest.raises(ForeignFileError, match="att_splits.mat"):
+        make_surrogate(own, tmp_path / "y", config=SMALL)
+    assert own.read_bytes() == src.read_bytes()
 
 
 def test_apportion_exact_and_minimum():

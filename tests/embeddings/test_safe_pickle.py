@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import shared_file
 from zslkit.embeddings.safe_pickle import convert_pickled_vectors, load_pickled_array, loads_restricted
 from zslkit.errors import ZSLDataError
+from zslkit.utils.outputs import ForeignFileError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,9 +138,19 @@ def test_convert_real_attribute_vectors_and_refuse_overwrite(tmp_path):
     dst = tmp_path / "AWA2_attribute.npy"
     convert_pickled_vectors(src, dst)
     np.testing.assert_array_equal(np.load(dst, allow_pickle=False), real)
-    with pytest.raises(ZSLDataError, match="already exists"):
+    with pytest.raises(ForeignFileError, match="already exists"):
         convert_pickled_vectors(src, dst)
     convert_pickled_vectors(src, dst, overwrite=True)
+    theirs = tmp_path / "theirs.npy"
+    np.save(theirs, np.zeros(3))
+    with pytest.raises(ForeignFileError, match="theirs.npy: exists and was not written by zslkit"):
+        convert_pickled_vectors(src, theirs, overwrite=True)  # --overwrite replaces only zslkit's own output
+    np.testing.assert_array_equal(np.load(theirs), np.zeros(3))
+    named_npy = tmp_path / "pickle_named.npy"  # a pickle saved under a .npy name, converted onto itself
+    named_npy.write_bytes(src.read_bytes())
+    with pytest.raises(ZSLDataError, match="is the input file"):
+        convert_pickled_vectors(named_npy, named_npy, overwrite=True)
+    assert named_npy.read_bytes() == src.read_bytes()
     with pytest.raises(ZSLDataError, match=r"\.npy"):
         convert_pickled_vectors(src, tmp_path / "x.txt")
 

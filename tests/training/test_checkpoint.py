@@ -65,15 +65,27 @@ def test_load_errors_name_the_file(tmp_path):
 
 
 def test_checkpoint_listing_and_pruning(tmp_path):
+    from zslkit.utils.outputs import ForeignFileError, output_dir
+
     assert latest_checkpoint(tmp_path / "none") is None
-    for e in (1, 2, 10):
-        save_checkpoint(checkpoint_path(tmp_path, e), {"epoch": e})
-    (tmp_path / "epoch_x.pt").write_text("ignored")
-    assert [e for e, _ in list_checkpoints(tmp_path)] == [1, 2, 10]
-    assert latest_checkpoint(tmp_path).name == "epoch_0010.pt"
-    prune_checkpoints(tmp_path, keep=2)
-    assert [e for e, _ in list_checkpoints(tmp_path)] == [2, 10]
-    assert load_checkpoint(latest_checkpoint(tmp_path))["epoch"] == 10
+    d = tmp_path / "run"
+    with output_dir(d, "run"):
+        for e in (1, 2, 10):
+            save_checkpoint(checkpoint_path(d, e), {"epoch": e})
+    (d / "epoch_x.pt").write_text("ignored")
+    assert [e for e, _ in list_checkpoints(d)] == [1, 2, 10]
+    assert latest_checkpoint(d).name == "epoch_0010.pt"
+    with output_dir(d, "run"):
+        prune_checkpoints(d, keep=2)
+    assert [e for e, _ in list_checkpoints(d)] == [2, 10]
+    assert load_checkpoint(latest_checkpoint(d))["epoch"] == 10
+    # a checkpoint-named file zslkit did not write is never pruned
+    (tmp_path / "theirs").mkdir()
+    torch.save({"epoch": 1}, checkpoint_path(tmp_path / "theirs", 1))
+    save_checkpoint(checkpoint_path(tmp_path / "theirs", 2), {"epoch": 2})
+    with pytest.raises(ForeignFileError):
+        prune_checkpoints(tmp_path / "theirs", keep=1)
+    assert checkpoint_path(tmp_path / "theirs", 1).exists()
 
 
 def test_config_differences():

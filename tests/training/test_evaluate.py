@@ -87,3 +87,31 @@ def test_cli_evaluate_errors(tmp_path, tiny_maps, maps_dir):
     res = CliRunner().invoke(main, ["evaluate", str(ckpt), "--data", str(maps_dir), "--out", str(tmp_path / "r")])
     assert res.exit_code == 2 and "error:" in res.output and "attribute" in res.output
     assert not (tmp_path / "r" / "metrics.json").exists()
+
+
+def test_cli_evaluate_never_replaces_a_finished_run_without_overwrite(tmp_path, tiny_maps, maps_dir):
+    d = tiny_maps
+    sd = authors_state_dict(d.num_attributes, d.attribute_vectors.shape[1], d.map_shape[0], med=16, seed=4)
+    ckpt = tmp_path / "AttentionNet.pth"
+    torch.save({"model": sd}, ckpt)
+    out = tmp_path / "run"
+    args = ["-q", "evaluate", str(ckpt), "--data", str(maps_dir), "--out", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    stamp = (out / "metrics.json").read_bytes()
+    (out / "mine.txt").write_text("mine")
+    res = CliRunner().invoke(main, [*args, "--gamma", "0.2"])
+    assert res.exit_code == 2 and "holds a finished run" in res.output and "--overwrite" in res.output
+    assert (out / "metrics.json").read_bytes() == stamp
+    res = CliRunner().invoke(main, [*args, "--gamma", "0.2", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "metrics.json").read_text())["gzsl"]["gamma"] == 0.2
+    assert (out / "mine.txt").read_text() == "mine"
+    # a folder with the user's model.pt / metrics.json (no zslkit manifest) is not an output directory
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "model.pt").write_bytes(b"user model")
+    for extra in ([], ["--overwrite"]):
+        res = CliRunner().invoke(main, ["-q", "evaluate", str(ckpt), "--data", str(maps_dir), "--out", str(theirs),
+                                        *extra])
+        assert res.exit_code == 2 and "not written by zslkit" in res.output
+    assert (theirs / "model.pt").read_bytes() == b"user model"

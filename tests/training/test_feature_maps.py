@@ -50,7 +50,7 @@ def test_directory_round_trip_is_memory_mapped(tiny_maps, tmp_path):
     assert np.array_equal(d.labels, tiny_maps.labels) and np.array_equal(d.semantic, tiny_maps.semantic)
     assert d.class_names == tiny_maps.class_names and d.attribute_names == tiny_maps.attribute_names
     assert d.surrogate and all(np.array_equal(d.splits[k], tiny_maps.splits[k]) for k in tiny_maps.splits)
-    assert not [p for p in (tmp_path / "fm").iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert not [p for p in (tmp_path / "fm").iterdir() if ".tmp-" in p.name]  # no temporary files left
 
 
 def test_directory_errors_name_the_file(tiny_maps, tmp_path):

@@ -149,6 +149,33 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120.0) -> list[st
     return out.splitlines()
 
 
+def _kill_after_line(proc: subprocess.Popen, expected: str, timeout: float = 120.0) -> list[str]:
+    """SIGKILL ``proc`` once it has printed the line ``expected`` (it then stalls in its callback, so the
+    kill lands at that point whatever the machine's load); returns the lines it printed."""
+    import threading
+
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if lines[-1] == expected:
+                seen.set()
+        seen.set()  # the process ended
+
+    threading.Thread(target=read, daemon=True).start()
+    if not seen.wait(timeout):
+        proc.kill()
+        raise AssertionError(f"timed out waiting for {expected!r}")
+    if proc.poll() is not None:
+        raise AssertionError(f"process ended before it could be killed:\n{proc.stderr.read()}")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    return lines
+
+
 def _finish(proc: subprocess.Popen) -> dict:
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -172,7 +199,8 @@ def test_sigkill_mid_run_resumes_to_the_uninterrupted_result(tiny_world, tmp_pat
     straight = _start(fast_settings(files, tmp_path / "straight", extract_batch_size=4, threads=1), "run",
                       tmp_path / "straight.npy")
     p = _start(cfg, "stall-extraction", tmp_path / "killed.npy")
-    assert _kill_when(p, lambda: _state_done(tmp_path / "killed")) == ["batch 4"]  # killed during extraction
+    assert _kill_after_line(p, "batch 4") == ["batch 4"]  # killed during extraction, after the first batch
+    assert _state_done(tmp_path / "killed")
     p = _start(cfg, "stall-training", tmp_path / "killed.npy")
     printed = _kill_when(p, lambda: (tmp_path / "killed" / "checkpoints" / "pc_epoch_0001.pt").is_file())
     assert printed[0] == "batch 8"  # extraction resumed after the recorded batch, not from scratch

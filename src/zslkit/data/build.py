@@ -71,9 +71,6 @@ BUILD_FILE = "BUILD.json"
 ATTRIBUTE_NAMES_FILE = "attribute_names.txt"
 #: Class word vectors in the published layout (field ``att``, same locs as ``att_splits.mat``).
 WORD2VEC_FILE = "word2vec_splits.mat"
-#: Fixed names of the files a build writes (fold lists are matched by :data:`_FOLD_FILE`).
-BUILD_OUTPUTS = ("res101.mat", "att_splits.mat", WORD2VEC_FILE, "allclasses.txt", "trainvalclasses.txt",
-                 "testclasses.txt", ATTRIBUTE_NAMES_FILE, BUILD_FILE)
 _FOLD_FILE = re.compile(r"^(train|val)classes(\d+)\.txt$")
 _HEADER = ("class", "attribute", "value")
 
@@ -326,37 +323,6 @@ def check_val_folds(val_folds: int, num_seen: int) -> None:
 
 # --------------------------------------------------------------------------- output directory
 
-def _is_build_output(name: str) -> bool:
-    return name in BUILD_OUTPUTS or bool(_FOLD_FILE.match(name)) or name.startswith(".")
-
-
-def prepare_output_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Check that ``out`` may receive a build, creating it.
-
-    Allowed: a new or empty directory; a directory holding only files a build writes (an
-    interrupted build, resumed) and hidden entries (the feature cache); a finished build
-    (``BUILD.json``) only with ``overwrite``.
-
-    Raises:
-        ZSLDataError: ``out`` is a file, holds other files, or holds a finished build and
-            ``overwrite`` is false.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ZSLDataError(f"{out}: output path exists and is not a directory")
-    if out.is_dir():
-        names = sorted(os.listdir(out))
-        foreign = [n for n in names if not _is_build_output(n)]
-        if foreign:
-            raise ZSLDataError(f"{out}: directory is not empty and does not hold a zslkit build (found {foreign[:5]}); "
-                               "choose a new or empty output directory")
-        if BUILD_FILE in names and not overwrite:
-            raise ZSLDataError(f"{out}: already holds a dataset built from other inputs or settings ({BUILD_FILE}); "
-                               "pass overwrite=True (--overwrite) to rebuild it (the same command again keeps it)")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: np.ndarray,
                          image_files: Sequence[str] | None, class_names: Sequence[str], table: AttributeTable | None,
                          splits: Xlsa17Splits, version: str = "v5", word_vectors: np.ndarray | None = None
@@ -372,7 +338,9 @@ def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: n
     folds are removed), ``attribute_names.txt`` (with a table) and, last, ``res101.mat``
     (``features`` D x N single, ``labels`` N x 1 1-based, ``image_files``). A previous build's
     ``attribute_names.txt`` / ``word2vec_splits.mat`` that this build does not write are removed.
-    ``BUILD.json`` is the caller's (it marks the build finished).
+    ``BUILD.json`` is the caller's (it marks the build finished). ``out`` is a zslkit output
+    directory (:func:`zslkit.utils.outputs.output_dir`): only files zslkit wrote are replaced or
+    removed.
 
     Args:
         features: (N, D) image features; labels: (N,) 0-based class ids.
@@ -381,7 +349,17 @@ def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: n
         word_vectors: (C, D_w) class word vectors in the order of ``class_names``, or ``None``.
         version: ``"v5"`` or ``"v7.3"`` (needed when the features exceed 2 GB).
     """
-    out = Path(out)
+    from zslkit.utils.outputs import output_dir
+
+    with output_dir(out, "dataset"):
+        return _write_xlsa17_dataset(Path(out), features, labels, image_files, class_names, table, splits, version,
+                                     word_vectors)
+
+
+def _write_xlsa17_dataset(out: Path, features, labels, image_files, class_names, table, splits, version,
+                          word_vectors) -> list[Path]:
+    from zslkit.utils.outputs import remove_output
+
     names = list(class_names)
     if table is None and word_vectors is None:
         raise ZSLDataError("write_xlsa17_dataset: need an attribute table, class word vectors or both")
@@ -407,12 +385,12 @@ def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: n
     for f in os.listdir(out):
         m = _FOLD_FILE.match(f)
         if m and int(m.group(2)) > len(splits.folds):
-            (out / f).unlink()
+            remove_output(out / f)  # a stale fold list of an earlier build (refused if zslkit did not write it)
     if table is not None:
         written.append(write_class_list(out / ATTRIBUTE_NAMES_FILE, table.attribute_names))
     else:
-        (out / ATTRIBUTE_NAMES_FILE).unlink(missing_ok=True)
+        remove_output(out / ATTRIBUTE_NAMES_FILE)
     if word_vectors is None:
-        (out / WORD2VEC_FILE).unlink(missing_ok=True)
+        remove_output(out / WORD2VEC_FILE)
     written.append(write_res101(out / "res101.mat", features, labels, image_files=image_files, version=version))
     return written

@@ -19,7 +19,7 @@ import scipy.io
 
 from zslkit.data.mat5_check import check_v5_structure
 from zslkit.errors import ZSLDataError
-from zslkit.utils.atomic import atomic_path
+from zslkit.utils.outputs import atomic_path
 
 _MAT73_HEADER = b"MATLAB 7.3 MAT-file, Platform: zslkit, Created by: zslkit HDF5 schema 1.00 ."
 

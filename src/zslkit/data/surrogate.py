@@ -90,7 +90,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -107,7 +106,7 @@ from zslkit.data.xlsa17 import (
     write_res101,
 )
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.utils.atomic import atomic_write_json
+from zslkit.utils.outputs import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -532,7 +531,9 @@ def make_surrogate(att_splits: str | os.PathLike, out_dir: str | os.PathLike, se
 
     Writes ``res101.mat`` (synthetic, flagged), a byte copy of ``att_splits.mat`` and of the
     class lists found beside it, ``word2vec_splits.mat`` and ``SURROGATE.json`` describing the
-    generation (version, preset, every knob). Returns ``out_dir``.
+    generation (version, preset, every knob). Returns ``out_dir``, a zslkit output directory
+    (:func:`zslkit.utils.outputs.output_dir`: new, empty or zslkit's; ``overwrite`` replaces what
+    zslkit wrote there, and only that).
 
     Args:
         config: the generator's knobs; ``None`` takes the preset's.
@@ -543,12 +544,22 @@ def make_surrogate(att_splits: str | os.PathLike, out_dir: str | os.PathLike, se
             name, or ``"wordllama"`` (WordLlama embeddings of the class names; the ``text`` extra).
         class_embedding_names: one class name a line, the row names of a ``.npy`` file.
     """
-    src = Path(att_splits)
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        if (out / "SURROGATE.json").is_file():
-            raise ZSLDataError(f"{out}: already holds a surrogate dataset; pass overwrite=True (--overwrite) to replace it")
-        raise ZSLDataError(f"{out}: directory is not empty; refusing to write a dataset into it")
+    from zslkit.utils.outputs import output_dir
+
+    with output_dir(out_dir, "dataset", overwrite=overwrite) as od:
+        if od.owns("SURROGATE.json"):
+            raise ZSLDataError(f"{out_dir}: already holds a surrogate dataset; pass overwrite=True (--overwrite) to "
+                               "replace it")
+        od.expect("res101.mat", "att_splits.mat", "word2vec_splits.mat", "SURROGATE.json", *CLASS_LIST_FILES)
+        return _make_surrogate(Path(att_splits), Path(out_dir), seed, config, n_unseen, preset, class_embeddings,
+                               class_embedding_names)
+
+
+def _make_surrogate(src: Path, out: Path, seed: int, config: SurrogateConfig | None, n_unseen: int | None,
+                    preset: str | None, class_embeddings: str | os.PathLike | None,
+                    class_embedding_names: str | os.PathLike | None) -> Path:
+    from zslkit.utils.outputs import copy_output
+
     a = read_att_splits(src)
     # Resolve the class embeddings first: a bad file must fail before minutes of generation.
     emb, emb_info = None, {"source": "synthetic", "w2v_rho": None}
@@ -567,10 +578,8 @@ def make_surrogate(att_splits: str | os.PathLike, out_dir: str | os.PathLike, se
     names = a.class_names or [f"class_{i + 1:03d}" for i in range(c)]
     files = [f"surrogate/{names[y]}/img_{i:06d}.jpg" for i, y in enumerate(labels)]
 
-    out.mkdir(parents=True, exist_ok=True)
     write_res101(out / "res101.mat", arr.features, labels, image_files=files, surrogate=True)
-    if src.resolve() != (out / "att_splits.mat").resolve():
-        shutil.copyfile(src, out / "att_splits.mat")
+    copy_output(src, out / "att_splits.mat")
     raw = load_mat(src, ["allclasses_names"])
     write_att_splits(out / "word2vec_splits.mat", emb, {k: v for k, v in a.locs.items()},
                      class_names=a.class_names, surrogate=True)
@@ -578,7 +587,7 @@ def make_surrogate(att_splits: str | os.PathLike, out_dir: str | os.PathLike, se
     for name in CLASS_LIST_FILES:
         f = src.parent / name
         if f.is_file():
-            shutil.copyfile(f, out / name)
+            copy_output(f, out / name)
             copied.append(name)
     if "testclasses.txt" not in copied:
         seen = np.setdiff1d(np.arange(c), unseen)

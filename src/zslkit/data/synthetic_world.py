@@ -53,7 +53,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from zslkit.errors import ConfigError
-from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
+from zslkit.utils.outputs import atomic_path, atomic_write_json, atomic_write_text
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (215, 40, 40), "green": (40, 165, 60), "blue": (45, 75, 215),

@@ -313,7 +313,7 @@ def read_class_list(path: str | os.PathLike) -> list[str]:
 
 
 def write_class_list(path: str | os.PathLike, names: Sequence[str]) -> Path:
-    from zslkit.utils.atomic import atomic_write_text
+    from zslkit.utils.outputs import atomic_write_text
 
     return atomic_write_text(path, "".join(f"{n}\n" for n in names))
 

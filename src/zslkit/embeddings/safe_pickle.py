@@ -156,9 +156,10 @@ def convert_pickled_vectors(src: str | os.PathLike, dst: str | os.PathLike, over
     """``src`` (pickle) -> ``dst`` (``.npy``, readable with ``np.load(..., allow_pickle=False)``), atomically.
 
     A dict ``{name: vector}`` is written as the stacked matrix plus ``<dst stem>_names.txt`` (one
-    name a line, row order). Returns a summary (shape, dtype, files written).
+    name a line, row order). Returns a summary (shape, dtype, files written). A file zslkit did not
+    write is never replaced (:mod:`zslkit.utils.outputs`); one it wrote only with ``overwrite``.
     """
-    from zslkit.utils.atomic import atomic_path, atomic_write_text
+    from zslkit.utils.outputs import ForeignFileError, atomic_path, atomic_write_text, output_dir
 
     dst = Path(dst)
     if dst.suffix != ".npy":
@@ -167,15 +168,20 @@ def convert_pickled_vectors(src: str | os.PathLike, dst: str | os.PathLike, over
     loaded = load_pickled_array(src)
     names, arr = (None, loaded) if isinstance(loaded, np.ndarray) else loaded
     targets = [dst] + ([names_file] if names is not None else [])
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise ZSLDataError(f"{', '.join(existing)} already exists; pass overwrite (--overwrite) to replace it")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dst, suffix=".npy") as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
-    written = [str(dst)]
-    if names is not None:
-        atomic_write_text(names_file, "".join(n + "\n" for n in names))
-        written.append(str(names_file))
+    if Path(os.path.abspath(src)) in [Path(os.path.abspath(t)) for t in targets]:
+        raise ZSLDataError(f"{dst}: is the input file; choose another output file")
+    with output_dir(dst.parent, kind=None, scope="files", clean_temps=False) as od:
+        for t in targets:
+            od.check_writable(od.rel(t))  # a file zslkit did not write: never replaced, --overwrite or not
+        existing = [str(t) for t in targets if os.path.lexists(t)]
+        if existing and not overwrite:
+            raise ForeignFileError(f"{', '.join(existing)} already exists (written by zslkit); pass overwrite "
+                                   "(--overwrite) to replace it")
+        with atomic_path(dst, suffix=".npy") as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+        written = [str(dst)]
+        if names is not None:
+            atomic_write_text(names_file, "".join(n + "\n" for n in names))
+            written.append(str(names_file))
     return {"shape": list(arr.shape), "dtype": str(arr.dtype), "names": names is not None, "written": written}

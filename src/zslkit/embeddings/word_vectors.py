@@ -37,7 +37,7 @@ from typing import BinaryIO, Iterable, Iterator, Literal, Sequence
 import numpy as np
 
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.utils.atomic import atomic_path
+from zslkit.utils.outputs import atomic_path
 
 __all__ = [
     "FORMATS",

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from zslkit.errors import ZSLDataError
-from zslkit.utils.atomic import atomic_path
+from zslkit.utils.outputs import atomic_path
 
 __all__ = ["render_attention_grid"]
 

@@ -1,11 +1,12 @@
 """``zslkit analyze RUN_DIR``: figures, comparison table and imbalance statistics of finished runs.
 
 Reads ``metrics.json`` and ``predictions.npz`` of a run directory (and of runs to compare with, e.g.
-the same regressor trained with MSE and with ReMSE) and writes into ``RUN_DIR/figures/``: the
+the same regressor trained with MSE and with ReMSE) and writes into ``OUT/figures/`` (``OUT``: the
+run directory itself, or the folder the user names with ``--out``): the
 seen-unseen curves, the GZSL and ZSL confusions and, for models that predict semantic vectors, the
 per-attribute errors (:mod:`zslkit.report.figures`); plus ``RUN_DIR/analysis.json`` with the
 comparison table and the per-attribute / per-class error mean and variance summaries on seen and
-unseen test images.
+unseen test images, into ``OUT/analysis.json``.
 """
 
 from __future__ import annotations
@@ -17,20 +18,29 @@ from typing import Any, Sequence
 from zslkit.evaluation.analysis import load_run, run_imbalance
 from zslkit.report.figures import attribute_error_figure, confusion_figure, seen_unseen_curves
 from zslkit.report.runs import RunRecord, comparison_table, group_runs, run_label
-from zslkit.utils.atomic import atomic_write_json
+from zslkit.utils.outputs import atomic_write_json
 
 __all__ = ["analyze_run"]
 
 
-def analyze_run(run_dir: str | os.PathLike, compare: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
-    """Write figures and ``analysis.json`` for ``run_dir`` (compared with ``compare`` runs); returns the report dict
-    (``table``: the comparison rows, ``figures``: name -> PNG path, ``imbalance``)."""
-    run_dir = Path(run_dir)
+def analyze_run(run_dir: str | os.PathLike, compare: Sequence[str | os.PathLike] = (),
+                out: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Write figures and ``analysis.json`` for ``run_dir`` (compared with ``compare`` runs) into ``out``
+    (default: ``run_dir`` itself, a zslkit run directory; else a new, empty or zslkit-written folder);
+    returns the report dict (``table``: the comparison rows, ``figures``: name -> PNG path, ``imbalance``)."""
+    from zslkit.utils.outputs import output_dir
+
+    target = Path(run_dir if out is None else out)
+    with output_dir(target, "run" if out is None else "analysis"):
+        return _analyze_run(Path(run_dir), compare, target)
+
+
+def _analyze_run(run_dir: Path, compare: Sequence[str | os.PathLike], target: Path) -> dict[str, Any]:
     runs = [(run_dir, *load_run(run_dir))] + [(Path(c), *load_run(c)) for c in compare]
     records = [RunRecord(p, m) for p, m, _ in runs]
     labels = [f"{p.name}: {run_label(r)}" for (p, _, _), r in zip(runs, records)]
     synthetic = any(m.get("surrogate") for _, m, _ in runs)
-    fig_dir = run_dir / "figures"
+    fig_dir = target / "figures"
     figures = {"ausuc": seen_unseen_curves([m["curve"] for _, m, _ in runs if "curve" in m],
                                            [f"{lab} (AUSUC {m['ausuc']:.1f})" for lab, (_, m, _) in zip(labels, runs)
                                             if "curve" in m],
@@ -64,5 +74,5 @@ def analyze_run(run_dir: str | os.PathLike, compare: Sequence[str | os.PathLike]
     else:
         report["imbalance"] = "model does not predict semantic vectors; no per-attribute error analysis"
     report["figures"] = {k: str(v) for k, v in figures.items()}
-    atomic_write_json(run_dir / "analysis.json", report)
+    atomic_write_json(target / "analysis.json", report)
     return report

@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from zslkit.utils.atomic import atomic_path  # noqa: E402
+from zslkit.utils.outputs import atomic_path  # noqa: E402
 
 __all__ = ["FULL_CONFUSION_MAX", "attribute_error_figure", "confusion_figure", "seen_unseen_curves",
            "top_confusions"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from zslkit.utils.atomic import atomic_write_text
+from zslkit.utils.outputs import output_file
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -99,6 +99,10 @@ def render(title: str, sections: Sequence[Section], banner: str | None = None, s
 
 
 def write_report(path: str | os.PathLike, title: str, sections: Sequence[Section], banner: str | None = None,
-                 subtitle: str = "") -> Path:
-    """Render and write the report atomically; returns the path."""
-    return atomic_write_text(path, render(title, sections, banner=banner, subtitle=subtitle))
+                 subtitle: str = "", inputs: Sequence[str | os.PathLike] = ()) -> Path:
+    """Render and write the report atomically (:func:`zslkit.utils.outputs.output_file`: a file zslkit did not
+    write is never replaced, and ``inputs``, the files the report was made from, are never the output);
+    returns the path."""
+    with output_file(path, inputs=tuple(inputs)) as tmp:
+        tmp.write_text(render(title, sections, banner=banner, subtitle=subtitle), encoding="utf-8")
+    return Path(path)

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from zslkit.errors import ZSLDataError
+from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.report.html import Section, write_report
 
 __all__ = ["RunGroup", "RunRecord", "build_report", "collect_runs", "comparison_table", "group_runs", "run_label"]
@@ -242,11 +242,14 @@ def _provenance_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
 
 def build_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None,
                  top_k_attributes: int = 30) -> Path:
-    """Write the report of the runs at or below ``paths`` to ``out`` (one self-contained .html)."""
+    """Write the report of the runs at or below ``paths`` to ``out`` (one self-contained .html; see
+    :func:`report_path` for what ``out`` may be)."""
     from zslkit.evaluation.analysis import run_imbalance
     from zslkit.report.figures import attribute_error_figure, confusion_figure, seen_unseen_curves, top_confusions
 
     runs = collect_runs(paths)
+    out = report_path(out)
+    inputs = [r.path / name for r in runs for name in RUN_INPUT_FILES] + [Path(p) for p in paths]
     groups = group_runs(runs)
     synthetic = any(r.metrics.get("surrogate") for r in runs)
     sections: list[Section] = []
@@ -331,4 +334,27 @@ def build_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
         banner = ("SURROGATE / SYNTHETIC data: these numbers describe synthetic features or a synthetic world, not "
                   "results on AWA2, CUB or SUN.") if synthetic else None
         return write_report(out, title or "zslkit report", sections, banner=banner,
-                            subtitle=", ".join(str(p) for p in paths))
+                            subtitle=", ".join(str(p) for p in paths), inputs=inputs)
+
+
+#: the files of a run directory a report reads (never its output)
+RUN_INPUT_FILES = ("metrics.json", "predictions.npz", "curve.json", "config.yaml", "history.json")
+
+
+def report_path(out: str | os.PathLike) -> Path:
+    """Where a report is written: ``out`` itself when it names a ``.html`` file, ``out/report.html`` when
+    it is a directory zslkit wrote (one with a zslkit manifest); anything else is a :class:`ConfigError`
+    (a report never lands on a run's ``metrics.json`` or a dataset's ``res101.mat``)."""
+    from zslkit.utils.outputs import read_manifest
+
+    out = Path(out)
+    if out.is_dir():
+        m = read_manifest(out)
+        if m is None or m["scope"] != "directory":
+            raise ConfigError(f"--out {out}: is a directory zslkit did not write; give the report's .html file name "
+                              "(e.g. report.html)")
+        return out / "report.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {out}: expected a .html file name for the report (or a directory zslkit wrote), "
+                          f"got a {out.suffix or 'name without'} suffix")
+    return out

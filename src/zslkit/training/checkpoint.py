@@ -8,7 +8,7 @@ tensors (torch, CUDA, the NumPy global MT19937 key, Python's ``random`` state).
 
 Layout of a run's ``checkpoints/`` folder: ``epoch_0001.pt``, ``epoch_0002.pt``, ... (one
 per completed epoch, the newest ``keep`` kept). Each is written to a temporary file beside
-the destination and renamed into place (:func:`zslkit.utils.atomic.atomic_path`), so a
+the destination and renamed into place (:func:`zslkit.utils.outputs.atomic_path`), so a
 process killed at any moment leaves either the previous checkpoint or the new one, never a
 truncated file.
 """
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from zslkit.errors import CheckpointError
-from zslkit.utils.atomic import atomic_path
+from zslkit.utils.outputs import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +134,12 @@ def prune_checkpoints(directory: str | os.PathLike, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` epoch checkpoints (``keep <= 0`` keeps all)."""
     if keep <= 0:
         return []
+    from zslkit.utils.outputs import remove_output
+
     removed = []
     for _, p in list_checkpoints(directory)[:-keep]:
-        try:
-            p.unlink()
+        if remove_output(p):  # only a checkpoint zslkit wrote (listed in the run directory's manifest)
             removed.append(p)
-        except FileNotFoundError:  # pragma: no cover - raced with another cleaner
-            pass
     return removed
 
 

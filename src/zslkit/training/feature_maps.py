@@ -41,7 +41,7 @@ import torch
 from zslkit.data.zsldata import ValidationSplit, ZSLData
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.evaluation.protocol import EvalSplit
-from zslkit.utils.atomic import atomic_path, atomic_write_json
+from zslkit.utils.outputs import atomic_path, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -284,12 +284,19 @@ def save_feature_maps(directory: str | os.PathLike, data: AttentionData, overwri
 
     ``meta.json`` is written last: a directory without it is incomplete.
     """
+    from zslkit.utils.outputs import output_dir
+
     if data.kind != "feature_maps":
         raise ConfigError("save_feature_maps needs AttentionData with kind='feature_maps'")
     out = Path(directory)
-    if (out / "meta.json").exists() and not overwrite:
-        raise ConfigError(f"{out} already holds a feature-map dataset (meta.json); pass overwrite=True to replace it")
-    out.mkdir(parents=True, exist_ok=True)
+    with output_dir(out, "feature maps", overwrite=overwrite) as od:
+        if od.owns("meta.json"):
+            raise ConfigError(f"{out} already holds a feature-map dataset (meta.json); pass overwrite=True to "
+                              "replace it")
+        return _save_feature_maps(out, data)
+
+
+def _save_feature_maps(out: Path, data: AttentionData) -> Path:
     maps = data.dataset.maps
     with atomic_path(out / "maps.npy") as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=maps.dtype, shape=maps.shape)

@@ -54,7 +54,7 @@ from zslkit.training.checkpoint import (
     save_checkpoint,
 )
 from zslkit.training.distributed import DistContext, broadcast_file_bytes
-from zslkit.utils.atomic import atomic_write_text, to_jsonable
+from zslkit.utils.outputs import atomic_write_text, to_jsonable
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,14 @@ class Trainer:
 
         Returns the per-epoch history (including epochs restored from the checkpoint).
         """
+        from zslkit.utils.outputs import output_dir
+
+        # the main process writes run_dir: a zslkit output directory (its own, or a folder of the caller's run)
+        with output_dir(self.run_dir, "run") if self.run_dir is not None and self.ctx.is_main \
+                else contextlib.nullcontext():
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> list[dict[str, Any]]:
         if resume:
             self.start_epoch = self._resume()
         else:
@@ -462,7 +470,10 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # pragma: no cover - tensorboard present but incompatible
             return None
-        return SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=self.start_epoch + 1)
+        from zslkit.utils.outputs import adopt_new_files
+
+        with adopt_new_files(self.run_dir / "tensorboard"):  # its event files are written in place
+            return SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=self.start_epoch + 1)
 
     def _write_logs(self, writer: Any, record: dict[str, Any]) -> None:
         if self.run_dir is None or not self.ctx.is_main:

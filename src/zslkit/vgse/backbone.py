@@ -171,7 +171,7 @@ def state_fingerprint(model: nn.Module) -> str:
 
 def save_backbone(model: nn.Module, path: str | os.PathLike) -> Path:
     """``torch.save`` of the state dict, atomically."""
-    from zslkit.utils.atomic import atomic_path
+    from zslkit.utils.outputs import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(model.state_dict(), tmp)

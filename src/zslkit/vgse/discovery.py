@@ -54,7 +54,7 @@ from zslkit.data.images import (
 from zslkit.data.patches import PatchExtractor, PatchSpec
 from zslkit.data.xlsa17 import read_class_list
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
+from zslkit.utils.outputs import atomic_path, atomic_write_json, atomic_write_text
 from zslkit.utils.threads import torch_threads
 from zslkit.vgse.backbone import (
     BACKBONES,
@@ -435,17 +435,16 @@ def discover(config: DiscoverConfig, on_batch: Callable[[int, int], None] | None
             image), each message naming the file / class / word.
         ConfigError: bad settings or backbone weights.
     """
-    from zslkit.utils.lock import locked_dir
+    from zslkit.utils.outputs import output_dir
 
     cfg = config.validate()
-    # one process per output folder; temp files of a killed earlier run are removed once it is held
-    with torch_threads(cfg.threads), locked_dir(cfg.out, "VGSE output folder"):
+    # zslkit's output folder (new, empty or its own), one process at a time; temp files of a killed run removed
+    with torch_threads(cfg.threads), output_dir(cfg.out, "vgse"):
         return _discover(cfg, on_batch, on_epoch)
 
 
 def _discover(cfg: DiscoverConfig, on_batch, on_epoch) -> DiscoveryResult:
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", asdict(cfg))
     timings: dict[str, float] = {}
     info: dict[str, Any] = {}
@@ -640,12 +639,12 @@ def discover_demo(out: str | Path, seed: int = 0, world_config: Any = None, **ov
     the same file-based path a user takes. ``overrides`` replace :data:`DEMO_SETTINGS` /
     :class:`DiscoverConfig` fields. **Synthetic-world results, not benchmark numbers.**
     """
-    from zslkit.utils.lock import locked_dir
+    from zslkit.utils.outputs import output_dir
 
     out = Path(out)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
-    with locked_dir(out, "VGSE demo folder"):  # the world is written here too
+    with output_dir(out, "demo"):  # the world is written here too
         _, files = write_demo_world(out / "world", seed, world_config)
         settings = {**DEMO_SETTINGS, "seed": seed, **overrides}
         cfg = DiscoverConfig(images=str(files.train_dir), classes=str(files.classes), unseen=str(files.unseen),

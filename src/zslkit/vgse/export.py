@@ -23,7 +23,7 @@ import numpy as np
 
 from zslkit.data.matfile import save_mat
 from zslkit.errors import ZSLDataError
-from zslkit.utils.atomic import atomic_path, atomic_write_text
+from zslkit.utils.outputs import atomic_path, atomic_write_text
 
 
 def _check(emb: np.ndarray, class_names: Sequence[str]) -> np.ndarray:

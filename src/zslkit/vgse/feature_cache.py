@@ -39,7 +39,7 @@ from torch import nn
 from zslkit.data.images import BadImages, ImageList, ImageReadError
 from zslkit.data.patches import PatchExtractor
 from zslkit.errors import ZSLDataError
-from zslkit.utils.atomic import atomic_write_json
+from zslkit.utils.outputs import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,21 @@ def extract_features(images: ImageList, extractor: PatchExtractor, backbone: nn.
     n, t, dim = len(images), extractor.num_patches, int(backbone.out_dim)
     if n == 0:
         raise ZSLDataError("no images to extract features from")
+    from zslkit.utils.outputs import output_dir
+
     fp = cache_fingerprint(images, extractor, backbone_id, dim)
     d = Path(cache_root) / f"patch-features-{fp[:16]}"
-    d.mkdir(parents=True, exist_ok=True)
+    with output_dir(d, "feature cache"):  # zslkit's own folder (one per fingerprint), locked while it is filled
+        return _extract(images, extractor, backbone, d, fp, (n, t, dim), batch_size, fail_fast, device, progress,
+                        on_batch, desc)
+
+
+def _extract(images: ImageList, extractor: PatchExtractor, backbone: nn.Module, d: Path, fp: str,
+             shape: tuple[int, int, int], batch_size: int, fail_fast: bool, device: str, progress: bool,
+             on_batch: Callable[[int, int], None] | None, desc: str) -> FeatureCache:
+    from zslkit.utils.outputs import claim_output
+
+    n, t, dim = shape
     state = _read_state(d)
     feat_path = d / FEATURES_FILE
     if state is not None and (state.get("fingerprint") != fp or state.get("shape") != [n, t, dim]
@@ -138,6 +150,7 @@ def extract_features(images: ImageList, extractor: PatchExtractor, backbone: nn.
     if state is None:
         state = {"fingerprint": fp, "shape": [n, t, dim], "batch_size": int(batch_size), "done": 0, "bad": [],
                  "complete": False, "root": images.root}
+        claim_output(feat_path)  # filled in place, batch by batch (state.json says how far)
         np.lib.format.open_memmap(feat_path, mode="w+", dtype=np.float32, shape=(n, t, dim)).flush()
         atomic_write_json(d / STATE_FILE, state)
     start = int(state["done"])
@@ -148,6 +161,7 @@ def extract_features(images: ImageList, extractor: PatchExtractor, backbone: nn.
         log.info("%s: resuming feature extraction at image %d of %d", d, start, n)
     bs = int(state["batch_size"])
     bad = BadImages(fail_fast=fail_fast, items=[(b["index"], b["path"], b["reason"]) for b in state["bad"]])
+    claim_output(feat_path)
     feats = np.load(feat_path, mmap_mode="r+")
     backbone = backbone.to(device).eval()
     t0 = time.perf_counter()

@@ -35,6 +35,7 @@ uninterrupted one (same batches, same neighbour draws, same optimiser state).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -49,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zslkit.errors import CheckpointError, ConfigError, ZSLDataError
-from zslkit.utils.atomic import atomic_path
+from zslkit.utils.outputs import atomic_path, remove_output
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,12 @@ def train_patch_clustering(features: torch.Tensor, labels: torch.Tensor,
     cfg = cfg.validate()
     # The whole run uses torch's global RNG only inside this fork, seeded from cfg.seed (and
     # restored from a checkpoint on resume): the caller's random state is left untouched.
-    with torch.random.fork_rng(devices=[]):
+    from zslkit.utils.outputs import output_dir
+
+    # checkpoints go into a folder zslkit owns (its own, or one of the discovery's output): pruning them
+    # never reaches a file zslkit did not write
+    with torch.random.fork_rng(devices=[]), (output_dir(checkpoint_dir, "checkpoints")
+                                             if checkpoint_dir is not None else contextlib.nullcontext()):
         torch.manual_seed(cfg.seed)
         return _train(features, labels, class_w2v, neighbours, cfg, checkpoint_dir, fingerprint, encoder,
                       encoder_module, progress, on_epoch)
@@ -350,7 +356,7 @@ def _train(features, labels, class_w2v, neighbours, cfg, checkpoint_dir, fingerp
                        "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "history": history}
             save_checkpoint(ckpt_dir / f"pc_epoch_{epoch + 1:04d}.pt", payload)
             for _, old in checkpoint_files(ckpt_dir)[: -cfg.keep_checkpoints]:
-                old.unlink(missing_ok=True)
+                remove_output(old)  # only a checkpoint zslkit wrote
         if on_epoch is not None:
             on_epoch(epoch + 1, record)
     model.eval()

@@ -20,7 +20,7 @@ import numpy as np
 
 from zslkit.data.images import ImageList, ImageReadError
 from zslkit.data.patches import PatchExtractor
-from zslkit.utils.atomic import atomic_path
+from zslkit.utils.outputs import atomic_path
 
 
 def _figure(width: float, height: float):

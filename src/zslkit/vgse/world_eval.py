@@ -92,8 +92,14 @@ def build_world_xlsa17(out_dir: str | Path, world: Any, world_root: str | Path, 
         backbone: the backbone of the discovery (e.g. the pre-trained tiny CNN).
         seed: seed of the validation class folds; n_folds: how many folds.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from zslkit.utils.outputs import output_dir
+
+    with output_dir(out_dir, "dataset"):
+        return _build_world_xlsa17(Path(out_dir), world, world_root, result, backbone, seed, n_folds, progress)
+
+
+def _build_world_xlsa17(out: Path, world: Any, world_root: str | Path, result: DiscoveryResult,
+                        backbone: torch.nn.Module, seed: int, n_folds: int, progress: bool) -> WorldDataset:
     names = world.class_names
     feats, labels, paths, locs = world_global_features(world_root, world, backbone, out / "global_cache",
                                                        world.config.image_size, progress=progress)
