@@ -11,7 +11,9 @@ Every case builds its inputs in a scratch folder, runs ``python -m zslkit ...`` 
 * ``lost``: a result silently overwritten or missing;
 * ``message``: an error line that does not name the file/field/value the case checks for;
 * ``leftover`` / ``orphan`` / ``resource``: temporary files left after a rerun, worker processes
-  surviving their parent, memory beyond the bound.
+  surviving their parent, memory beyond the bound;
+* ``foreign``: a file zslkit did not write (the user's, in or around an output directory) replaced
+  or deleted (issue #20).
 
 The cases are the classes of issue #15 (a compact corpus written from its list, not the
 reporter's corpus). Data are tiny SURROGATE / synthetic datasets generated on the spot.
@@ -971,6 +973,170 @@ def _(c: Ctx):
     return expect_success(c.cli("train", "--data", d, "--out", w / "r"), "T1")
 
 
+# --------------------------------------------------------------------------- 7. files zslkit did not write (#20)
+
+def user_files(d: Path, files: dict) -> dict:
+    """The user's own files in ``d``; returns name -> bytes, for :func:`touched`."""
+    for name, text in files.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_text(text)
+    return {n: (d / n).read_bytes() for n in files}
+
+
+def touched(d: Path, before: dict) -> list[str]:
+    """The user's files in ``d`` that were replaced or deleted."""
+    return [n for n, b in before.items() if not (d / n).is_file() or (d / n).read_bytes() != b]
+
+
+def foreign_judge(p, d: Path, before: dict, *needles: str) -> Outcome:
+    gone = touched(d, before)
+    if gone:
+        return Outcome("foreign", f"exit {p.returncode}; the user's {gone} replaced or deleted")
+    return expect_error(p, *needles)
+
+
+@case("foreign", "train --out DIR holding the user's config.yaml / curve.json / predictions.npz (no metrics.json)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    before = user_files(w / "proj", {"config.yaml": "mine", "curve.json": "[1]", "predictions.npz": "npz"})
+    return foreign_judge(c.cli("train", "--data", d, "--out", w / "proj", "--no-tune"), w / "proj", before,
+                         "not written by zslkit", "config.yaml")
+
+
+@case("foreign", "train --out . in a project folder")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "data" / "tiny")
+    proj = w / "proj"
+    before = user_files(proj, {"README.md": "x", "config.yaml": "y", "metrics.json": "{}"})
+    p = subprocess.run(c.cmd("train", "--data", d, "--out", ".", "--no-tune"), capture_output=True, text=True,
+                       env=c.env(), cwd=proj, timeout=300)
+    return foreign_judge(p, proj, before, "not written by zslkit")
+
+
+@case("foreign", "train --overwrite keeps the user's files in figures/ and checkpoints/ of a run")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    c.cli("train", "--data", d, "--out", w / "run", "--no-tune")
+    c.cli("analyze", w / "run")
+    before = user_files(w / "run", {"figures/mine.png": "p", "checkpoints/keep.pt": "c", "selection/x": "s"})
+    p = c.cli("train", "--data", d, "--model", "sae", "--out", w / "run", "--no-tune", "--overwrite")
+    gone = touched(w / "run", before)
+    if gone:
+        return Outcome("foreign", f"--overwrite deleted the user's {gone}")
+    return expect_success(p)
+
+
+@case("foreign", "train --out DIR whose metrics.json was written by another tool")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    before = user_files(w / "run", {"metrics.json": json.dumps({"zsl": {"T1": 1}, "gzsl": {}, "config": {}})})
+    return foreign_judge(c.cli("train", "--data", d, "--out", w / "run", "--no-tune", "--overwrite"), w / "run",
+                         before, "not written by zslkit")
+
+
+@case("foreign", "evaluate --out over a finished train run (no --overwrite)")
+def _(c: Ctx):
+    w = c.fresh()
+    maps, ckpt = attention_inputs(w)
+    p1 = c.cli("evaluate", ckpt, "--data", maps, "--out", w / "run")
+    if p1.returncode != 0:
+        return expect_success(p1)
+    before = {n: (w / "run" / n).read_bytes() for n in ("model.pt", "metrics.json", "config.yaml", "predictions.npz")}
+    p = c.cli("evaluate", ckpt, "--data", maps, "--out", w / "run", "--gamma", "0.3")
+    return foreign_judge(p, w / "run", before, "finished run", "--overwrite")
+
+
+@case("foreign", "data build --out on a copy of a published dataset (res101.mat, att_splits.mat, class lists)")
+def _(c: Ctx):
+    w = c.fresh()
+    world = image_world(w)
+    d = toy_dataset(w / "AWA2")
+    for f in [*d.glob(".zslkit*"), d / "SURROGATE.json"]:
+        f.unlink()  # a downloaded dataset carries no zslkit manifest (nor a surrogate's record)
+    (d / "trainclasses3.txt").write_text("a\n")
+    (d / "valclasses3.txt").write_text("b\n")
+    before = {f.name: f.read_bytes() for f in d.iterdir()}
+    return foreign_judge(c.cli(*build_args(world, d)), d, before, "not written by zslkit")
+
+
+@case("foreign", "benchmark --out holding the user's results.csv / results.md")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    before = user_files(w / "grid", {"results.csv": "mine", "results.md": "mine"})
+    return foreign_judge(c.cli("benchmark", "--data", d, "--seeds", "1", "--out", w / "grid"), w / "grid", before,
+                         "not written by zslkit")
+
+
+@case("foreign", "demo --out holding the user's report.html / metrics.json")
+def _(c: Ctx):
+    w = c.fresh()
+    before = user_files(w / "demo", {"report.html": "mine", "metrics.json": "{}"})
+    return foreign_judge(c.cli("demo", "--small", "--out", w / "demo", timeout=900), w / "demo", before,
+                         "not written by zslkit")
+
+
+@case("foreign", "report --out RUN/metrics.json and --out DATA/res101.mat")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    c.cli("train", "--data", d, "--out", w / "run", "--no-tune")
+    before_run = {"metrics.json": (w / "run" / "metrics.json").read_bytes()}
+    before_data = {"res101.mat": (d / "res101.mat").read_bytes()}
+    for target, where, before in ((w / "run" / "metrics.json", w / "run", before_run),
+                                  (d / "res101.mat", d, before_data)):
+        o = foreign_judge(c.cli("report", w / "run", "--out", target), where, before, ".html")
+        if o.status != "ok":
+            return o
+    return o
+
+
+@case("foreign", "temp clean-up of --out never reaches into a sub-folder another live process holds")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    p = c.cli("benchmark", "--data", d, "--seeds", "1", "--out", w / "grid")
+    if p.returncode != 0:
+        return expect_success(p)
+    cell = next((w / "grid" / "cells").iterdir())
+    hold = ("import sys, time\nsys.path.insert(0, sys.argv[2])\n"
+            "try:\n    from zslkit.utils.outputs import DirLock\n"
+            "except ImportError:\n    from zslkit.utils.lock import DirLock\n"  # the code before issue #20
+            "with DirLock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(cell), str(c.src)], stdout=subprocess.PIPE, text=True)
+    try:
+        holder.stdout.readline()
+        live = cell / ".metrics.json.tmp-abcd1234"  # the holder's file being written
+        live.write_text("being written")
+        p = c.cli("benchmark", "--data", d, "--seeds", "1", "--out", w / "grid")
+        if not live.exists():
+            return Outcome("foreign", "the other process's temporary file was deleted")
+        return Outcome("ok", f"exit {p.returncode}; the held cell's temporary file kept")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def attention_inputs(w: Path) -> tuple[Path, Path]:
+    """A tiny feature-map directory and an AttentionNet checkpoint in the authors' format."""
+    sys.path.insert(0, str(REPO))
+    import torch
+
+    from tests.models.test_attention_net import authors_state_dict
+    from tests.training.conftest import tiny_world
+    from zslkit.training.feature_maps import save_feature_maps
+
+    data = tiny_world()
+    maps = save_feature_maps(w / "maps", data)
+    sd = authors_state_dict(data.num_attributes, data.attribute_vectors.shape[1], data.map_shape[0], med=16, seed=2)
+    torch.save({"model": sd}, w / "ckpt.pth")
+    return maps, w / "ckpt.pth"
+
+
 # --------------------------------------------------------------------------- driver
 
 def main() -> None:
@@ -979,6 +1145,8 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix of the results files (e.g. 'before')")
     ap.add_argument("--quick", action="store_true", help="skip the slow kill-and-rerun demo cases")
     ap.add_argument("-k", default="", help="run only cases whose name contains this")
+    ap.add_argument("--cls", default="", help="run only the cases of this class (e.g. foreign); results saved with "
+                                               "the class in the file name")
     ap.add_argument("--scratch", default=None, help="work folder (default: a new temp dir, deleted afterwards)")
     args = ap.parse_args()
     root = Path(args.scratch or tempfile.mkdtemp(prefix="zslkit-adversarial-"))
@@ -987,7 +1155,8 @@ def main() -> None:
     t_all = time.time()
     results = []
     for cs in CASES:
-        if (args.quick and cs.slow) or (args.k and args.k.lower() not in cs.name.lower()):
+        if (args.quick and cs.slow) or (args.k and args.k.lower() not in cs.name.lower()) or \
+                (args.cls and cs.cls != args.cls):
             continue
         t0 = time.time()
         try:
@@ -1005,14 +1174,14 @@ def main() -> None:
     summary = {"src": str(ctx.src), "cases": len(results), "ending_badly": bad, "counts": counts,
                "wall_s": round(time.time() - t_all, 1), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
                "machine": platform.platform(), "python": platform.python_version()}
-    lines = [f"adversarial driver (issue #15), src {ctx.src}",
+    lines = [f"adversarial driver (issues #15, #20), src {ctx.src}",
              f"{len(results)} cases, {bad} ending badly: {counts}",
              f"wall {summary['wall_s']} s, load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}",
              ""]
     lines += [f"{r['status']:9s} {r['class']:9s} {r['case']}\n          {r['detail']}" for r in results]
     if not args.k:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = "adversarial" + (f"_{args.tag}" if args.tag else "")
+        stem = "adversarial" + (f"_{args.cls}" if args.cls else "") + (f"_{args.tag}" if args.tag else "")
         (RESULTS / f"{stem}.txt").write_text("\n".join(lines) + "\n")
         (RESULTS / f"{stem}.json").write_text(json.dumps({"summary": summary, "results": results}, indent=2) + "\n")
     print("\n".join(lines[:3]))

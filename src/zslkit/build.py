@@ -69,8 +69,7 @@ from zslkit.data.images import (
 from zslkit.data.xlsa17 import load_xlsa17, read_class_list, sha256_file
 from zslkit.embeddings.text_models import is_text_model
 from zslkit.errors import ConfigError, ZSLDataError
-from zslkit.utils.outputs import atomic_write_json
-from zslkit.utils.outputs import output_dir, owns, remove_output
+from zslkit.utils.outputs import atomic_write_json, copy_output, output_dir, owns, remove_output
 from zslkit.utils.threads import torch_threads
 
 log = logging.getLogger(__name__)
@@ -199,10 +198,13 @@ class BuildReport:
 
     def summary(self) -> str:
         b = self.provenance.get("backbone", {})
+        pre = self.provenance.get("features") or {}
+        what = (f"{pre.get('file')}: " + " + ".join(f"{x['name']} {x['dim']}" for x in pre.get("blocks", []))
+                if pre else f"{b.get('name')}, {b.get('image_size')} px")
         lines = [f"{'kept' if self.already_built else 'wrote'} xlsa17 dataset {self.out}"
                  + (" (already built from the same inputs and settings: nothing recomputed)"
                     if self.already_built else ""),
-                 (f"  {self.num_images} images x {self.feature_dim} dims ({b.get('name')}, {b.get('image_size')} px), "
+                 (f"  {self.num_images} images x {self.feature_dim} dims ({what}), "
                   f"{self.num_seen} seen + {self.num_unseen} unseen classes, "
                   + (f"{self.num_attributes} attributes" if self.num_attributes else "no attributes")
                   + (f", {self.word_vector_dim}-d class word vectors (word2vec_splits.mat)"
@@ -225,8 +227,12 @@ class BuildReport:
             lines += [f"    {s['path']}: {s['reason']}" for s in self.skipped[:10]]
             if len(self.skipped) > 10:
                 lines.append(f"    ... and {len(self.skipped) - 10} more")
-        lines.append("  note: these are not the published xlsa17 features; compare methods on this directory, "
-                     "not with papers")
+        if pre:
+            lines.append(f"  note: precomputed features ({pre.get('description')}); numbers on them compare with papers "
+                         "that used the same features and splits only")
+        else:
+            lines.append("  note: these are not the published xlsa17 features; compare methods on this directory, "
+                         "not with papers")
         return "\n".join(lines)
 
 
@@ -515,3 +521,271 @@ def _build(cfg: BuildConfig, on_batch, stack: contextlib.ExitStack) -> BuildRepo
                        val_folds=len(splits.folds), word_vector_dim=0 if words is None else int(words.shape[1]),
                        skipped=provenance["skipped_images"], resumed_from=resumed_from,
                        seconds=time.perf_counter() - t_start, provenance=provenance)
+
+
+# --------------------------------------------------------------------------- precomputed features
+
+FEATURES_FORMAT = "zslkit-xlsa17-features-v1"
+
+
+@dataclass
+class FeatureBuildConfig:
+    """Inputs and settings of :func:`build_from_features` (``zslkit data build --features``).
+
+    Inputs:
+        features: ``{block name: file}``, in column order; each file one N x D matrix (``.npy``,
+            ``.npz`` with one array, ``.mat``, ``.h5``/``.hdf5``, ``.csv``; any numeric dtype), one row
+            per image, the same images in the same order in every file
+            (:mod:`zslkit.data.feature_files`).
+        labels: one class per image: 1-based indices into the class list (``.npy`` or one integer a
+            line) or class names (one a line).
+        att_splits: an xlsa17 ``att_splits.mat`` whose class names, attributes and split indices
+            (1-based image indices into the same image order) are taken as they are, with the class
+            lists beside it (``trainvalclasses.txt``, ``trainclassesK.txt``, ...). Or, instead:
+        classes, unseen, attributes (long or wide CSV, or a bare matrix with ``attribute_names``):
+            as :class:`BuildConfig`; the splits are then made as ``data build`` makes them (seeded).
+        word_vectors, oov: class-name vectors written as ``word2vec_splits.mat`` (as :class:`BuildConfig`).
+        feature_name: the features file is ``<feature_name>.mat`` (never ``res101.mat``, which means
+            ResNet-101 features in the published layout); BUILD.json records what it holds.
+        description: what the features are (recorded in BUILD.json, shown by ``data inspect``).
+    """
+
+    features: dict[str, str]
+    labels: str
+    out: str
+    att_splits: str | None = None
+    classes: str | None = None
+    unseen: str | None = None
+    attributes: str | None = None
+    attribute_names: str | None = None
+    word_vectors: str | None = None
+    oov: str = "error"
+    feature_name: str = "features"
+    description: str = "precomputed features"
+    seed: int = 0
+    test_seen_fraction: float = 0.2
+    val_folds: int = 3
+    overwrite: bool = False
+    progress: bool = True
+
+    def validate(self) -> "FeatureBuildConfig":
+        import re
+
+        if not self.features:
+            raise ConfigError("--features NAME=FILE is required (repeatable: one per feature block)")
+        bad = [n for n in self.features if not re.fullmatch(r"[A-Za-z0-9_.+-]+", str(n))]
+        if bad:
+            raise ConfigError(f"feature block name {bad[0]!r}: use letters, digits and _ . + - only")
+        if self.att_splits is None:
+            missing = [o for o, v in (("--classes", self.classes), ("--unseen", self.unseen)) if v is None]
+            if missing:
+                raise ConfigError(f"--features needs --att-splits FILE (classes, attributes and splits taken from "
+                                  f"it) or {' and '.join(missing)} (with --attributes and/or --word-vectors)")
+            if self.attributes is None and self.word_vectors is None:
+                raise ConfigError("class semantics are required: --attributes and/or --word-vectors (or --att-splits)")
+        elif any(v is not None for v in (self.classes, self.unseen, self.attributes)):
+            raise ConfigError("--att-splits gives the classes, attributes and splits: leave out --classes, --unseen "
+                              "and --attributes")
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.feature_name) or self.feature_name.lower() == "res101":
+            raise ConfigError(f"--feature-name {self.feature_name!r}: a plain file stem other than 'res101' "
+                              "(res101.mat means ResNet-101 features in the published layout)")
+        if self.oov not in ("error", "skip"):
+            raise ConfigError(f"oov must be 'error' or 'skip', got {self.oov!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
+            raise ConfigError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if not 0.0 <= self.test_seen_fraction < 1.0:
+            raise ConfigError(f"test_seen_fraction must be in [0, 1), got {self.test_seen_fraction}")
+        if self.val_folds < 0 or self.val_folds == 1:
+            raise ConfigError(f"val_folds must be 0 (none) or >= 2, got {self.val_folds}")
+        return self
+
+
+def _feature_fingerprint(cfg: FeatureBuildConfig) -> str:
+    import hashlib
+    import json
+
+    record: dict[str, Any] = {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress", "overwrite")}
+    record["features"] = {n: sha256_file(p) for n, p in cfg.features.items()}
+    for k in ("labels", "att_splits", "classes", "unseen", "attributes", "attribute_names", "word_vectors"):
+        path = getattr(cfg, k)
+        record[k] = None if path is None else sha256_file(path) if Path(path).is_file() else _source_id(str(path))
+    if cfg.att_splits is not None:
+        record["class_lists"] = {f.name: sha256_file(f) for f in _class_lists_beside(cfg.att_splits)}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def _class_lists_beside(att_splits: str) -> list[Path]:
+    """The xlsa17 class lists in the folder of ``att_splits`` (``allclasses.txt``, ``trainvalclasses.txt``,
+    ``testclasses.txt``, ``trainclassesK.txt`` / ``valclassesK.txt``)."""
+    import re
+
+    root = Path(att_splits).parent
+    pattern = re.compile(r"^(all|trainval|test)classes\.txt$|^(train|val)classes\d+\.txt$")
+    return sorted(p for p in root.iterdir() if pattern.match(p.name) and p.is_file())
+
+
+def build_from_features(config: FeatureBuildConfig) -> BuildReport:
+    """Build an xlsa17 dataset directory from precomputed image features (``zslkit data build --features``).
+
+    Every input is checked before anything is written: the same number of rows in every block and in
+    the labels, labels inside the class list, finite values, no empty block, every class with an image,
+    and with ``att_splits`` that its split indices fit the images and keep seen and unseen classes
+    apart. The directory then holds ``<feature_name>.mat`` (``features`` D x N single, ``labels``,
+    ``feature_blocks`` / ``feature_block_dims``), ``att_splits.mat`` and the class lists (copied from
+    ``att_splits``' folder, or made and written as ``data build`` does), ``word2vec_splits.mat`` with
+    word vectors, and ``BUILD.json`` (last: the record of what the features are, block by block, with
+    checksums). :func:`zslkit.data.xlsa17.load_xlsa17` reads it like any xlsa17 directory.
+
+    Raises:
+        ZSLDataError: bad inputs, each message naming the file and the problem.
+        ForeignFileError: ``out`` holds files zslkit did not write.
+    """
+    from zslkit import __version__
+    from zslkit.data.feature_files import read_feature_blocks, read_labels, stack_blocks
+    from zslkit.data.xlsa17 import check_split_indices, read_att_splits, write_att_splits, write_res101
+
+    cfg = config.validate()
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    # 1. classes, labels, features, semantics, splits: all checked before anything is written
+    a = None
+    if cfg.att_splits is not None:
+        a = read_att_splits(cfg.att_splits)
+        if a.class_names is None:
+            raise ZSLDataError(f"{cfg.att_splits}: has no allclasses_names; the labels need class names")
+        class_names = a.class_names
+    else:
+        class_names = read_class_list(cfg.classes)  # type: ignore[arg-type]
+    labels = read_labels(cfg.labels, class_names)
+    blocks = read_feature_blocks(cfg.features, num_images=labels.size)
+    timings["read"] = time.perf_counter() - t_start
+    counts = np.bincount(labels, minlength=len(class_names))
+    empty = [class_names[i] for i in np.flatnonzero(counts == 0)]
+    if empty:
+        raise ZSLDataError(f"{cfg.labels}: {len(empty)} class(es) have no image: {empty[:10]}")
+    table = None
+    if a is not None:
+        locs = check_split_indices(a.locs, labels.size, name=lambda k: f"{cfg.att_splits}:{k}_loc")
+        seen = np.unique(labels[locs["trainval"]])
+        unseen_ids = np.unique(labels[locs["test_unseen"]])
+        both = np.intersect1d(seen, unseen_ids)
+        if both.size:
+            raise ZSLDataError(f"{cfg.att_splits}: with the labels of {cfg.labels}, trainval_loc and test_unseen_loc "
+                               f"share classes {[class_names[i] for i in both[:5]]}: the features are not in the "
+                               "image order of this att_splits.mat")
+        stray = np.setdiff1d(np.unique(labels[locs["test_seen"]]), seen)
+        if stray.size:
+            raise ZSLDataError(f"{cfg.att_splits}: test_seen_loc holds images of classes without trainval images "
+                               f"({[class_names[i] for i in stray[:5]]}): not the image order of this file")
+        split_sizes = {k: int(v.size) for k, v in locs.items()}
+        folds = len([f for f in _class_lists_beside(cfg.att_splits) if f.name.startswith("valclasses")])
+    else:
+        unseen_names = read_class_list(cfg.unseen)  # type: ignore[arg-type]
+        unknown = [u for u in unseen_names if u not in set(class_names)]
+        if unknown:
+            raise ZSLDataError(f"{cfg.unseen}: unseen class(es) {unknown[:10]} are not in the class list {cfg.classes}")
+        cid = {n: i for i, n in enumerate(class_names)}
+        unseen_ids = np.array(sorted(cid[n] for n in unseen_names), dtype=np.int64)
+        if unseen_ids.size == len(class_names):
+            raise ZSLDataError(f"{cfg.unseen}: every class of {cfg.classes} is unseen; need at least one seen class")
+        check_val_folds(cfg.val_folds, len(class_names) - unseen_ids.size)
+        if cfg.attributes is not None:
+            attr_names = read_class_list(cfg.attribute_names) if cfg.attribute_names else None
+            table = read_attribute_csv(cfg.attributes, class_names, class_list_name=f"the class list {cfg.classes}",
+                                       attribute_names=attr_names)
+        splits = make_xlsa17_splits(labels, unseen_ids, len(class_names), seed=cfg.seed,
+                                    test_seen_fraction=cfg.test_seen_fraction, val_folds=cfg.val_folds)
+        seen = splits.seen
+        split_sizes = {k: int(v.size) for k, v in splits.locs.items()}
+        folds = len(splits.folds)
+    words, word_info = (None, None) if cfg.word_vectors is None else _class_word_vectors(cfg, class_names)
+    fingerprint = _feature_fingerprint(cfg)
+    feature_file = f"{cfg.feature_name}.mat"
+    with output_dir(cfg.out, "dataset", overwrite=cfg.overwrite) as od:
+        out = Path(cfg.out)
+        if od.owns(BUILD_FILE):
+            done = _finished_feature_build(out, fingerprint)
+            if done is not None:
+                log.info("%s already holds this build (same inputs and settings): nothing recomputed", out)
+                done.seconds = time.perf_counter() - t_start
+                return done
+            raise ZSLDataError(f"{out}: already holds a dataset built from other inputs or settings ({BUILD_FILE}); "
+                               "pass overwrite=True (--overwrite) to rebuild it (the same command again keeps it)")
+        od.expect(BUILD_FILE, feature_file, "att_splits.mat")
+        # 2. files (the features last but BUILD.json, which marks the build finished)
+        t0 = time.perf_counter()
+        dims = [(b.name, b.dim) for b in blocks]
+        block_info = [{"name": b.name, "dim": b.dim, "file": str(b.path.resolve()), "sha256": sha256_file(b.path),
+                       "stored_dtype": b.dtype} for b in blocks]
+        features = stack_blocks(blocks)
+        del blocks
+        version = "v7.3" if features.nbytes > _V5_LIMIT else "v5"
+        if a is not None:
+            copy_output(cfg.att_splits, out / "att_splits.mat")  # type: ignore[arg-type]
+            for f in _class_lists_beside(cfg.att_splits):  # type: ignore[arg-type]
+                copy_output(f, out / f.name)
+            if words is not None:
+                write_att_splits(out / "word2vec_splits.mat", words, a.locs, class_names=class_names, version="v5")
+            write_res101(out / feature_file, features, labels, version=version, blocks=dims)
+        else:
+            write_xlsa17_dataset(out, features, labels, None, class_names, table, splits, version=version,
+                                 word_vectors=words, features_file=feature_file, blocks=dims)
+        timings["write"] = time.perf_counter() - t0
+        n, d = features.shape
+        del features
+        provenance: dict[str, Any] = {
+            "format": FEATURES_FORMAT,
+            "fingerprint": fingerprint,
+            "zslkit_version": __version__,
+            "features": {"file": feature_file, "kind": "precomputed", "description": cfg.description,
+                         "dim": int(d), "blocks": block_info},
+            "comparability": (f"Precomputed features ({cfg.description}) brought by the user; numbers measured on "
+                              "this directory are comparable with papers that used these same features and splits, "
+                              "not with results on other features (e.g. the xlsa17 ResNet-101 res101.mat)."),
+            "inputs": {"labels": str(Path(cfg.labels).resolve()), "labels_sha256": sha256_file(cfg.labels),
+                       "att_splits": None if a is None else str(Path(cfg.att_splits).resolve()),  # type: ignore
+                       "classes": None if cfg.classes is None else str(Path(cfg.classes).resolve()),
+                       "unseen": None if cfg.unseen is None else str(Path(cfg.unseen).resolve()),
+                       "attributes": None if cfg.attributes is None else str(Path(cfg.attributes).resolve()),
+                       "word_vectors": cfg.word_vectors},
+            "semantics": ((["att", "original_att"] if (a is not None and a.att is not None) or table is not None
+                           else []) + (["word2vec"] if words is not None else [])),
+            "word_vectors": word_info,
+            "splits": "from att_splits.mat" if a is not None else "made by zslkit (seeded)",
+            "settings": {k: getattr(cfg, k) for k in ("seed", "test_seen_fraction", "val_folds")},
+            "counts": {"images": int(n), "classes": len(class_names), "seen": int(seen.size),
+                       "unseen": int(unseen_ids.size), "splits": split_sizes,
+                       "attributes": 0 if table is None and (a is None or a.att is None) else
+                       int((table.values if table is not None else a.att).shape[1]),  # type: ignore[union-attr]
+                       "images_per_class": {class_names[i]: int(counts[i]) for i in range(len(class_names))}},
+            "timings_s": timings,
+        }
+        atomic_write_json(out / BUILD_FILE, provenance)
+        for sem in provenance["semantics"][:1]:
+            load_xlsa17(out, semantic=sem)  # the directory must read back (raises on any inconsistency)
+        return _feature_report(out, provenance, time.perf_counter() - t_start)
+
+
+def _feature_report(out: Path, prov: dict[str, Any], seconds: float, already: bool = False) -> BuildReport:
+    counts = prov.get("counts", {})
+    return BuildReport(out=out, num_images=int(counts.get("images", 0)),
+                       feature_dim=int(prov.get("features", {}).get("dim", 0)),
+                       num_seen=int(counts.get("seen", 0)), num_unseen=int(counts.get("unseen", 0)),
+                       num_attributes=int(counts.get("attributes", 0)), splits=dict(counts.get("splits", {})),
+                       val_folds=int(prov.get("settings", {}).get("val_folds", 0)),
+                       word_vector_dim=int((prov.get("word_vectors") or {}).get("dim", 0)),
+                       provenance=prov, already_built=already, seconds=seconds)
+
+
+def _finished_feature_build(out: Path, fingerprint: str) -> BuildReport | None:
+    import json
+
+    try:
+        prov = json.loads((out / BUILD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(prov, dict) or prov.get("fingerprint") != fingerprint:
+        return None
+    for sem in prov.get("semantics", [])[:1]:
+        load_xlsa17(out, semantic=sem)
+    return _feature_report(out, prov, 0.0, already=True)

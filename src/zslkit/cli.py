@@ -201,20 +201,38 @@ def data_convert_w2v(src: Path, dst: Path, overwrite: bool) -> None:
 
 
 @data.command("build")
-@click.option("--images", required=True, type=click.Path(path_type=Path),
-              help="Image folder, one sub-folder of images per class.")
-@click.option("--classes", required=True, type=click.Path(path_type=Path), help="All class names, one per line.")
-@click.option("--unseen", required=True, type=click.Path(path_type=Path), help="Unseen class names, one per line.")
+@click.option("--images", type=click.Path(path_type=Path),
+              help="Image folder, one sub-folder of images per class (features extracted with --backbone).")
+@click.option("--features", "feature_files", multiple=True, metavar="NAME=FILE",
+              help="Precomputed features instead of --images, one block per option: an N x D matrix (.npy, .npz with "
+                   "one array, .mat, .h5/.hdf5, .csv; any numeric dtype), one row per image. Repeatable; blocks are "
+                   "kept apart by name.")
+@click.option("--labels", type=click.Path(path_type=Path),
+              help="With --features: the class of each image, 1-based indices into the class list (.npy or one per "
+                   "line) or class names (one per line).")
+@click.option("--att-splits", type=click.Path(path_type=Path),
+              help="With --features: an xlsa17 att_splits.mat giving class names, attributes and the split indices "
+                   "(its class lists beside it are copied); instead of --classes/--unseen/--attributes.")
+@click.option("--feature-name", default="features", show_default=True,
+              help="With --features: the features file is NAME.mat (say what they are, e.g. lampert_bow).")
+@click.option("--description", default="precomputed features", show_default=True,
+              help="With --features: what the features are (recorded in BUILD.json).")
+@click.option("--classes", type=click.Path(path_type=Path), help="All class names, one per line.")
+@click.option("--unseen", type=click.Path(path_type=Path), help="Unseen class names, one per line.")
 @click.option("--attributes", type=click.Path(path_type=Path),
-              help="Attribute table, long format: rows class,attribute,value (header optional) -> att_splits.mat "
-                   "'att'. Optional with --word-vectors.")
+              help="Attribute table -> att_splits.mat 'att': long format (rows class,attribute,value), wide (header "
+                   "class,<attr>,...), or a bare numeric matrix with one row per class (.txt/.csv/.npy; names from "
+                   "--attribute-names). Optional with --word-vectors.")
+@click.option("--attribute-names", type=click.Path(path_type=Path),
+              help="Column names of a bare --attributes matrix, one per line.")
 @click.option("--word-vectors", type=click.Path(path_type=Path),
               help="word2vec (.bin/.txt) or GloVe file, or 'wordllama' (offline text model, the text extra): "
                    "class-name vectors -> word2vec_splits.mat (--semantic word2vec). Without --attributes the "
                    "dataset has no 'att'.")
 @click.option("--oov", default="error", show_default=True, type=click.Choice(["error", "skip"]),
               help="A class-name word missing from --word-vectors: fail naming it, or average the words found.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output directory: new, empty, or one zslkit wrote.")
 @click.option("--backbone", default="resnet101", show_default=True,
               type=click.Choice(["resnet101", "resnet50", "resnet34", "resnet18", "tiny"]))
 @click.option("--weights", type=click.Path(path_type=Path),
@@ -232,24 +250,61 @@ def data_convert_w2v(src: Path, dst: Path, overwrite: bool) -> None:
 @click.option("--keep-cache", is_flag=True, help="Keep OUT/.feature-cache after a successful build.")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda")
 @click.option("--threads", default=None, type=int, help="Torch threads during the build.")
-@click.option("--overwrite", is_flag=True, help="Replace a finished build in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished build in --out (only the files zslkit wrote).")
 @click.pass_context
-def data_build(ctx: click.Context, images, classes, unseen, attributes, word_vectors, oov, out, backbone, weights,
-               image_size, batch_size, seed, test_seen_fraction, val_folds, skip_bad, cache_dir, keep_cache, device,
-               threads, overwrite) -> None:
-    """Build an xlsa17 dataset directory (res101.mat, att_splits.mat, word2vec_splits.mat, class lists) from your
-    own images. Needs --attributes, --word-vectors or both."""
-    from zslkit.build import BuildConfig, build_xlsa17
+def data_build(ctx: click.Context, images, feature_files, labels, att_splits, feature_name, description, classes,
+               unseen, attributes, attribute_names, word_vectors, oov, out, backbone, weights, image_size, batch_size,
+               seed, test_seen_fraction, val_folds, skip_bad, cache_dir, keep_cache, device, threads,
+               overwrite) -> None:
+    """Build an xlsa17 dataset directory (features, att_splits.mat, word2vec_splits.mat, class lists) from your
+    own images (--images, through a backbone) or your own precomputed features (--features NAME=FILE ...
+    --labels FILE). Class semantics: --attributes and/or --word-vectors, or --att-splits with --features."""
+    from zslkit.errors import ConfigError
 
     def opt(p):
         return None if p is None else str(p)
 
+    progress = not ctx.find_root().params.get("quiet", False)
+    if (images is None) == (not feature_files):
+        raise ConfigError("data build needs --images DIR (features extracted by a backbone) or --features NAME=FILE "
+                          "(precomputed features), not both")
+    if feature_files:
+        from zslkit.build import FeatureBuildConfig, build_from_features
+
+        blocks: dict[str, str] = {}
+        for item in feature_files:
+            name, sep, path = item.partition("=")
+            if not sep or not name.strip() or not path.strip():
+                raise ConfigError(f"--features expects NAME=FILE (e.g. sift=sift.npz), got {item!r}")
+            if name.strip() in blocks:
+                raise ConfigError(f"--features names block {name.strip()!r} twice")
+            blocks[name.strip()] = path.strip()
+        if labels is None:
+            raise ConfigError("--features needs --labels FILE (the class of each image)")
+        fcfg = FeatureBuildConfig(features=blocks, labels=str(labels), out=str(out), att_splits=opt(att_splits),
+                                  classes=opt(classes), unseen=opt(unseen), attributes=opt(attributes),
+                                  attribute_names=opt(attribute_names), word_vectors=opt(word_vectors), oov=oov,
+                                  feature_name=feature_name, description=description, seed=seed,
+                                  test_seen_fraction=test_seen_fraction, val_folds=val_folds, overwrite=overwrite,
+                                  progress=progress)
+        click.echo(build_from_features(fcfg).summary())
+        return
+    given = [o for o, v in (("--labels", labels), ("--att-splits", att_splits), ("--attribute-names", attribute_names))
+             if v is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: for --features builds; an --images build takes --classes, --unseen and "
+                          "--attributes")
+    missing = [o for o, v in (("--classes", classes), ("--unseen", unseen)) if v is None]
+    if missing:
+        raise ConfigError(f"--images builds need {' and '.join(missing)}")
+    from zslkit.build import BuildConfig, build_xlsa17
+
     cfg = BuildConfig(images=str(images), classes=str(classes), unseen=str(unseen), attributes=opt(attributes),
-                      word_vectors=opt(word_vectors), oov=oov, out=str(out), backbone=backbone, weights=opt(weights), image_size=image_size,
-                      batch_size=batch_size, device=device, threads=threads, skip_bad=skip_bad,
+                      word_vectors=opt(word_vectors), oov=oov, out=str(out), backbone=backbone, weights=opt(weights),
+                      image_size=image_size, batch_size=batch_size, device=device, threads=threads, skip_bad=skip_bad,
                       cache_dir=opt(cache_dir), keep_cache=keep_cache, seed=seed,
                       test_seen_fraction=test_seen_fraction, val_folds=val_folds, overwrite=overwrite,
-                      progress=not ctx.find_root().params.get("quiet", False))
+                      progress=progress)
     report = build_xlsa17(cfg)
     click.echo(report.summary())
 

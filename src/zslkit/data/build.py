@@ -155,15 +155,20 @@ def _wide_cells(p: Path, rows: list, delim: str) -> list[tuple[int, str, str, st
 
 
 def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
-                       class_list_name: str = "the class list") -> AttributeTable:
+                       class_list_name: str = "the class list", attribute_names: Sequence[str] | None = None
+                       ) -> AttributeTable:
     """Read an attribute table (module docstring) for ``class_names``: long format (``class,attribute,value``,
-    one value a row, optional header), or wide (a header ``class,<attribute>,...`` and one row per class, as
-    the synthetic world's ``attributes.csv``).
+    one value a row, optional header), wide (a header ``class,<attribute>,...`` and one row per class, as
+    the synthetic world's ``attributes.csv``), or a bare numeric matrix (one row per class in the order of
+    ``class_names``, values separated by commas, tabs or spaces, as the Animals with Attributes release's
+    ``predicate-matrix-continuous.txt``; a ``.npy`` matrix too) whose columns are named by
+    ``attribute_names`` (default ``a1``, ``a2``, ...).
 
     Args:
         path: the CSV/TSV file.
         class_names: all classes, in the order of the rows of the result.
         class_list_name: how to call the class list in messages (e.g. its path).
+        attribute_names: names of the columns of a bare matrix.
 
     Raises:
         ZSLDataError: unreadable file, a row without 3 fields, a value that is not a finite
@@ -171,6 +176,11 @@ def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
             twice, a class not in ``class_names``, a class without values, a missing pair.
     """
     p = Path(path)
+    if p.suffix.lower() == ".npy":
+        from zslkit.data.semantic_files import read_npy
+
+        return _matrix_table(p, np.asarray(read_npy(p), dtype=np.float64), class_names, class_list_name,
+                             attribute_names)
     try:
         text = p.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -182,6 +192,18 @@ def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
     lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise ZSLDataError(f"{p}: attribute table is empty (expected rows 'class,attribute,value')")
+    if _is_number_row(lines[0][1]):
+        rows_num = []
+        for lineno, ln in lines:
+            fields = [f for f in re.split(r"[\s,;]+", ln.strip()) if f]
+            try:
+                rows_num.append([float(f) for f in fields])
+            except ValueError:
+                raise ZSLDataError(f"{p}:{lineno}: a numeric attribute matrix (one row per class) has a value that "
+                                   f"is not a number: {fields[:6]}") from None
+            if len(rows_num[-1]) != len(rows_num[0]):
+                raise ZSLDataError(f"{p}:{lineno}: {len(rows_num[-1])} values, the first row has {len(rows_num[0])}")
+        return _matrix_table(p, np.asarray(rows_num), class_names, class_list_name, attribute_names)
     delim = _sniff_delimiter(lines[0][1])
     rows = []
     for lineno, ln in lines:
@@ -233,6 +255,30 @@ def read_attribute_csv(path: str | os.PathLike, class_names: Sequence[str],
         raise ZSLDataError(f"{p}: {len(holes)} (class, attribute) value(s) missing, e.g. {', '.join(some)}; "
                            "every class needs a value for every attribute")
     return AttributeTable(values=values, class_names=list(class_names), attribute_names=list(attr_index))
+
+
+def _is_number_row(line: str) -> bool:
+    fields = [f for f in re.split(r"[\s,;]+", line.strip()) if f]
+    try:
+        [float(f) for f in fields]
+    except ValueError:
+        return False
+    return bool(fields)
+
+
+def _matrix_table(p: Path, values: np.ndarray, class_names: Sequence[str], class_list_name: str,
+                  attribute_names: Sequence[str] | None) -> AttributeTable:
+    """An :class:`AttributeTable` from a bare C x K matrix in the order of ``class_names``."""
+    if values.ndim != 2 or values.shape[0] != len(class_names):
+        raise ZSLDataError(f"{p}: a bare attribute matrix needs one row per class of {class_list_name} "
+                           f"({len(class_names)}), got shape {values.shape}")
+    if not np.all(np.isfinite(values)):
+        r, k = np.argwhere(~np.isfinite(values))[0]
+        raise ZSLDataError(f"{p}: value of class {class_names[r]!r}, attribute {k + 1} is not finite")
+    names = list(attribute_names) if attribute_names is not None else [f"a{k + 1}" for k in range(values.shape[1])]
+    if len(names) != values.shape[1]:
+        raise ZSLDataError(f"{p}: {values.shape[1]} attribute columns but {len(names)} attribute names")
+    return AttributeTable(values=values.astype(np.float64), class_names=list(class_names), attribute_names=names)
 
 
 # --------------------------------------------------------------------------- splits
@@ -325,7 +371,8 @@ def check_val_folds(val_folds: int, num_seen: int) -> None:
 
 def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: np.ndarray,
                          image_files: Sequence[str] | None, class_names: Sequence[str], table: AttributeTable | None,
-                         splits: Xlsa17Splits, version: str = "v5", word_vectors: np.ndarray | None = None
+                         splits: Xlsa17Splits, version: str = "v5", word_vectors: np.ndarray | None = None,
+                         features_file: str = "res101.mat", blocks: Sequence[tuple[str, int]] | None = None
                          ) -> list[Path]:
     """Write a dataset directory in the published xlsa17 layout (all files atomically).
 
@@ -348,16 +395,18 @@ def write_xlsa17_dataset(out: str | os.PathLike, features: np.ndarray, labels: n
             ``word_vectors`` are required).
         word_vectors: (C, D_w) class word vectors in the order of ``class_names``, or ``None``.
         version: ``"v5"`` or ``"v7.3"`` (needed when the features exceed 2 GB).
+        features_file, blocks: the features' file name (``res101.mat`` for backbone features; precomputed
+            features keep their own name) and its named column blocks (:func:`write_res101`).
     """
     from zslkit.utils.outputs import output_dir
 
     with output_dir(out, "dataset"):
         return _write_xlsa17_dataset(Path(out), features, labels, image_files, class_names, table, splits, version,
-                                     word_vectors)
+                                     word_vectors, features_file, blocks)
 
 
 def _write_xlsa17_dataset(out: Path, features, labels, image_files, class_names, table, splits, version,
-                          word_vectors) -> list[Path]:
+                          word_vectors, features_file, blocks) -> list[Path]:
     from zslkit.utils.outputs import remove_output
 
     names = list(class_names)
@@ -392,5 +441,6 @@ def _write_xlsa17_dataset(out: Path, features, labels, image_files, class_names,
         remove_output(out / ATTRIBUTE_NAMES_FILE)
     if word_vectors is None:
         remove_output(out / WORD2VEC_FILE)
-    written.append(write_res101(out / "res101.mat", features, labels, image_files=image_files, version=version))
+    written.append(write_res101(out / features_file, features, labels, image_files=image_files, version=version,
+                                blocks=blocks))
     return written

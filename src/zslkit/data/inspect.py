@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from zslkit.data.matfile import is_mat73, load_mat
-from zslkit.data.xlsa17 import available_semantics, load_xlsa17
+from zslkit.data.xlsa17 import available_semantics, features_file, load_xlsa17
 from zslkit.errors import ZSLDataError
 
 
@@ -32,13 +32,16 @@ def inspect_path(path: str | os.PathLike) -> dict[str, Any]:
     """Summarise a dataset directory (via :func:`load_xlsa17`) or a single .mat/.npy/.csv file."""
     p = Path(path)
     if p.is_dir():
-        if not (p / "res101.mat").is_file():
-            files = sorted(x.name for x in p.iterdir())
-            raise ZSLDataError(f"{p}: not an xlsa17 dataset directory (no res101.mat); contains {files[:20]}")
+        try:
+            feats = features_file(p)
+        except ZSLDataError:
+            files = sorted(x.name for x in p.iterdir() if not x.name.startswith(".zslkit"))
+            raise ZSLDataError(f"{p}: not an xlsa17 dataset directory (no res101.mat, nor a features file named in "
+                               f"BUILD.json); contains {files[:20]}") from None
         sems = available_semantics(p) if (p / "att_splits.mat").is_file() else []
         # an attribute-free dataset (no 'att' in att_splits.mat) is summarised with its first other semantic
         data = load_xlsa17(p, semantic=sems[0] if sems and "att" not in sems else "att")
-        out = {"kind": "xlsa17 dataset directory", "path": str(p), **data.summary()}
+        out = {"kind": "xlsa17 dataset directory", "path": str(p), "features_file": feats, **data.summary()}
         extra = [f for f in ("word2vec_splits.mat", "sent_splits.mat", "VGSE_SMO.mat") if (p / f).is_file()]
         out["other_semantic_files"] = extra
         if "att" not in sems:

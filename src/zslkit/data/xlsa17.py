@@ -53,6 +53,8 @@ class Res101:
     image_files: list[str] | None
     surrogate: bool = False
     notes: list[str] = field(default_factory=list)
+    #: named column blocks ``[(name, width), ...]`` of files written by ``zslkit data build --features``
+    blocks: list[tuple[str, int]] | None = None
 
 
 @dataclass
@@ -134,7 +136,7 @@ def read_res101(path: str | os.PathLike, layout: str = "auto") -> Res101:
             warning (logged and recorded in ``notes``), a square matrix must be given explicitly.
     """
     p = Path(path)
-    m = load_mat(p, ["features", "labels", "image_files", SURROGATE_FIELD])
+    m = load_mat(p, ["features", "labels", "image_files", SURROGATE_FIELD, *BLOCK_FIELDS])
     for k in ("features", "labels"):
         if k not in m:
             raise ZSLDataError(f"{p}: field {k!r} is missing (a res101.mat needs 'features' D x N and 'labels' N x 1)")
@@ -170,7 +172,26 @@ def read_res101(path: str | os.PathLike, layout: str = "auto") -> Res101:
         files = mat_strings(m["image_files"], f"{p}:image_files")
         if len(files) != n:
             raise ZSLDataError(f"{p}:image_files has {len(files)} entries, expected {n} (one per label)")
-    return Res101(features=feats, labels=labels, image_files=files, surrogate=_flag(m), notes=notes)
+    return Res101(features=feats, labels=labels, image_files=files, surrogate=_flag(m), notes=notes,
+                  blocks=_read_blocks(m, feats.shape[1], p))
+
+
+#: fields of a features file naming its column blocks: names (cell array) and widths (1 x B)
+BLOCK_FIELDS = ("feature_blocks", "feature_block_dims")
+
+
+def _read_blocks(m: dict[str, Any], dim: int, p: Path) -> list[tuple[str, int]] | None:
+    if not any(k in m for k in BLOCK_FIELDS):
+        return None
+    if not all(k in m for k in BLOCK_FIELDS):
+        raise ZSLDataError(f"{p}: has one of {BLOCK_FIELDS} without the other")
+    names = mat_strings(m["feature_blocks"], f"{p}:feature_blocks")
+    dims = np.asarray(m["feature_block_dims"]).ravel()
+    if not np.issubdtype(dims.dtype, np.number) or dims.size != len(names) or np.any(dims < 1) or \
+            np.any(dims != np.round(dims)) or int(dims.sum()) != dim:
+        raise ZSLDataError(f"{p}:feature_block_dims {dims.tolist()} must be {len(names)} positive integer widths "
+                           f"summing to the feature dimension {dim}")
+    return [(n, int(d)) for n, d in zip(names, dims)]
 
 
 def label_dtype(max_label: int) -> np.dtype:
@@ -189,8 +210,13 @@ def label_dtype(max_label: int) -> np.dtype:
 
 
 def write_res101(path: str | os.PathLike, features: np.ndarray, labels: np.ndarray,
-                 image_files: Sequence[str] | None = None, surrogate: bool = False, version: str = "v5") -> Path:
+                 image_files: Sequence[str] | None = None, surrogate: bool = False, version: str = "v5",
+                 blocks: Sequence[tuple[str, int]] | None = None) -> Path:
     """Write features (N x D) and 0-based labels in the published layout (D x N, 1-based).
+
+    ``blocks`` (``[(name, width), ...]``, widths summing to D) names the column blocks of features
+    brought from several files (``feature_blocks``, ``feature_block_dims``; not part of the published
+    format, ignored by readers that do not know them).
 
     Features are stored as single precision (MATLAB ``single``); files above 2 GB need
     ``version="v7.3"``. Labels are stored as the smallest unsigned integer type that holds them
@@ -214,6 +240,12 @@ def write_res101(path: str | os.PathLike, features: np.ndarray, labels: np.ndarr
         out["image_files"] = list(image_files)
     if surrogate:
         out[SURROGATE_FIELD] = np.array([[1]], dtype=np.uint8)
+    if blocks is not None:
+        if sum(int(d) for _, d in blocks) != features.shape[1]:
+            raise ZSLDataError(f"write_res101: block widths {[d for _, d in blocks]} do not sum to the feature "
+                               f"dimension {features.shape[1]}")
+        out["feature_blocks"] = [str(n) for n, _ in blocks]
+        out["feature_block_dims"] = np.array([[int(d) for _, d in blocks]], dtype=np.float64)
     return save_mat(path, out, version=version)
 
 
@@ -294,7 +326,9 @@ def write_att_splits(path: str | os.PathLike, att: np.ndarray | None, locs: dict
 
 
 def read_class_list(path: str | os.PathLike) -> list[str]:
-    """One class name per line (blank lines ignored, surrounding whitespace stripped)."""
+    """One class name per line (blank lines ignored, surrounding whitespace stripped). Lines numbered
+    ``1 name``, ``2 name``, ... in order (the Animals with Attributes release's ``classes.txt`` and
+    ``predicates.txt``) give the names without their numbers."""
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -306,6 +340,9 @@ def read_class_list(path: str | os.PathLike) -> list[str]:
     names = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not names:
         raise ZSLDataError(f"{p}: class list is empty")
+    numbered = [ln.split(None, 1) for ln in names]
+    if all(len(f) == 2 and f[0] == str(i) for i, f in enumerate(numbered, start=1)):
+        names = [f[1].strip() for f in numbered]
     if len(set(names)) != len(names):
         dup = sorted({x for x in names if names.count(x) > 1})
         raise ZSLDataError(f"{p}: duplicate class names {dup[:10]}")
@@ -417,7 +454,29 @@ def read_class_semantic(root: str | os.PathLike, semantic: str, num_classes: int
     return sem, name, notes
 
 
-def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "res101.mat",
+def features_file(root: str | os.PathLike) -> str:
+    """The name of the features file of dataset directory ``root``: ``res101.mat`` when present (the
+    published layout), else the file its ``BUILD.json`` names (``zslkit data build --features`` stores
+    precomputed features under their own name, e.g. ``features.mat``)."""
+    root = Path(root)
+    if (root / "res101.mat").is_file():
+        return "res101.mat"
+    build = root / "BUILD.json"
+    if build.is_file():
+        import json
+
+        try:
+            name = (json.loads(build.read_text(encoding="utf-8")).get("features") or {}).get("file")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ZSLDataError(f"{build}: unreadable ({exc})") from exc
+        if isinstance(name, str) and name and Path(name).name == name and (root / name).is_file():
+            return name
+    mats = sorted(p.name for p in root.glob("*.mat"))
+    raise ZSLDataError(f"{root}: no res101.mat (image features), and no features file named by a BUILD.json; "
+                       f"found {mats[:10]}")
+
+
+def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str | None = None,
                 splits: str = "att_splits.mat", layout: str = "auto") -> ZSLData:
     """Load an xlsa17 dataset directory into a :class:`ZSLData`.
 
@@ -429,12 +488,15 @@ def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "r
             dataset without attributes (``att_splits.mat`` without ``att``) takes its class
             count from ``allclasses_names`` and loads any semantic but ``att``/``original_att``
             (those raise a :class:`ZSLDataError` listing what it has).
-        res101, splits: file names inside ``root``.
+        res101, splits: file names inside ``root``; ``res101`` None: :func:`features_file` (``res101.mat``,
+            or the precomputed features a ``BUILD.json`` names).
         layout: feature layout of ``res101`` (see :func:`read_res101`).
     """
     root = Path(root)
     if not root.is_dir():
-        raise ZSLDataError(f"{root}: dataset directory not found")
+        what = "is a file, expected a dataset directory" if root.is_file() else "dataset directory not found"
+        raise ZSLDataError(f"{root}: {what}")
+    res101 = res101 or features_file(root)
     r = read_res101(root / res101, layout=layout)
     a = read_att_splits(root / splits)
     n = r.labels.size
@@ -467,7 +529,7 @@ def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str = "r
     notes += sem_notes
     data = ZSLData(features=r.features, labels=r.labels, class_names=names, semantic=sem,
                    splits=a.locs, semantic_name=sem_name, surrogate=r.surrogate or a.surrogate,
-                   image_files=r.image_files,
+                   image_files=r.image_files, feature_blocks=r.blocks,
                    provenance={"root": str(root.resolve()), "res101": str((root / res101).resolve()),
                                "att_splits": str((root / splits).resolve()),
                                "att_splits_sha256": sha256_file(root / splits), "notes": notes})

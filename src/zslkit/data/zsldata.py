@@ -95,6 +95,9 @@ class ZSLData:
         surrogate: True when features are synthetic (numbers on them are not benchmark results).
         image_files: optional N image paths.
         provenance: where everything came from (paths, checksums, notes, warnings).
+        feature_blocks: named consecutive column blocks of ``features``, ``[(name, width), ...]``
+            with widths summing to D (e.g. the SIFT, SURF, ... histograms of precomputed
+            bag-of-words features); None = one block.
 
     ``seen_classes`` are the classes of ``trainval`` and ``unseen_classes`` those of
     ``test_unseen``; both are derived, and validated to be disjoint.
@@ -110,6 +113,7 @@ class ZSLData:
     surrogate: bool = False
     image_files: list[str] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    feature_blocks: list[tuple[str, int]] | None = None
 
     def __post_init__(self) -> None:
         self.features = np.asarray(self.features)
@@ -157,6 +161,14 @@ class ZSLData:
             if np.intersect1d(tr, va).size or np.setdiff1d(np.union1d(tr, va), seen).size:
                 raise ZSLDataError(f"validation fold {i + 1}: train/val classes must partition the seen classes")
             self.class_folds[i] = (tr, va)
+        if self.feature_blocks is not None:
+            blocks = [(str(name), int(w)) for name, w in self.feature_blocks]
+            if not blocks or any(w < 1 for _, w in blocks) or sum(w for _, w in blocks) != self.features.shape[1]:
+                raise ZSLDataError(f"feature_blocks {blocks} must be named widths >= 1 summing to the feature "
+                                   f"dimension {self.features.shape[1]}")
+            if len({name for name, _ in blocks}) != len(blocks):
+                raise ZSLDataError(f"feature_blocks {blocks}: block names must be distinct")
+            self.feature_blocks = blocks
 
     @staticmethod
     def _check_semantic(sem: np.ndarray, c: int, name: str) -> np.ndarray:
@@ -278,5 +290,6 @@ class ZSLData:
             "images_per_class": {"min": int(present.min()), "median": float(np.median(present)),
                                  "max": int(present.max())} if present.size else {},
             "validation_folds": len(self.class_folds),
+            "feature_blocks": [list(b) for b in self.feature_blocks] if self.feature_blocks else None,
             "provenance": self.provenance,
         }

@@ -669,7 +669,7 @@ def output_dir(path: str | os.PathLike, kind: str | None, *, overwrite: bool = F
             foreign = _foreign_entries(root, set())
             if foreign and scope == "directory":
                 raise ForeignFileError(
-                    f"{root}: not empty and not written by zslkit (it holds {_describe(foreign)} and no zslkit manifest "
+                    f"{root}: not empty and not written by zslkit (it holds {_describe(foreign)}; no zslkit manifest "
                     f"{MANIFEST_NAME}); zslkit writes only into a new or empty directory or one it wrote itself, "
                     "so that it never replaces your files: choose another output directory, or move those files away")
             od = OutputDir(root, kind or "files", scope, {})
@@ -846,6 +846,9 @@ def _atomic_replace_bytes(dest: Path, data: bytes) -> None:
     (the manifest itself)."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=dest.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it (mkstemp: 0600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
