@@ -142,11 +142,16 @@ class BuildConfig:
     val_folds: int = 3
     overwrite: bool = False
     progress: bool = True
+    #: class embeddings given directly instead of ``word_vectors`` (.npy + names file, .mat with allclasses_names,
+    #: .csv with names; rows matched by class name) -> word2vec_splits.mat
+    class_embeddings: str | None = None
+    class_embedding_names: str | None = None
 
     def validate(self) -> BuildConfig:
         from zslkit.vgse.backbone import BACKBONES
 
-        if self.attributes is None and self.word_vectors is None:
+        _check_class_embeddings(self)
+        if self.attributes is None and self.word_vectors is None and self.class_embeddings is None:
             raise ConfigError("class semantics are required: an attribute table (--attributes CSV with rows "
                               "class,attribute,value), a word-vector file (--word-vectors FILE, word2vec or GloVe; "
                               "written as word2vec_splits.mat), or both")
@@ -297,7 +302,8 @@ def build_fingerprint(cfg: BuildConfig, images: ImageList) -> str:
     import json
 
     record: dict[str, Any] = {k: v for k, v in asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
-    for k in ("classes", "unseen", "attributes", "word_vectors", "weights"):
+    for k in ("classes", "unseen", "attributes", "word_vectors", "weights", "class_embeddings",
+              "class_embedding_names"):
         path = getattr(cfg, k)
         # a named embedding source ("wordllama") is not a file: its name (and the package version) is the input
         record[k] = None if path is None else sha256_file(path) if Path(path).is_file() else _source_id(str(path))
@@ -339,8 +345,16 @@ def _finished_build(cfg: BuildConfig, fingerprint: str) -> BuildReport | None:
                        provenance=prov, already_built=True)
 
 
+def _check_class_embeddings(cfg: Any) -> None:
+    if cfg.class_embeddings is not None and cfg.word_vectors is not None:
+        raise ConfigError("--word-vectors and --class-embeddings both give word2vec_splits.mat: choose one")
+    if cfg.class_embedding_names is not None and cfg.class_embeddings is None:
+        raise ConfigError("--class-embedding-names names the rows of a --class-embeddings .npy file")
+
+
 def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
-    """(C x D unit-norm class word vectors, provenance record) from ``cfg.word_vectors``.
+    """(C x D unit-norm class word vectors, provenance record) from ``cfg.word_vectors``, or from
+    ``cfg.class_embeddings`` (a class-embedding file whose rows are matched to the classes by name).
 
     The file is streamed keeping only the tokens these names can use; a missing word raises a
     :class:`ZSLDataError` naming the class and the word (``oov="error"``), or is left out of
@@ -354,6 +368,13 @@ def _class_word_vectors(cfg: BuildConfig, class_names: list[str]) -> tuple[np.nd
 
     from zslkit.embeddings.text_models import text_class_embeddings
 
+    if cfg.class_embeddings is not None:
+        from zslkit.embeddings.class_files import resolve_class_embeddings
+
+        matrix, info = resolve_class_embeddings(cfg.class_embeddings, class_names, len(class_names),
+                                                names_file=cfg.class_embedding_names)
+        return np.asarray(matrix, dtype=np.float32), {**info, "dim": int(matrix.shape[1]),
+                                                      "written_to": "word2vec_splits.mat"}
     if is_text_model(cfg.word_vectors):  # an offline text model instead of a file (the text extra)
         matrix, info = text_class_embeddings(class_names, str(cfg.word_vectors), return_info=True)  # type: ignore
         return np.asarray(matrix, dtype=np.float32), {**info, "written_to": "word2vec_splits.mat"}
@@ -399,7 +420,8 @@ def _build(cfg: BuildConfig, on_batch, stack: contextlib.ExitStack) -> BuildRepo
     table = None
     if cfg.attributes is not None:
         table = read_attribute_csv(cfg.attributes, class_names, class_list_name=f"the class list {cfg.classes}")
-    words, word_info = (None, None) if cfg.word_vectors is None else _class_word_vectors(cfg, class_names)
+    words, word_info = (None, None) if cfg.word_vectors is None and cfg.class_embeddings is None else \
+        _class_word_vectors(cfg, class_names)
     images = _find_images(cfg.images, class_names)
     backbone = build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)  # bad weights: ConfigError, nothing written
     fingerprint = build_fingerprint(cfg, images)
@@ -544,7 +566,8 @@ class FeatureBuildConfig:
             lists beside it (``trainvalclasses.txt``, ``trainclassesK.txt``, ...). Or, instead:
         classes, unseen, attributes (long or wide CSV, or a bare matrix with ``attribute_names``):
             as :class:`BuildConfig`; the splits are then made as ``data build`` makes them (seeded).
-        word_vectors, oov: class-name vectors written as ``word2vec_splits.mat`` (as :class:`BuildConfig`).
+        word_vectors, oov, class_embeddings, class_embedding_names: class vectors written as
+            ``word2vec_splits.mat`` (as :class:`BuildConfig`).
         feature_name: the features file is ``<feature_name>.mat`` (never ``res101.mat``, which means
             ResNet-101 features in the published layout); BUILD.json records what it holds.
         description: what the features are (recorded in BUILD.json, shown by ``data inspect``).
@@ -560,6 +583,8 @@ class FeatureBuildConfig:
     attribute_names: str | None = None
     word_vectors: str | None = None
     oov: str = "error"
+    class_embeddings: str | None = None
+    class_embedding_names: str | None = None
     feature_name: str = "features"
     description: str = "precomputed features"
     seed: int = 0
@@ -581,8 +606,9 @@ class FeatureBuildConfig:
             if missing:
                 raise ConfigError(f"--features needs --att-splits FILE (classes, attributes and splits taken from "
                                   f"it) or {' and '.join(missing)} (with --attributes and/or --word-vectors)")
-            if self.attributes is None and self.word_vectors is None:
-                raise ConfigError("class semantics are required: --attributes and/or --word-vectors (or --att-splits)")
+            if self.attributes is None and self.word_vectors is None and self.class_embeddings is None:
+                raise ConfigError("class semantics are required: --attributes and/or --word-vectors / "
+                                  "--class-embeddings (or --att-splits)")
         elif any(v is not None for v in (self.classes, self.unseen, self.attributes)):
             raise ConfigError("--att-splits gives the classes, attributes and splits: leave out --classes, --unseen "
                               "and --attributes")
@@ -591,6 +617,7 @@ class FeatureBuildConfig:
                               "(res101.mat means ResNet-101 features in the published layout)")
         if self.oov not in ("error", "skip"):
             raise ConfigError(f"oov must be 'error' or 'skip', got {self.oov!r}")
+        _check_class_embeddings(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
             raise ConfigError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
         if not 0.0 <= self.test_seen_fraction < 1.0:
@@ -606,7 +633,8 @@ def _feature_fingerprint(cfg: FeatureBuildConfig) -> str:
 
     record: dict[str, Any] = {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress", "overwrite")}
     record["features"] = {n: sha256_file(p) for n, p in cfg.features.items()}
-    for k in ("labels", "att_splits", "classes", "unseen", "attributes", "attribute_names", "word_vectors"):
+    for k in ("labels", "att_splits", "classes", "unseen", "attributes", "attribute_names", "word_vectors",
+              "class_embeddings", "class_embedding_names"):
         path = getattr(cfg, k)
         record[k] = None if path is None else sha256_file(path) if Path(path).is_file() else _source_id(str(path))
     if cfg.att_splits is not None:
@@ -698,7 +726,8 @@ def build_from_features(config: FeatureBuildConfig) -> BuildReport:
         seen = splits.seen
         split_sizes = {k: int(v.size) for k, v in splits.locs.items()}
         folds = len(splits.folds)
-    words, word_info = (None, None) if cfg.word_vectors is None else _class_word_vectors(cfg, class_names)
+    words, word_info = (None, None) if cfg.word_vectors is None and cfg.class_embeddings is None else \
+        _class_word_vectors(cfg, class_names)
     fingerprint = _feature_fingerprint(cfg)
     feature_file = f"{cfg.feature_name}.mat"
     with output_dir(cfg.out, "dataset", overwrite=cfg.overwrite) as od:

@@ -231,6 +231,11 @@ def data_convert_w2v(src: Path, dst: Path, overwrite: bool) -> None:
                    "dataset has no 'att'.")
 @click.option("--oov", default="error", show_default=True, type=click.Choice(["error", "skip"]),
               help="A class-name word missing from --word-vectors: fail naming it, or average the words found.")
+@click.option("--class-embeddings", type=click.Path(path_type=Path),
+              help="Class vectors given directly instead of --word-vectors -> word2vec_splits.mat: a .npy (with "
+                   "--class-embedding-names), a .mat with allclasses_names or a .csv with names (rows matched by name).")
+@click.option("--class-embedding-names", type=click.Path(path_type=Path),
+              help="Row names of a .npy --class-embeddings file, one class name a line.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output directory: new, empty, or one zslkit wrote.")
 @click.option("--backbone", default="resnet101", show_default=True,
@@ -253,9 +258,9 @@ def data_convert_w2v(src: Path, dst: Path, overwrite: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a finished build in --out (only the files zslkit wrote).")
 @click.pass_context
 def data_build(ctx: click.Context, images, feature_files, labels, att_splits, feature_name, description, classes,
-               unseen, attributes, attribute_names, word_vectors, oov, out, backbone, weights, image_size, batch_size,
-               seed, test_seen_fraction, val_folds, skip_bad, cache_dir, keep_cache, device, threads,
-               overwrite) -> None:
+               unseen, attributes, attribute_names, word_vectors, oov, class_embeddings, class_embedding_names, out,
+               backbone, weights, image_size, batch_size, seed, test_seen_fraction, val_folds, skip_bad, cache_dir,
+               keep_cache, device, threads, overwrite) -> None:
     """Build an xlsa17 dataset directory (features, att_splits.mat, word2vec_splits.mat, class lists) from your
     own images (--images, through a backbone) or your own precomputed features (--features NAME=FILE ...
     --labels FILE). Class semantics: --attributes and/or --word-vectors, or --att-splits with --features."""
@@ -284,7 +289,8 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
         fcfg = FeatureBuildConfig(features=blocks, labels=str(labels), out=str(out), att_splits=opt(att_splits),
                                   classes=opt(classes), unseen=opt(unseen), attributes=opt(attributes),
                                   attribute_names=opt(attribute_names), word_vectors=opt(word_vectors), oov=oov,
-                                  feature_name=feature_name, description=description, seed=seed,
+                                  class_embeddings=opt(class_embeddings),
+                                  class_embedding_names=opt(class_embedding_names), feature_name=feature_name, description=description, seed=seed,
                                   test_seen_fraction=test_seen_fraction, val_folds=val_folds, overwrite=overwrite,
                                   progress=progress)
         click.echo(build_from_features(fcfg).summary())
@@ -304,7 +310,8 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
                       image_size=image_size, batch_size=batch_size, device=device, threads=threads, skip_bad=skip_bad,
                       cache_dir=opt(cache_dir), keep_cache=keep_cache, seed=seed,
                       test_seen_fraction=test_seen_fraction, val_folds=val_folds, overwrite=overwrite,
-                      progress=progress)
+                      progress=progress, class_embeddings=opt(class_embeddings),
+                      class_embedding_names=opt(class_embedding_names))
     report = build_xlsa17(cfg)
     click.echo(report.summary())
 
@@ -631,6 +638,9 @@ def vgse() -> None:
 
 @vgse.command("discover")
 @click.option("--demo", is_flag=True, help="Run on the built-in SYNTHETIC image world with a tiny local CNN.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path),
+              help="Instead of images: an xlsa17 dataset directory; its trainval image features are the patches (one "
+                   "per image), its word2vec_splits.mat the word vectors (unless --word-vectors).")
 @click.option("--images", type=click.Path(path_type=Path), help="Image folder, one sub-folder per class.")
 @click.option("--classes", type=click.Path(path_type=Path), help="All class names, one per line.")
 @click.option("--unseen", type=click.Path(path_type=Path), help="Unseen class names, one per line.")
@@ -645,14 +655,19 @@ def vgse() -> None:
 @click.option("--relation", default="smo", show_default=True, type=click.Choice(["smo", "wavg"]))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Any other DiscoverConfig field.")
-def vgse_discover(demo, images, classes, unseen, word_vectors, weights, backbone, out, patch_grid, n_clusters, epochs,
-                  relation, seed, params) -> None:
+def vgse_discover(demo, data_dir, images, classes, unseen, word_vectors, weights, backbone, out, patch_grid,
+                  n_clusters, epochs, relation, seed, params) -> None:
     """Discover VGSE class embeddings (.mat in the VGSE_SMO.mat layout, .npy, .csv, plots)."""
     from zslkit.vgse.discovery import DiscoverConfig, discover, discover_demo
 
     if demo:
         click.secho("SYNTHETIC image world: these embeddings are for demonstration only", fg="yellow")
         res = discover_demo(out, seed=seed)
+    elif data_dir is not None:
+        values = {"data": str(data_dir), "word_vectors": None if word_vectors is None else str(word_vectors),
+                  "out": str(out), "n_clusters": n_clusters, "epochs": epochs, "relation": relation, "seed": seed,
+                  **_parse_params(params)}
+        res = discover(DiscoverConfig.from_dict(values))
     else:
         from zslkit.errors import ConfigError
 

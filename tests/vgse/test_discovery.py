@@ -254,3 +254,25 @@ def test_images_from_a_res101_image_list(tiny_world, tmp_path):
     res = discover(DiscoverConfig(**cfg))
     assert res.images.paths == train.paths  # the same files as the folder route, test images excluded
     assert res.embeddings.shape == (len(names), 8)
+
+
+def test_discover_on_a_dataset_directory_uses_trainval_features_as_patches(toy_dir, tmp_path):
+    """VGSE on precomputed image features (each trainval image one patch): test images are never used, the
+    dataset's word2vec_splits.mat gives the word vectors, and the result loads as a semantic of the dataset."""
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    res = discover(DiscoverConfig(data=str(toy_dir), out=str(tmp_path / "vgse"), n_clusters=8, epochs=1,
+                                  k_neighbours=3, plots=False, progress=False))
+    data = load_xlsa17(toy_dir, semantic="word2vec")
+    assert res.image_embeddings.shape == (data.splits["trainval"].size, 8)
+    assert res.embeddings.shape == (data.num_classes, 8) and res.unseen_names == \
+        [data.class_names[i] for i in data.unseen_classes]
+    w = data.semantic / np.linalg.norm(data.semantic, axis=1, keepdims=True)
+    np.testing.assert_allclose(res.word_vectors, w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res.relation.sum(axis=1), 1.0, atol=1e-5)  # unseen rows: convex mixes of seen rows
+    meta = json.loads((tmp_path / "vgse" / "metadata.json").read_text())
+    assert meta["patches_per_image"] == 1 and meta["num_images"] == data.splits["trainval"].size
+    vgse = load_xlsa17(toy_dir, semantic=res.files["mat"])
+    np.testing.assert_allclose(vgse.semantic, res.embeddings, rtol=1e-6)
+    with pytest.raises(ConfigError, match="replaces images"):
+        DiscoverConfig(data=str(toy_dir), images="x", out=str(tmp_path / "v2")).validate()

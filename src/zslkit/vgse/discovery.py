@@ -93,6 +93,12 @@ class DiscoverConfig:
         res101: optional ``res101.mat`` whose ``image_files``/``labels`` list the images.
         splits: optional ``att_splits.mat``; with ``res101`` only its ``trainval_loc`` images
             are used (never the test images).
+        data: instead of images, an xlsa17 dataset directory (``res101.mat`` or features brought
+            with ``zslkit data build --features``): the features of its ``trainval`` images are the
+            patches, one per image (N_t = 1; no pixel is read, so there is no backbone), classes and
+            unseen classes are the dataset's, and the word vectors its ``word2vec_splits.mat`` unless
+            ``word_vectors`` names a file. An extension beyond the paper, which crops patches from
+            images: here each image is one "patch".
         out: output folder (also holds the caches and checkpoints used to resume).
     Backbone and patches:
         backbone: resnet50 | resnet101 (| resnet18 | resnet34) with ``weights`` (a local
@@ -121,6 +127,7 @@ class DiscoverConfig:
     out: str = "vgse-out"
     res101: str | None = None
     splits: str | None = None
+    data: str | None = None
     backbone: str = "resnet101"
     weights: str | None = None
     tiny_pretrain_epochs: int = 5
@@ -160,9 +167,15 @@ class DiscoverConfig:
 
         # types first (a --param or YAML value of the wrong type would fail deep inside the run)
         check_fields(type(self), {f.name: getattr(self, f.name) for f in fields(self)}, "discover")
-        for k in ("images", "classes", "unseen", "word_vectors"):
+        if self.data is not None:
+            given = [k for k in ("images", "classes", "unseen", "res101", "splits") if getattr(self, k)]
+            if given:
+                raise ConfigError(f"discover: data (a dataset directory) replaces {', '.join(given)}")
+            if self.end_to_end:
+                raise ConfigError("discover: end_to_end needs images (a backbone to train); data gives features")
+        for k in ("images", "classes", "unseen", "word_vectors") if self.data is None else ():
             if not getattr(self, k):
-                raise ConfigError(f"discover: {k} is required (or use the demo)")
+                raise ConfigError(f"discover: {k} is required (or data: a dataset directory, or use the demo)")
         if self.seed < 0:
             raise ConfigError(f"discover: seed must be >= 0, got {self.seed}")
         if self.backbone not in BACKBONES:
@@ -444,6 +457,8 @@ def discover(config: DiscoverConfig, on_batch: Callable[[int, int], None] | None
 
 
 def _discover(cfg: DiscoverConfig, on_batch, on_epoch) -> DiscoveryResult:
+    if cfg.data is not None:
+        return _discover_from_dataset(cfg, on_epoch)
     out = Path(cfg.out)
     atomic_write_json(out / "config.json", asdict(cfg))
     timings: dict[str, float] = {}
@@ -527,6 +542,85 @@ def _discover(cfg: DiscoverConfig, on_batch, on_epoch) -> DiscoveryResult:
                            seen_embeddings=seen_emb, unseen_embeddings=unseen_emb, relation=R, word_vectors=word,
                            timings=timings, bad_images=bad_list, files=files, history=trained.history,
                            cluster_stats=stats, image_embeddings=image_emb, images=images, out=out, resumed=info)
+
+
+def _discover_from_dataset(cfg: DiscoverConfig, on_epoch) -> DiscoveryResult:
+    """:func:`discover` on the ``trainval`` image features of a dataset directory, each image one patch
+    (see :class:`DiscoverConfig` ``data``). Test images are never read into the clustering."""
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    out = Path(cfg.out)
+    atomic_write_json(out / "config.json", asdict(cfg))
+    timings: dict[str, float] = {}
+    pc_cfg = cfg.pc_config()
+    with _stage("inputs", timings):
+        # the dataset's class word vectors (word2vec_splits.mat), unless word_vectors names a file
+        data = load_xlsa17(cfg.data, semantic="att" if cfg.word_vectors is not None and _has_att(cfg.data)
+                           else "word2vec")
+        class_names = data.class_names
+        seen_ids, unseen_ids = data.seen_classes, data.unseen_classes
+        seen, unseen = [class_names[i] for i in seen_ids], [class_names[i] for i in unseen_ids]
+        if cfg.word_vectors is None:
+            word = np.asarray(data.semantic, dtype=np.float32)  # the dataset's word2vec_splits.mat
+        else:
+            word = class_word_vectors(class_names, cfg.word_vectors, oov=cfg.oov)
+        word = word / np.maximum(np.linalg.norm(word, axis=1, keepdims=True), 1e-12)
+        rows = data.splits["trainval"]
+        feats = torch.from_numpy(np.ascontiguousarray(data.features[rows], dtype=np.float32))
+        seen_pos = {int(c): j for j, c in enumerate(seen_ids)}
+        patch_lab = torch.from_numpy(np.array([seen_pos[int(c)] for c in data.labels[rows]], dtype=np.int64))
+        patch_img = torch.arange(rows.size)
+        log.info("VGSE on %s: %d trainval image features (%d-d), one patch per image, %d seen + %d unseen classes",
+                 cfg.data, rows.size, feats.shape[1], len(seen), len(unseen))
+    with _stage("neighbours", timings):
+        nb = _neighbours(out / "cache", feats, patch_img, pc_cfg.k_neighbours, cfg.neighbour_candidates, cfg.seed)
+    fingerprint = _sha({"format": "zslkit-vgse-pc-v1", "data": str(Path(cfg.data).resolve()),
+                        "features": hashlib.sha256(feats.numpy().tobytes()).hexdigest(), "seen": seen,
+                        "word": hashlib.sha256(word.tobytes()).hexdigest(),
+                        "pc": {k: v for k, v in asdict(pc_cfg).items() if k not in ("epochs", "keep_checkpoints")}})
+    with _stage("clustering", timings):
+        trained = train_patch_clustering(feats, patch_lab, torch.from_numpy(word[seen_ids]), nb, pc_cfg,
+                                         checkpoint_dir=out / "checkpoints", fingerprint=fingerprint,
+                                         progress=cfg.progress, on_epoch=on_epoch)
+    with _stage("embeddings", timings):
+        a = assign_patches(trained.model, feats)  # (N, D_v): one patch per image, so a_n = a_n1
+        seen_emb = class_means(a, data.labels[rows], seen_ids, class_names)
+        stats = cluster_usage(a)
+    with _stage("relation", timings):
+        R, unseen_emb = unseen_from_relation(word[seen_ids], word[unseen_ids], seen_emb, cfg.relation, cfg.alpha)
+        emb = np.zeros((len(class_names), seen_emb.shape[1]), dtype=np.float32)
+        emb[seen_ids], emb[unseen_ids] = seen_emb, unseen_emb
+    with _stage("export", timings):
+        stem = "VGSE_SMO" if cfg.relation == "smo" else "VGSE_WAvg"
+        files = {k: str(v) for k, v in export_embeddings(out, emb, class_names, seen, unseen, R, stem).items()}
+        files["relation_csv"] = str(_write_relation_csv(out / "relation.csv", R, seen, unseen))
+        files["image_embeddings"] = str(write_embedding_npy(out / "image_embeddings.npy", a))
+    if cfg.plots:
+        with _stage("plots", timings):
+            from zslkit.vgse.plots import patch_tsne
+
+            files["tsne"] = str(patch_tsne(out / "figures" / "patch_tsne.png", a[:, None, :],
+                                           np.ones(rows.size, dtype=bool), data.labels[rows], seed=cfg.seed,
+                                           class_names=class_names))
+    files["metadata"] = str(out / "metadata.json")
+    info = {"clustering": {"resumed_from_epoch": trained.resumed_from_epoch, "epochs": pc_cfg.epochs},
+            "source": "dataset features, one patch per image (no pixels)"}
+    atomic_write_json(out / "metadata.json", {
+        "config": asdict(cfg), "timings_s": timings, "num_images": int(rows.size), "patches_per_image": 1,
+        "feature_dim": int(feats.shape[1]), "classes": {"all": class_names, "seen": seen, "unseen": unseen},
+        "cluster_stats": stats, "history": trained.history, "files": files, **info})
+    paths = [data.image_files[i] for i in rows] if data.image_files else [f"image_{i}" for i in rows]
+    images = ImageList(paths=paths, labels=data.labels[rows], class_names=class_names, root=str(cfg.data))
+    return DiscoveryResult(class_names=class_names, seen_names=seen, unseen_names=unseen, embeddings=emb,
+                           seen_embeddings=seen_emb, unseen_embeddings=unseen_emb, relation=R, word_vectors=word,
+                           timings=timings, bad_images=[], files=files, history=trained.history,
+                           cluster_stats=stats, image_embeddings=a, images=images, out=out, resumed=info)
+
+
+def _has_att(root: str) -> bool:
+    from zslkit.data.xlsa17 import available_semantics
+
+    return "att" in available_semantics(Path(root))
 
 
 def _patch_rows(features: np.ndarray, rows: np.ndarray, images: ImageList, seen_ids: np.ndarray, seen: list[str],
