@@ -19,6 +19,7 @@ reporter's corpus). Data are tiny SURROGATE / synthetic datasets generated on th
     python benchmarks/adversarial.py                       # this checkout's src/
     python benchmarks/adversarial.py --src OTHER/src --tag before   # e.g. an older checkout
     python benchmarks/adversarial.py --quick               # skip the two slow kill-and-rerun demo cases
+    python benchmarks/adversarial.py -k r3: --tag r3       # only round 3's cases (names "r3: ..."), saved as _r3
 
 Writes benchmarks/results/adversarial[_TAG].{txt,json}. Read-only and full-disk cases need
 ``mount -t tmpfs`` (root); without it they are reported as skipped.
@@ -971,6 +972,55 @@ def _(c: Ctx):
     return expect_success(c.cli("train", "--data", d, "--out", w / "r"), "T1")
 
 
+# --------------------------------------------------------------------------- 7. round 3 (names start "r3:")
+
+class _Reduce:
+    """Pickles as ``func(*args)`` (then ``__setstate__(state)``): a crafted pickle's call of an admitted global."""
+
+    def __init__(self, func, args, state=None):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+def _convert(c: Ctx, obj, name: str, *needles: str, protocol: int = 2) -> Outcome:
+    import pickle
+
+    w = c.fresh()
+    (w / name).write_bytes(pickle.dumps(obj, protocol=protocol))
+    o = expect_error(c.cli("data", "convert-w2v", w / name, w / "out.npy"), name, *needles)
+    if (w / "out.npy").exists():
+        return Outcome("accepted" if o.status == "ok" else o.status,
+                       f"out.npy written ({(w / 'out.npy').stat().st_size} bytes); {o.detail}")
+    return o
+
+
+@case("resource", "r3: convert-w2v: a 106-byte pickle of a zero-stride 4096 x 4096 float64 array (128 MB)")
+def _(c: Ctx):
+    return _convert(c, _Reduce(np.ndarray, ((4096, 4096), "f8", b"\0" * 8, 0, (0, 0))), "zero_stride.pkl")
+
+
+@case("accepted", "r3: convert-w2v: an array reconstructed with a shape and no data (uninitialised memory)")
+def _(c: Ctx):
+    from numpy._core import multiarray
+
+    return _convert(c, _Reduce(multiarray._reconstruct, (np.ndarray, (1000,), b"b")), "nodata.pkl")
+
+
+@case("resource", "r3: convert-w2v: a dict repeating one 64 KiB vector 2000 times by reference (128 MB)")
+def _(c: Ctx):
+    v = np.random.default_rng(0).random(8192)
+    return _convert(c, {f"k{i}": v for i in range(2000)}, "memo.pkl", "bytes", protocol=4)
+
+
+@case("accepted", "r3: convert-w2v: a dict key with a newline (would misalign <stem>_names.txt)")
+def _(c: Ctx):
+    rng = np.random.default_rng(0)
+    return _convert(c, {"cat": rng.random(4), "zebra\nhorse": rng.random(4), "dog": rng.random(4)}, "keys.pkl",
+                    "zebra\\nhorse", protocol=4)
+
+
 # --------------------------------------------------------------------------- driver
 
 def main() -> None:
@@ -978,7 +1028,7 @@ def main() -> None:
     ap.add_argument("--src", default=str(REPO / "src"), help="zslkit source tree to run (PYTHONPATH)")
     ap.add_argument("--tag", default="", help="suffix of the results files (e.g. 'before')")
     ap.add_argument("--quick", action="store_true", help="skip the slow kill-and-rerun demo cases")
-    ap.add_argument("-k", default="", help="run only cases whose name contains this")
+    ap.add_argument("-k", default="", help="run only cases whose name contains this (results saved only with --tag)")
     ap.add_argument("--scratch", default=None, help="work folder (default: a new temp dir, deleted afterwards)")
     args = ap.parse_args()
     root = Path(args.scratch or tempfile.mkdtemp(prefix="zslkit-adversarial-"))
@@ -1010,7 +1060,7 @@ def main() -> None:
              f"wall {summary['wall_s']} s, load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}",
              ""]
     lines += [f"{r['status']:9s} {r['class']:9s} {r['case']}\n          {r['detail']}" for r in results]
-    if not args.k:
+    if not args.k or args.tag:  # a selection (-k) is saved only under its own --tag
         RESULTS.mkdir(parents=True, exist_ok=True)
         stem = "adversarial" + (f"_{args.tag}" if args.tag else "")
         (RESULTS / f"{stem}.txt").write_text("\n".join(lines) + "\n")
