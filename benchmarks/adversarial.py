@@ -1021,6 +1021,130 @@ def _(c: Ctx):
                     "zebra\\nhorse", protocol=4)
 
 
+def _maps_and_model(c: Ctx):
+    """A tiny SYNTHETIC feature-map directory and the state of a zslkit model.pt / ReZSL checkpoint for it."""
+    import torch
+
+    from zslkit.models.attention_net import AttentionNet
+    from zslkit.training.feature_maps import make_synthetic_feature_maps, save_feature_maps
+
+    w = c.fresh()
+    data = make_synthetic_feature_maps(num_classes=6, num_unseen=2, images_per_class=4, num_attributes=8, channels=8,
+                                       size=4, word_dim=6, seed=0)
+    maps = save_feature_maps(w / "maps", data)
+    model = AttentionNet(torch.as_tensor(data.attribute_vectors), 8, attention_dim=5)
+    zslkit_state = {"model": model.state_dict(), "meta": {"model_config": model.config()}, "gamma": 0.0}
+    g = torch.Generator().manual_seed(0)
+    theirs = {"QueryW": (5, 6), "KeyW": (5, 8), "ValueW": (5, 8), "W_o": (8, 5)}
+    rezsl = {}
+    for name, (o, i) in theirs.items():
+        rezsl[f"module.v2s_branch.{name}.weight"] = torch.randn(o, i, generator=g)
+        rezsl[f"module.v2s_branch.{name}.bias"] = torch.randn(o, generator=g)
+    rezsl["module.v2s_branch.V_att_final_branch"] = torch.randn(8, 8, generator=g)
+    return w, maps, zslkit_state, rezsl
+
+
+def _evaluate_crafted(c: Ctx, edit, fmt: str, *needles: str) -> Outcome:
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, rezsl = _maps_and_model(c)
+    if fmt == "rezsl":
+        import torch
+
+        edit(rezsl)
+        torch.save({"model": rezsl}, w / "crafted.pth")
+        path = w / "crafted.pth"
+    else:
+        edit(state)
+        save_checkpoint(w / "model.pt", state)
+        path = w / "model.pt"
+    return expect_error(c.cli("evaluate", path, "--data", maps, "--out", w / "r"), path.name, *needles)
+
+
+@case("traceback", "r3: evaluate: ReZSL checkpoint with a 1-D tensor where a matrix belongs")
+def _(c: Ctx):
+    import torch
+
+    return _evaluate_crafted(c, lambda sd: sd.update({"module.v2s_branch.V_att_final_branch": torch.zeros(8)}),
+                             "rezsl", "V_att_final_branch")
+
+
+@case("traceback", "r3: evaluate: ReZSL checkpoint with a bias of the wrong length")
+def _(c: Ctx):
+    import torch
+
+    return _evaluate_crafted(c, lambda sd: sd.update({"module.v2s_branch.QueryW.bias": torch.zeros(9)}), "rezsl",
+                             "QueryW.bias")
+
+
+@case("traceback", "r3: evaluate: ReZSL checkpoint whose 'model' entry is a list")
+def _(c: Ctx):
+    import torch
+
+    w, maps, _, _ = _maps_and_model(c)
+    torch.save({"model": [torch.zeros(2)], "epoch": 3}, w / "list.pth")
+    return expect_error(c.cli("evaluate", w / "list.pth", "--data", maps, "--out", w / "r"), "list.pth", "'model'")
+
+
+@case("traceback", "r3: evaluate: model.pt with a string dimension (num_attributes: '8')")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st["meta"]["model_config"].update(num_attributes="8"), "zslkit",
+                             "num_attributes")
+
+
+@case("resource", "r3: evaluate: model.pt declaring num_attributes = word_dim = 1e6 (a 4 TB buffer)")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st["meta"]["model_config"].update(num_attributes=10 ** 6, word_dim=10 ** 6),
+                             "zslkit", "model.")
+
+
+@case("traceback", "r3: evaluate: model.pt with a 0-d tensor where a matrix belongs")
+def _(c: Ctx):
+    import torch
+
+    return _evaluate_crafted(c, lambda st: st["model"].update({"key.weight": torch.tensor(1.0)}), "zslkit",
+                             "key.weight")
+
+
+@case("traceback", "r3: evaluate: model.pt missing a weight (out.weight)")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st["model"].pop("out.weight"), "zslkit", "out.weight")
+
+
+@case("traceback", "r3: evaluate: model.pt whose 'model' entry is not a dict")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st.update(model="weights"), "zslkit", "'model'")
+
+
+@case("accepted", "r3: evaluate --batch-size 0")
+def _(c: Ctx):
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, _ = _maps_and_model(c)
+    save_checkpoint(w / "model.pt", state)
+    return expect_error(c.cli("evaluate", w / "model.pt", "--data", maps, "--out", w / "r", "--batch-size", "0"),
+                        "--batch-size")
+
+
+@case("accepted", "r3: evaluate --batch-size -5")
+def _(c: Ctx):
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, _ = _maps_and_model(c)
+    save_checkpoint(w / "model.pt", state)
+    return expect_error(c.cli("evaluate", w / "model.pt", "--data", maps, "--out", w / "r", "--batch-size", "-5"),
+                        "--batch-size")
+
+
+@case("traceback", "r3: analyze --data MAPS --index 99999 (out of range)")
+def _(c: Ctx):
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, _ = _maps_and_model(c)
+    save_checkpoint(w / "run" / "model.pt", state)
+    return expect_error(c.cli("analyze", w / "run", "--data", maps, "--index", "99999"), "99999", "0..23")
+
+
 # --------------------------------------------------------------------------- driver
 
 def main() -> None:

@@ -461,7 +461,7 @@ def run_cmd(config: Path, overrides: tuple[str, ...], out: Path | None, overwrit
               help="Fixed calibration gamma (default: none, i.e. uncalibrated; the test-oracle gamma is reported "
                    "separately, labelled).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:K")
-@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=int, help="Images per forward pass (>= 1).")
 def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribute_vectors: Path | None,
                  gamma: float | None, device: str, batch_size: int) -> None:
     """Evaluate a trained image-level model (zslkit's run directory / model.pt, or the authors' released
@@ -469,11 +469,13 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
     train-style run directory."""
     import numpy as np
 
-    from zslkit.errors import CheckpointError, ZSLDataError
+    from zslkit.errors import CheckpointError, ConfigError, ZSLDataError
     from zslkit.models.attention_net import load_rezsl_checkpoint
     from zslkit.training.feature_maps import load_feature_maps
     from zslkit.image_pipeline import evaluate_image_model, load_image_model
 
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be an integer >= 1, got {batch_size}")
     data = load_feature_maps(data_dir)
     model = None
     if fmt in ("auto", "zslkit"):
@@ -524,6 +526,8 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
     for AttentionNet / GEM-ZSL runs (with --data MAPS_DIR) the per-attribute attention maps."""
     from zslkit.errors import ConfigError
 
+    if top_k < 1:
+        raise ConfigError(f"--top-k must be an integer >= 1, got {top_k}")
     if data_dir is not None:  # attention maps of an image-level run
         if not (run_dir / "model.pt").is_file():
             raise ConfigError(f"--data renders the attention maps of image-level runs; {run_dir} has no model.pt")
