@@ -1145,6 +1145,95 @@ def _(c: Ctx):
     return expect_error(c.cli("analyze", w / "run", "--data", maps, "--index", "99999"), "99999", "0..23")
 
 
+def _finished_run(c: Ctx) -> tuple[Path, Path]:
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    p = c.cli("train", "--data", d, "--model", "eszsl", "--no-tune", "--out", w / "run")
+    if p.returncode != 0:
+        raise RuntimeError(f"could not make a run: {tail(p)}")
+    return w, w / "run"
+
+
+def _metrics_edit(c: Ctx, field_path: str, value, command: str) -> Outcome:
+    w, run = _finished_run(c)
+    m = json.loads((run / "metrics.json").read_text())
+    node = m
+    *parents, last = field_path.split(".")
+    for k in parents:
+        node = node[k]
+    node[last] = value
+    (run / "metrics.json").write_text(json.dumps(m))
+    args = ["report", run, "--out", w / "report.html"] if command == "report" else ["analyze", run]
+    return expect_error(c.cli(*args), "metrics.json", field_path)
+
+
+@case("traceback", "r3: report: metrics.json with gzsl.U a string")
+def _(c: Ctx):
+    return _metrics_edit(c, "gzsl.U", "high", "report")
+
+
+@case("traceback", "r3: report: metrics.json with params a list")
+def _(c: Ctx):
+    return _metrics_edit(c, "params", [1, 2], "report")
+
+
+@case("traceback", "r3: report: metrics.json with dataset a string")
+def _(c: Ctx):
+    return _metrics_edit(c, "dataset", "tiny", "report")
+
+
+@case("traceback", "r3: report: metrics.json with selection a list")
+def _(c: Ctx):
+    return _metrics_edit(c, "selection", ["lam"], "report")
+
+
+@case("traceback", "r3: analyze: metrics.json with ausuc null")
+def _(c: Ctx):
+    return _metrics_edit(c, "ausuc", None, "analyze")
+
+
+@case("traceback", "r3: analyze: metrics.json with gzsl a string")
+def _(c: Ctx):
+    return _metrics_edit(c, "gzsl", "x", "analyze")
+
+
+@case("traceback", "r3: report: curve.json holding a list")
+def _(c: Ctx):
+    w, run = _finished_run(c)
+    (run / "curve.json").write_text("[1, 2, 3]")
+    return expect_error(c.cli("report", run, "--out", w / "report.html"), "curve.json")
+
+
+def _report_counts(c: Ctx, *paths) -> Outcome:
+    w = c.work
+    p = c.cli("report", *paths, "--out", w / "report.html")
+    o = expect_success(p)
+    if o.status != "ok":
+        return o
+    summary = re.search(r"(\d+) run\(s\) in (\d+) group\(s\)", (w / "report.html").read_text())
+    if not summary or summary.group(1) != "1":
+        return Outcome("lost", f"report.html says {summary.group(0) if summary else '?'}: one run counted as "
+                               "several seeds")
+    return Outcome("ok", summary.group(0))
+
+
+@case("lost", "r3: report RUN RUN/../RUN counts one run, not two seeds")
+def _(c: Ctx):
+    w, run = _finished_run(c)
+    return _report_counts(c, run, run / ".." / "run")
+
+
+@case("lost", "r3: report GRID GRID/cells/CELL counts the cell once")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    p = c.cli("benchmark", "--data", d, "--model", "eszsl", "--seeds", "1", "--out", w / "grid")
+    if p.returncode != 0:
+        return expect_success(p)
+    cell = next(x for x in (w / "grid" / "cells").iterdir() if x.is_dir())
+    return _report_counts(c, w / "grid", cell)
+
+
 # --------------------------------------------------------------------------- driver
 
 def main() -> None:
