@@ -1234,6 +1234,90 @@ def _(c: Ctx):
     return _report_counts(c, w / "grid", cell)
 
 
+def _built_images(c: Ctx) -> tuple[Path, dict, Path]:
+    """An image world and its ``data build`` (res101.mat image_files relative to the image folder)."""
+    w = c.fresh()
+    iw = image_world(w)
+    p = c.cli(*build_args(iw, w / "out"))
+    if p.returncode != 0:
+        raise RuntimeError(f"data build failed: {tail(p)}")
+    return w, iw, w / "out"
+
+
+def _set_image_file(data: Path, i: int, value: str) -> None:
+    from zslkit.data.matfile import load_mat, save_mat
+
+    m = load_mat(data / "res101.mat")
+    files = [str(np.asarray(x).ravel()[0]) for x in np.asarray(m["image_files"]).ravel()]
+    files[i] = value
+    cell = np.empty((len(files), 1), dtype=object)
+    for k, f in enumerate(files):
+        cell[k, 0] = np.array([f])
+    m["image_files"] = cell
+    save_mat(data / "res101.mat", m)
+
+
+def _train_images(c: Ctx, data: Path, images: Path, out: Path):
+    return c.cli("train", "--model", "basic_net", "--data", data, "--images", images, "--backbone", "tiny",
+                 "--param", "epochs=1", "--param", "ways=2", "--out", out)
+
+
+def _outside_case(c: Ctx, make) -> Outcome:
+    """The same error, naming the entry, whether the outside file exists or not."""
+    msgs = []
+    for name in ("exists.png", "absent.png"):
+        w, iw, data = _built_images(c)
+        (w / "secret").mkdir()
+        from PIL import Image
+
+        Image.new("RGB", (16, 16), (9, 9, 9)).save(w / "secret" / "exists.png")
+        entry = make(w, iw, name)
+        _set_image_file(data, 0, entry)
+        p = _train_images(c, data, iw["images"], w / "run")
+        o = expect_error(p, "image_files", "outside")
+        if o.status != "ok":
+            return o
+        msgs.append(re.sub(r"case\d+", "caseN", tail(p)).replace(name, "NAME"))
+    if msgs[0] != msgs[1]:
+        return Outcome("message", f"the message tells whether the outside file exists: {msgs}")
+    return Outcome("ok", msgs[0])
+
+
+@case("accepted", "r3: train --images: res101 image_files entry '../secret/X.png' (same error, X existing or not)")
+def _(c: Ctx):
+    return _outside_case(c, lambda w, iw, name: f"../secret/{name}")
+
+
+@case("accepted", "r3: train --images: an image that is a symlink out of --images (same error, target existing or not)")
+def _(c: Ctx):
+    def make(w, iw, name):
+        (iw["images"] / "class0" / "link.png").symlink_to(w / "secret" / name)
+        return "class0/link.png"
+    return _outside_case(c, make)
+
+
+@case("accepted", "r3: data build: 16-bit PNG images are not clipped to white (features differ between images)")
+def _(c: Ctx):
+    from PIL import Image
+
+    w = c.fresh()
+    iw = image_world(w)
+    rng = np.random.default_rng(1)
+    for f in sorted(iw["images"].rglob("*.png")):  # replace every image by a 16-bit greyscale one, all above 255
+        Image.fromarray((rng.random((16, 16)) * 60000 + 1000).astype(np.uint16)).save(f)
+    p = c.cli(*build_args(iw, w / "out"))
+    o = expect_success(p)
+    if o.status != "ok":
+        return o
+    from zslkit.data.matfile import load_mat
+
+    feats = np.asarray(load_mat(w / "out" / "res101.mat", ["features"])["features"])
+    n_distinct = len({col.tobytes() for col in feats.T})
+    if n_distinct == 1:
+        return Outcome("accepted", f"all {feats.shape[1]} images have identical features (clipped to white)")
+    return Outcome("ok", f"{n_distinct} distinct feature vectors of {feats.shape[1]} images")
+
+
 # --------------------------------------------------------------------------- driver
 
 def main() -> None:
