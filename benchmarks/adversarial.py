@@ -94,9 +94,9 @@ class Ctx:
     def cmd(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "zslkit", "-q", *map(str, args)]
 
-    def cli(self, *args, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(self.cmd(*args), capture_output=True, text=True, env=self.env(), timeout=timeout,
-                              cwd=self.work)
+    def cli(self, *args, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(self.cmd(*args), capture_output=True, text=True, env={**self.env(), **(env or {})},
+                              timeout=timeout, cwd=self.work)
 
     def popen(self, *args) -> subprocess.Popen:
         return subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -1316,6 +1316,75 @@ def _(c: Ctx):
     if n_distinct == 1:
         return Outcome("accepted", f"all {feats.shape[1]} images have identical features (clipped to white)")
     return Outcome("ok", f"{n_distinct} distinct feature vectors of {feats.shape[1]} images")
+
+
+@case("accepted", "r3: train --param lr=1e-3 (YAML 1.1 reads a string): a float")
+def _(c: Ctx):
+    w = c.fresh()
+    p = c.cli("train", "--data", toy_dataset(w / "tiny"), "--model", "regressor", "--no-tune", "--param", "lr=1e-3",
+              "--param", "epochs=1", "--out", w / "r")
+    o = expect_success(p)
+    if o.status == "ok":
+        lr = json.loads((w / "r" / "metrics.json").read_text())["params"]["lr"]
+        return Outcome("ok" if lr == 0.001 else "lost", f"lr = {lr!r}")
+    return o
+
+
+@case("accepted", "r3: train --seed 4294967296 (2**32: numpy seeds it like 0)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--seed", str(2**32), "--out", w / "r"),
+                        "seed", "4294967295")
+
+
+@case("accepted", "r3: YAML grid: seeds: [0, 4294967296]")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "g.yaml", f"kind: grid\ndata: [{d}]\nseeds: [0, {2**32}]\nout: {w / 'g'}\n")
+    return expect_error(c.cli("run", y), "g.yaml", "seeds", "4294967295")
+
+
+@case("resource", "r3: benchmark --seeds 5000000000 (a list of 5e9 seeds)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("benchmark", "--data", toy_dataset(w / "tiny"), "--seeds", "5000000000", "--out",
+                              w / "g", timeout=120), "--seeds")
+
+
+@case("accepted", "r3: data synth --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    from zslkit.data.surrogate import make_toy_att_splits
+
+    src = make_toy_att_splits(w / "src" / "att_splits.mat", num_classes=12, num_unseen=3, images_per_class=20)
+    return expect_error(c.cli("data", "synth", "--att-splits", src, "--out", w / "o", "--seed", str(2**32)), "seed")
+
+
+@case("accepted", "r3: data build --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli(*build_args(image_world(w), w / "out", "--seed", str(2**32))), "seed")
+
+
+@case("accepted", "r3: vgse discover --demo --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("vgse", "discover", "--demo", "--seed", str(2**32), "--out", w / "d"), "seed")
+
+
+@case("accepted", "r3: demo --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("demo", "--small", "--seed", str(2**32), "--out", w / "d"), "seed")
+
+
+@case("message", "r3: YAML data: ${VAR} whose value holds a '$' is not reported as unset")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "d$x")
+    y = write_yaml(w / "t.yaml", "kind: train\ndata: ${ZSLKIT_ADV_DATA}\nmodel: eszsl\ntune: false\n")
+    return expect_success(c.cli("run", y, "--out", w / "r", env={"ZSLKIT_ADV_DATA": str(d)}), "T1")
 
 
 # --------------------------------------------------------------------------- driver

@@ -164,3 +164,31 @@ def test_evaluate_and_analyze_bad_numbers_and_crafted_model_pt(tmp_path):
     p = run_cli("evaluate", str(tmp_path / "crafted.pt"), "--data", str(maps), "--out", str(tmp_path / "e"),
                 check=False)
     _one_error_line(p, str(tmp_path / "crafted.pt"), "model.query.bias", "(9,)", "(5,)")
+
+
+def test_seeds_above_2_32_minus_1_are_one_error_line_in_every_command(tmp_path, toy_dir):
+    big = str(2**32)
+    att = str(toy_dir / "att_splits.mat")
+    (tmp_path / "i").mkdir()
+    for n in ("c", "u", "a"):
+        (tmp_path / n).write_text("x\n")
+    commands = [("train", "--data", str(toy_dir), "--seed", big, "--out", str(tmp_path / "r")),
+                ("data", "synth", "--att-splits", att, "--out", str(tmp_path / "s"), "--seed", big),
+                ("data", "build", "--images", str(tmp_path / "i"), "--classes", str(tmp_path / "c"), "--unseen",
+                 str(tmp_path / "u"), "--attributes", str(tmp_path / "a"), "--backbone", "tiny", "--out",
+                 str(tmp_path / "b"), "--seed", big),
+                ("vgse", "discover", "--demo", "--seed", big, "--out", str(tmp_path / "v")),
+                ("demo", "--small", "--seed", big, "--out", str(tmp_path / "d"))]
+    for args in commands:
+        p = run_cli(*args, check=False)
+        _one_error_line(p, "must be an integer >= 0 and <= 4294967295", big)
+    p = run_cli("benchmark", "--data", str(toy_dir), "--seeds", big, "--out", str(tmp_path / "g"), check=False)
+    _one_error_line(p, "--seeds must be an integer in [1, 10000]", big)
+    assert not any((tmp_path / n).exists() for n in ("r", "s", "b", "v", "d", "g"))
+
+
+def test_param_with_a_yaml_1_2_float(tmp_path, toy_dir):
+    run_cli("-q", "train", "--data", str(toy_dir), "--model", "regressor", "--no-tune", "--param", "lr=1e-3",
+            "--param", "epochs=1", "--out", str(tmp_path / "r"))
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert m["params"]["lr"] == 0.001 and m["config"]["params"]["lr"] == 0.001

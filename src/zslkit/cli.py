@@ -151,8 +151,10 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int | None, 
     from zslkit.data.xlsa17 import load_xlsa17, read_att_splits
     from zslkit.errors import ConfigError
 
-    if seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {seed}")
+    from zslkit.utils.seed import seed_error
+
+    if seed_error(seed, "--seed"):
+        raise ConfigError(seed_error(seed, "--seed"))
     overrides: dict = {}
     types = {f.name: f.type for f in dataclasses.fields(SurrogateConfig)}
     for item in knobs:
@@ -374,6 +376,10 @@ def _print_result(d: dict) -> None:
     click.echo(f"params {d['params']}")
 
 
+#: most seeds ``benchmark --seeds N`` runs per cell (far below the largest seed, 2**32 - 1)
+MAX_GRID_SEEDS = 10_000
+
+
 @main.command("benchmark")
 @click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(path_type=Path),
               help="Dataset directory; repeatable.")
@@ -392,8 +398,11 @@ def _print_result(d: dict) -> None:
 def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: int, threads_per_worker: int,
                   submitit_folder: Path | None, cluster: str, slurm_partition: str | None, timeout_min: int) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
+    from zslkit.errors import ConfigError
     from zslkit.grid import GridConfig, run_grid
 
+    if not 1 <= seeds <= MAX_GRID_SEEDS:  # seeds 0..N-1 are listed (and run) up front
+        raise ConfigError(f"--seeds must be an integer in [1, {MAX_GRID_SEEDS}] (seeds 0..N-1 are run), got {seeds}")
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
                      seeds=list(range(seeds)), out=str(out), workers=workers, threads_per_worker=threads_per_worker)
     executor = None
@@ -658,7 +667,11 @@ def demo_cmd(ctx: click.Context, out: Path, seed: int, models: tuple[str, ...], 
     MSE on the semantic regressor. An interrupted demo resumes where it stopped.
     """
     from zslkit.demo import WARNING, DemoConfig, run_demo, summary_lines
+    from zslkit.errors import ConfigError
+    from zslkit.utils.seed import seed_error
 
+    if seed_error(seed, "--seed"):
+        raise ConfigError(seed_error(seed, "--seed"))
     cfg = DemoConfig(seed=seed, small=small)
     if models:
         cfg.models = list(models)

@@ -78,8 +78,10 @@ class TrainConfig:
         """
         from zslkit.registry import check_hyperparameters
 
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        from zslkit.utils.seed import seed_error
+
+        if seed_error(self.seed):
+            raise ConfigError(seed_error(self.seed))
         if not self.val_folds:
             raise ConfigError("val_folds must name at least one validation fold")
         bad = [f for f in self.val_folds if isinstance(f, bool) or not isinstance(f, int) or f < 1]

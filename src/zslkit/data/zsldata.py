@@ -10,6 +10,7 @@ import numpy as np
 from zslkit.errors import ZSLDataError
 from zslkit.evaluation.protocol import EvalSplit
 from zslkit.utils.finite import all_finite
+from zslkit.utils.seed import seed_error
 
 #: Split names a ZSLData may hold. ``train``/``val`` are the *published* xlsa17 train_loc and
 #: val_loc, kept for inspection only: their union contains every test_seen image.
@@ -228,8 +229,8 @@ class ZSLData:
                 raise ZSLDataError(f"validation fold must be in 1..{SEEDED_FOLDS}, got {fold}: the dataset has no "
                                    "trainclassesK/valclassesK lists, so its folds are seeded partitions 1.."
                                    f"{SEEDED_FOLDS} of the seen classes")
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-                raise ZSLDataError(f"seed must be an integer >= 0, got {seed!r}")
+            if seed_error(seed):
+                raise ZSLDataError(seed_error(seed))
             rng = np.random.default_rng([seed, fold])
             n_val = max(1, int(round(0.2 * seen.size)))
             if seen.size < 2:
