@@ -1387,6 +1387,63 @@ def _(c: Ctx):
     return expect_success(c.cli("run", y, "--out", w / "r", env={"ZSLKIT_ADV_DATA": str(d)}), "T1")
 
 
+def _edit_features(data: Path, fn) -> None:
+    from zslkit.data.matfile import load_mat, save_mat
+
+    m = load_mat(data / "res101.mat")
+    m["features"] = fn(np.asarray(m["features"]).copy(), data)  # D x N
+    save_mat(data / "res101.mat", m)
+
+
+@case("accepted", "r3: res101.mat: all-zero features (trains at chance without a word)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    _edit_features(d, lambda f, _: np.zeros_like(f))
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "features", "identical")
+
+
+@case("accepted", "r3: res101.mat: every trainval image with one constant feature vector")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+
+    def flat(f, data):
+        f[:, locs(data)["trainval"]] = 0.5
+        return f
+    _edit_features(d, flat)
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "trainval", "identical")
+
+
+@case("accepted", "r3: --semantic: every unseen class with the same row")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    data = load_xlsa17(d)
+    sem = data.semantic.copy()
+    sem[data.unseen_classes] = sem[data.unseen_classes[0]]
+    np.save(w / "same.npy", sem)
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "same.npy", "--out", w / "r"), "unseen",
+                        "same row")
+
+
+@case("message", "r3: --semantic: one unseen class with an all-zero row: a warning naming it")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    data = load_xlsa17(d)
+    sem = data.semantic.copy()
+    u = int(data.unseen_classes[0])
+    sem[u] = 0.0
+    np.save(w / "zero.npy", sem)
+    return expect_success(c.cli("train", "--data", d, "--semantic", w / "zero.npy", "--out", w / "r"), "T1",
+                          "warning", data.class_names[u], "all-zero")
+
+
 # --------------------------------------------------------------------------- driver
 
 def main() -> None:

@@ -372,6 +372,7 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     t0 = time.perf_counter()
     if data is None:
         data = load_xlsa17(cfg.data, semantic=cfg.semantic)
+    data.check_learnable()  # degenerate features / semantics: an error, or a warning naming them
     timings["load"] = time.perf_counter() - t0
     seed_everything(cfg.seed)
     fixed = {**parse_model_spec(cfg.model)[1], **cfg.params}
