@@ -43,7 +43,8 @@ MAX_DEPTH = 40
 
 
 class _Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also resolves YAML 1.2 floats (``1e-3``, ``1E5``, ``-.5``, ``2e+3``; module docstring)."""
+    """``yaml.SafeLoader`` that also resolves YAML 1.2 floats (``1e-3``, ``1E5``, ``-.5``, ``2e+3``; see the module
+    docstring)."""
 
 
 # YAML 1.2 core schema floats; tried after YAML 1.1's resolvers, so ints (and 1.1 floats) resolve as before
@@ -96,9 +97,9 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
 
 
 def parse_yaml(text: str, where: str) -> Any:
-    """``yaml.safe_load(text)`` (with YAML 1.2 floats: ``1e-3`` is a float) with every failure a :class:`ConfigError` naming ``where``: invalid
-    YAML, Python tags (``!!python/object``: refused by the safe loader), nesting too deep for the
-    parser, and the bounds of :func:`_check_bounds`."""
+    """``yaml.safe_load(text)`` (with YAML 1.2 floats: ``1e-3`` is a float) with every failure a
+    :class:`ConfigError` naming ``where``: invalid YAML, Python tags (``!!python/object``: refused by
+    the safe loader), nesting too deep for the parser, and the bounds of :func:`_check_bounds`."""
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass (one more float resolver)
     except yaml.YAMLError as exc:

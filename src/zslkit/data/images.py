@@ -27,7 +27,9 @@ root (:func:`resolve_image_paths`): a ``..`` component, or a path whose real loc
 links followed) lies outside the root, is refused with one message that does not depend on
 whether the outside file exists. Absolute paths are never read as such: their leading
 components are dropped until they resolve under the root. Folders scanned by
-:func:`scan_image_folder` are the user's own tree and may link class folders from elsewhere. Pipelines do not stop at the first bad file: they collect failures in a
+:func:`scan_image_folder` are the user's own tree and may link class folders from elsewhere.
+
+Pipelines do not stop at the first bad file: they collect failures in a
 :class:`BadImages` record (path + reason), skip the image, and report the list at the end and
 in their metadata; ``fail_fast=True`` raises at the first one instead.
 

@@ -305,7 +305,8 @@ class ZSLData:
         unseen = self.unseen_classes
         _, inverse, counts = np.unique(sem[unseen], axis=0, return_inverse=True, return_counts=True)
         for g in np.flatnonzero(counts > 1):
-            warnings.append(f"semantic matrix {self.semantic_name!r}: unseen classes {names(unseen[inverse.ravel() == g])} "
+            same = unseen[inverse.ravel() == g]
+            warnings.append(f"semantic matrix {self.semantic_name!r}: unseen classes {names(same)} "
                             "have identical rows: they cannot be told apart (at most one of them is ever predicted)")
         for w in warnings:
             log.warning("%s", w)

@@ -267,7 +267,8 @@ def load_pickled_array(path: str | os.PathLike) -> np.ndarray | tuple[list[str],
                 raise ZSLDataError(f"{p}: entry {k!r} has {v.shape[0]} dimensions, the first entry {rows[0].shape[0]}")
             names.append(k)
             rows.append(v)
-        _check_output_size(p, (len(rows), rows[0].shape[0]), np.result_type(*rows), limit, len(data))
+        out_dtype = np.result_type(*{r.dtype for r in rows})  # the few distinct dtypes (numpy 1.x takes <= 32)
+        _check_output_size(p, (len(rows), rows[0].shape[0]), out_dtype, limit, len(data))
         return names, np.stack(rows)
     raise ZSLDataError(f"{p}: expected a pickled numpy array or a dict {{name: vector}}, found {type(obj).__name__}")
 

@@ -38,8 +38,8 @@ import numpy as np
 from zslkit.errors import ZSLDataError
 from zslkit.report.html import Section, write_report
 
-__all__ = ["RunGroup", "RunRecord", "build_report", "check_curve", "check_run_metrics", "collect_runs", "comparison_table",
-           "group_runs", "run_label"]
+__all__ = ["RunGroup", "RunRecord", "build_report", "check_curve", "check_run_metrics", "collect_runs",
+           "comparison_table", "group_runs", "run_label"]
 
 MODEL_LABELS = {"eszsl": "ESZSL", "sae": "SAE", "ale": "ALE", "sje": "SJE", "devise": "DeViSE",
                 "regressor": "Regressor", "clswgan": "f-CLSWGAN", "abp": "ABP", "attention_net": "AttentionNet",
