@@ -25,6 +25,7 @@ def test_library_entry_points_refuse_seeds_above_2_32_minus_1(seed, toy_data, tm
     """Seeds 0 and 2**32 would seed numpy's global state alike (seed % 2**32): two 'seeds', one run."""
     from zslkit.build import BuildConfig
     from zslkit.data.build import make_xlsa17_splits
+    from zslkit.data.surrogate import generate_surrogate
     from zslkit.pipeline import TrainConfig
     from zslkit.vgse.discovery import DiscoverConfig, discover_demo
 
@@ -42,3 +43,5 @@ def test_library_entry_points_refuse_seeds_above_2_32_minus_1(seed, toy_data, tm
     with pytest.raises(ConfigError, match=match):
         discover_demo(tmp_path / "d", seed=seed)
     assert not (tmp_path / "d").exists()
+    with pytest.raises(ZSLDataError, match=match):
+        generate_surrogate(toy_data.provenance["root"] + "/att_splits.mat", seed=seed)
