@@ -385,7 +385,7 @@ MAX_GRID_SEEDS = 10_000
               help="Dataset directory; repeatable.")
 @click.option("--semantic", "semantics", multiple=True, default=("att",), show_default=True, help="Repeatable.")
 @click.option("--model", "models", multiple=True, default=("eszsl",), show_default=True, help="Repeatable.")
-@click.option("--seeds", default=3, show_default=True, type=int, help="Number of seeds (0..N-1).")
+@click.option("--seeds", default=3, show_default=True, type=int, help="Number of seeds (0..N-1; N <= 10000).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", default=1, show_default=True, type=int, help="Parallel worker processes.")
 @click.option("--threads-per-worker", default=1, show_default=True, type=int)

@@ -195,16 +195,23 @@ def test_curve_json_of_the_wrong_shape(runs_root, tmp_path, content, match):
         analyze_run(run)
 
 
-def test_attribute_names_must_name_every_attribute(runs_root, tmp_path):
+def test_attribute_names_of_other_dimensions_are_not_used(runs_root, tmp_path):
+    """Names that do not name the predicted dimensions (fewer, or attribute names beside a word2vec run) are
+    not indexed (an IndexError before): the figures number the dimensions instead."""
     import json
     import shutil
+
+    from zslkit.report.analysis import analyze_run
+    from zslkit.report.runs import attribute_names_of
 
     run = shutil.copytree(runs_root / "grid" / "regressor_remse", tmp_path / "run")
     m = json.loads((run / "metrics.json").read_text())
     m["attribute_names"] = ["only one"]
     (run / "metrics.json").write_text(json.dumps(m))
-    with pytest.raises(ZSLDataError, match=r"metrics.json: 1 attribute_names for \d+ attributes"):
-        build_report([run], tmp_path / "report.html")
+    build_report([run], tmp_path / "report.html")
+    analyze_run(run)
+    assert attribute_names_of(m, 1) == ["only one"] and attribute_names_of(m, 2) is None
+    assert attribute_names_of({"dataset": {"attribute_names": ["a", "b"]}}, 2) == ["a", "b"]
 
 
 def test_a_run_reached_twice_counts_once(runs_root, tmp_path):

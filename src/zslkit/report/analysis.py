@@ -63,7 +63,7 @@ def analyze_run(run_dir: str | os.PathLike, compare: Sequence[str | os.PathLike]
             figures[f"attribute_errors_{split}"] = attribute_error_figure(
                 [x[split].attr_mean for _, x in with_stats], [lab for lab, _ in with_stats],
                 fig_dir / f"attribute_errors_{split}.png",
-                attribute_names=attribute_names_of(metrics, run_dir / "metrics.json", arrays["semantic"].shape[1]),
+                attribute_names=attribute_names_of(metrics, arrays["semantic"].shape[1]),
                 synthetic=synthetic, title=f"Per-attribute squared error on {split}")
         report["imbalance"] = {lab: ({split: {"summary": st.summary(), "attr_mean": st.attr_mean,
                                                "attr_var": st.attr_var, "class_mean": st.class_mean,

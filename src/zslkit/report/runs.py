@@ -130,13 +130,12 @@ def check_curve(curve: Any, where: str | os.PathLike, prefix: str = "") -> dict[
     return curve
 
 
-def attribute_names_of(metrics: dict[str, Any], path: str | os.PathLike, n: int) -> list[str] | None:
-    """The run's attribute names (``attribute_names``, else ``dataset.attribute_names``), which must name all
-    ``n`` attributes of its predictions; None when the run has none."""
+def attribute_names_of(metrics: dict[str, Any], n: int) -> list[str] | None:
+    """The run's attribute names (``attribute_names``, else ``dataset.attribute_names``) when they name the ``n``
+    dimensions of its predicted semantic vectors; None otherwise (no names, or names of other dimensions, e.g.
+    attribute names beside a word2vec run): the figures then number the dimensions."""
     names = metrics.get("attribute_names") or (metrics.get("dataset") or {}).get("attribute_names")
-    if names and len(names) != n:
-        raise ZSLDataError(f"{path}: {len(names)} attribute_names for {n} attributes in predictions.npz")
-    return names or None
+    return list(names) if names and len(names) == n else None
 
 
 @dataclass
@@ -427,8 +426,7 @@ def build_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
                     png = attribute_error_figure([it[2][split].attr_mean for it in items[:4]],
                                                  [it[0].label for it in items[:4]], tmpd / f"attr_{di}_{split}.png",
                                                  attribute_names=attribute_names_of(
-                                                     first.metrics, first.path / "metrics.json",
-                                                     items[0][3]["semantic"].shape[1]),
+                                                     first.metrics, items[0][3]["semantic"].shape[1]),
                                                  top_k=top_k_attributes, synthetic=synthetic,
                                                  title=f"{ds}, {split}")
                     sec.figure(png, f"{ds}, {split}: the worst attributes of the first run, every run's error on them.")
