@@ -21,6 +21,7 @@ reporter's corpus). Data are tiny SURROGATE / synthetic datasets generated on th
     python benchmarks/adversarial.py                       # this checkout's src/
     python benchmarks/adversarial.py --src OTHER/src --tag before   # e.g. an older checkout
     python benchmarks/adversarial.py --quick               # skip the two slow kill-and-rerun demo cases
+    python benchmarks/adversarial.py -k r3: --tag r3       # only round 3's cases (names "r3: ..."), saved as _r3
 
 Writes benchmarks/results/adversarial[_TAG].{txt,json}. Read-only and full-disk cases need
 ``mount -t tmpfs`` (root); without it they are reported as skipped.
@@ -95,9 +96,9 @@ class Ctx:
     def cmd(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "zslkit", "-q", *map(str, args)]
 
-    def cli(self, *args, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(self.cmd(*args), capture_output=True, text=True, env=self.env(), timeout=timeout,
-                              cwd=self.work)
+    def cli(self, *args, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(self.cmd(*args), capture_output=True, text=True, env={**self.env(), **(env or {})},
+                              timeout=timeout, cwd=self.work)
 
     def popen(self, *args) -> subprocess.Popen:
         return subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -973,7 +974,477 @@ def _(c: Ctx):
     return expect_success(c.cli("train", "--data", d, "--out", w / "r"), "T1")
 
 
-# --------------------------------------------------------------------------- 7. files zslkit did not write (#20)
+# --------------------------------------------------------------------------- 7. round 3 (names start "r3:")
+
+class _Reduce:
+    """Pickles as ``func(*args)`` (then ``__setstate__(state)``): a crafted pickle's call of an admitted global."""
+
+    def __init__(self, func, args, state=None):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+def _convert(c: Ctx, obj, name: str, *needles: str, protocol: int = 2) -> Outcome:
+    import pickle
+
+    w = c.fresh()
+    (w / name).write_bytes(pickle.dumps(obj, protocol=protocol))
+    o = expect_error(c.cli("data", "convert-w2v", w / name, w / "out.npy"), name, *needles)
+    if (w / "out.npy").exists():
+        return Outcome("accepted" if o.status == "ok" else o.status,
+                       f"out.npy written ({(w / 'out.npy').stat().st_size} bytes); {o.detail}")
+    return o
+
+
+@case("resource", "r3: convert-w2v: a 106-byte pickle of a zero-stride 4096 x 4096 float64 array (128 MB)")
+def _(c: Ctx):
+    return _convert(c, _Reduce(np.ndarray, ((4096, 4096), "f8", b"\0" * 8, 0, (0, 0))), "zero_stride.pkl")
+
+
+@case("accepted", "r3: convert-w2v: an array reconstructed with a shape and no data (uninitialised memory)")
+def _(c: Ctx):
+    from numpy._core import multiarray
+
+    return _convert(c, _Reduce(multiarray._reconstruct, (np.ndarray, (1000,), b"b")), "nodata.pkl")
+
+
+@case("resource", "r3: convert-w2v: a dict repeating one 64 KiB vector 2000 times by reference (128 MB)")
+def _(c: Ctx):
+    v = np.random.default_rng(0).random(8192)
+    return _convert(c, {f"k{i}": v for i in range(2000)}, "memo.pkl", "bytes", protocol=4)
+
+
+@case("accepted", "r3: convert-w2v: a dict key with a newline (would misalign <stem>_names.txt)")
+def _(c: Ctx):
+    rng = np.random.default_rng(0)
+    return _convert(c, {"cat": rng.random(4), "zebra\nhorse": rng.random(4), "dog": rng.random(4)}, "keys.pkl",
+                    "zebra\\nhorse", protocol=4)
+
+
+def _maps_and_model(c: Ctx):
+    """A tiny SYNTHETIC feature-map directory and the state of a zslkit model.pt / ReZSL checkpoint for it."""
+    import torch
+
+    from zslkit.models.attention_net import AttentionNet
+    from zslkit.training.feature_maps import make_synthetic_feature_maps, save_feature_maps
+
+    w = c.fresh()
+    data = make_synthetic_feature_maps(num_classes=6, num_unseen=2, images_per_class=4, num_attributes=8, channels=8,
+                                       size=4, word_dim=6, seed=0)
+    maps = save_feature_maps(w / "maps", data)
+    model = AttentionNet(torch.as_tensor(data.attribute_vectors), 8, attention_dim=5)
+    zslkit_state = {"model": model.state_dict(), "meta": {"model_config": model.config()}, "gamma": 0.0}
+    g = torch.Generator().manual_seed(0)
+    theirs = {"QueryW": (5, 6), "KeyW": (5, 8), "ValueW": (5, 8), "W_o": (8, 5)}
+    rezsl = {}
+    for name, (o, i) in theirs.items():
+        rezsl[f"module.v2s_branch.{name}.weight"] = torch.randn(o, i, generator=g)
+        rezsl[f"module.v2s_branch.{name}.bias"] = torch.randn(o, generator=g)
+    rezsl["module.v2s_branch.V_att_final_branch"] = torch.randn(8, 8, generator=g)
+    return w, maps, zslkit_state, rezsl
+
+
+def _evaluate_crafted(c: Ctx, edit, fmt: str, *needles: str) -> Outcome:
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, rezsl = _maps_and_model(c)
+    if fmt == "rezsl":
+        import torch
+
+        edit(rezsl)
+        torch.save({"model": rezsl}, w / "crafted.pth")
+        path = w / "crafted.pth"
+    else:
+        edit(state)
+        save_checkpoint(w / "model.pt", state)
+        path = w / "model.pt"
+    return expect_error(c.cli("evaluate", path, "--data", maps, "--out", w / "r"), path.name, *needles)
+
+
+@case("traceback", "r3: evaluate: ReZSL checkpoint with a 1-D tensor where a matrix belongs")
+def _(c: Ctx):
+    import torch
+
+    return _evaluate_crafted(c, lambda sd: sd.update({"module.v2s_branch.V_att_final_branch": torch.zeros(8)}),
+                             "rezsl", "V_att_final_branch")
+
+
+@case("traceback", "r3: evaluate: ReZSL checkpoint with a bias of the wrong length")
+def _(c: Ctx):
+    import torch
+
+    return _evaluate_crafted(c, lambda sd: sd.update({"module.v2s_branch.QueryW.bias": torch.zeros(9)}), "rezsl",
+                             "QueryW.bias")
+
+
+@case("traceback", "r3: evaluate: ReZSL checkpoint whose 'model' entry is a list")
+def _(c: Ctx):
+    import torch
+
+    w, maps, _, _ = _maps_and_model(c)
+    torch.save({"model": [torch.zeros(2)], "epoch": 3}, w / "list.pth")
+    return expect_error(c.cli("evaluate", w / "list.pth", "--data", maps, "--out", w / "r"), "list.pth", "'model'")
+
+
+@case("traceback", "r3: evaluate: model.pt with a string dimension (num_attributes: '8')")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st["meta"]["model_config"].update(num_attributes="8"), "zslkit",
+                             "num_attributes")
+
+
+@case("resource", "r3: evaluate: model.pt declaring num_attributes = word_dim = 1e6 (a 4 TB buffer)")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st["meta"]["model_config"].update(num_attributes=10 ** 6, word_dim=10 ** 6),
+                             "zslkit", "model.")
+
+
+@case("traceback", "r3: evaluate: model.pt with a 0-d tensor where a matrix belongs")
+def _(c: Ctx):
+    import torch
+
+    return _evaluate_crafted(c, lambda st: st["model"].update({"key.weight": torch.tensor(1.0)}), "zslkit",
+                             "key.weight")
+
+
+@case("traceback", "r3: evaluate: model.pt missing a weight (out.weight)")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st["model"].pop("out.weight"), "zslkit", "out.weight")
+
+
+@case("traceback", "r3: evaluate: model.pt whose 'model' entry is not a dict")
+def _(c: Ctx):
+    return _evaluate_crafted(c, lambda st: st.update(model="weights"), "zslkit", "'model'")
+
+
+@case("accepted", "r3: evaluate --batch-size 0")
+def _(c: Ctx):
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, _ = _maps_and_model(c)
+    save_checkpoint(w / "model.pt", state)
+    return expect_error(c.cli("evaluate", w / "model.pt", "--data", maps, "--out", w / "r", "--batch-size", "0"),
+                        "--batch-size")
+
+
+@case("accepted", "r3: evaluate --batch-size -5")
+def _(c: Ctx):
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, _ = _maps_and_model(c)
+    save_checkpoint(w / "model.pt", state)
+    return expect_error(c.cli("evaluate", w / "model.pt", "--data", maps, "--out", w / "r", "--batch-size", "-5"),
+                        "--batch-size")
+
+
+@case("traceback", "r3: analyze --data MAPS --index 99999 (out of range)")
+def _(c: Ctx):
+    from zslkit.training.checkpoint import save_checkpoint
+
+    w, maps, state, _ = _maps_and_model(c)
+    save_checkpoint(w / "run" / "model.pt", state)
+    return expect_error(c.cli("analyze", w / "run", "--data", maps, "--index", "99999"), "99999", "0..23")
+
+
+def _finished_run(c: Ctx) -> tuple[Path, Path]:
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    p = c.cli("train", "--data", d, "--model", "eszsl", "--no-tune", "--out", w / "run")
+    if p.returncode != 0:
+        raise RuntimeError(f"could not make a run: {tail(p)}")
+    return w, w / "run"
+
+
+def _metrics_edit(c: Ctx, field_path: str, value, command: str) -> Outcome:
+    w, run = _finished_run(c)
+    m = json.loads((run / "metrics.json").read_text())
+    node = m
+    *parents, last = field_path.split(".")
+    for k in parents:
+        node = node[k]
+    node[last] = value
+    (run / "metrics.json").write_text(json.dumps(m))
+    args = ["report", run, "--out", w / "report.html"] if command == "report" else ["analyze", run]
+    return expect_error(c.cli(*args), "metrics.json", field_path)
+
+
+@case("traceback", "r3: report: metrics.json with gzsl.U a string")
+def _(c: Ctx):
+    return _metrics_edit(c, "gzsl.U", "high", "report")
+
+
+@case("traceback", "r3: report: metrics.json with params a list")
+def _(c: Ctx):
+    return _metrics_edit(c, "params", [1, 2], "report")
+
+
+@case("traceback", "r3: report: metrics.json with dataset a string")
+def _(c: Ctx):
+    return _metrics_edit(c, "dataset", "tiny", "report")
+
+
+@case("traceback", "r3: report: metrics.json with selection a list")
+def _(c: Ctx):
+    return _metrics_edit(c, "selection", ["lam"], "report")
+
+
+@case("traceback", "r3: analyze: metrics.json with ausuc null")
+def _(c: Ctx):
+    return _metrics_edit(c, "ausuc", None, "analyze")
+
+
+@case("traceback", "r3: analyze: metrics.json with gzsl a string")
+def _(c: Ctx):
+    return _metrics_edit(c, "gzsl", "x", "analyze")
+
+
+@case("traceback", "r3: report: curve.json holding a list")
+def _(c: Ctx):
+    w, run = _finished_run(c)
+    (run / "curve.json").write_text("[1, 2, 3]")
+    return expect_error(c.cli("report", run, "--out", w / "report.html"), "curve.json")
+
+
+def _report_counts(c: Ctx, *paths) -> Outcome:
+    w = c.work
+    p = c.cli("report", *paths, "--out", w / "report.html")
+    o = expect_success(p)
+    if o.status != "ok":
+        return o
+    summary = re.search(r"(\d+) run\(s\) in (\d+) group\(s\)", (w / "report.html").read_text())
+    if not summary or summary.group(1) != "1":
+        return Outcome("lost", f"report.html says {summary.group(0) if summary else '?'}: one run counted as "
+                               "several seeds")
+    return Outcome("ok", summary.group(0))
+
+
+@case("lost", "r3: report RUN RUN/../RUN counts one run, not two seeds")
+def _(c: Ctx):
+    w, run = _finished_run(c)
+    return _report_counts(c, run, run / ".." / "run")
+
+
+@case("lost", "r3: report GRID GRID/cells/CELL counts the cell once")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    p = c.cli("benchmark", "--data", d, "--model", "eszsl", "--seeds", "1", "--out", w / "grid")
+    if p.returncode != 0:
+        return expect_success(p)
+    cell = next(x for x in (w / "grid" / "cells").iterdir() if x.is_dir())
+    return _report_counts(c, w / "grid", cell)
+
+
+def _built_images(c: Ctx) -> tuple[Path, dict, Path]:
+    """An image world and its ``data build`` (res101.mat image_files relative to the image folder)."""
+    w = c.fresh()
+    iw = image_world(w)
+    p = c.cli(*build_args(iw, w / "out"))
+    if p.returncode != 0:
+        raise RuntimeError(f"data build failed: {tail(p)}")
+    return w, iw, w / "out"
+
+
+def _set_image_file(data: Path, i: int, value: str) -> None:
+    from zslkit.data.matfile import load_mat, save_mat
+
+    m = load_mat(data / "res101.mat")
+    files = [str(np.asarray(x).ravel()[0]) for x in np.asarray(m["image_files"]).ravel()]
+    files[i] = value
+    cell = np.empty((len(files), 1), dtype=object)
+    for k, f in enumerate(files):
+        cell[k, 0] = np.array([f])
+    m["image_files"] = cell
+    save_mat(data / "res101.mat", m)
+
+
+def _train_images(c: Ctx, data: Path, images: Path, out: Path):
+    return c.cli("train", "--model", "basic_net", "--data", data, "--images", images, "--backbone", "tiny",
+                 "--param", "epochs=1", "--param", "ways=2", "--out", out)
+
+
+def _outside_case(c: Ctx, make) -> Outcome:
+    """The same error, naming the entry, whether the outside file exists or not."""
+    msgs = []
+    for name in ("exists.png", "absent.png"):
+        w, iw, data = _built_images(c)
+        (w / "secret").mkdir()
+        from PIL import Image
+
+        Image.new("RGB", (16, 16), (9, 9, 9)).save(w / "secret" / "exists.png")
+        entry = make(w, iw, name)
+        _set_image_file(data, 0, entry)
+        p = _train_images(c, data, iw["images"], w / "run")
+        o = expect_error(p, "image_files", "outside")
+        if o.status != "ok":
+            return o
+        msgs.append(re.sub(r"case\d+", "caseN", tail(p)).replace(name, "NAME"))
+    if msgs[0] != msgs[1]:
+        return Outcome("message", f"the message tells whether the outside file exists: {msgs}")
+    return Outcome("ok", msgs[0])
+
+
+@case("accepted", "r3: train --images: res101 image_files entry '../secret/X.png' (same error, X existing or not)")
+def _(c: Ctx):
+    return _outside_case(c, lambda w, iw, name: f"../secret/{name}")
+
+
+@case("accepted", "r3: train --images: an image that is a symlink out of --images (same error, target existing or not)")
+def _(c: Ctx):
+    def make(w, iw, name):
+        (iw["images"] / "class0" / "link.png").symlink_to(w / "secret" / name)
+        return "class0/link.png"
+    return _outside_case(c, make)
+
+
+@case("accepted", "r3: data build: 16-bit PNG images are not clipped to white (features differ between images)")
+def _(c: Ctx):
+    from PIL import Image
+
+    w = c.fresh()
+    iw = image_world(w)
+    rng = np.random.default_rng(1)
+    for f in sorted(iw["images"].rglob("*.png")):  # replace every image by a 16-bit greyscale one, all above 255
+        Image.fromarray((rng.random((16, 16)) * 60000 + 1000).astype(np.uint16)).save(f)
+    p = c.cli(*build_args(iw, w / "out"))
+    o = expect_success(p)
+    if o.status != "ok":
+        return o
+    from zslkit.data.matfile import load_mat
+
+    feats = np.asarray(load_mat(w / "out" / "res101.mat", ["features"])["features"])
+    n_distinct = len({col.tobytes() for col in feats.T})
+    if n_distinct == 1:
+        return Outcome("accepted", f"all {feats.shape[1]} images have identical features (clipped to white)")
+    return Outcome("ok", f"{n_distinct} distinct feature vectors of {feats.shape[1]} images")
+
+
+@case("accepted", "r3: train --param lr=1e-3 (YAML 1.1 reads a string): a float")
+def _(c: Ctx):
+    w = c.fresh()
+    p = c.cli("train", "--data", toy_dataset(w / "tiny"), "--model", "regressor", "--no-tune", "--param", "lr=1e-3",
+              "--param", "epochs=1", "--out", w / "r")
+    o = expect_success(p)
+    if o.status == "ok":
+        lr = json.loads((w / "r" / "metrics.json").read_text())["params"]["lr"]
+        return Outcome("ok" if lr == 0.001 else "lost", f"lr = {lr!r}")
+    return o
+
+
+@case("accepted", "r3: train --seed 4294967296 (2**32: numpy seeds it like 0)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("train", "--data", toy_dataset(w / "tiny"), "--seed", str(2**32), "--out", w / "r"),
+                        "seed", "4294967295")
+
+
+@case("accepted", "r3: YAML grid: seeds: [0, 4294967296]")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    y = write_yaml(w / "g.yaml", f"kind: grid\ndata: [{d}]\nseeds: [0, {2**32}]\nout: {w / 'g'}\n")
+    return expect_error(c.cli("run", y), "g.yaml", "seeds", "4294967295")
+
+
+@case("resource", "r3: benchmark --seeds 5000000000 (a list of 5e9 seeds)")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("benchmark", "--data", toy_dataset(w / "tiny"), "--seeds", "5000000000", "--out",
+                              w / "g", timeout=120), "--seeds")
+
+
+@case("accepted", "r3: data synth --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    from zslkit.data.surrogate import make_toy_att_splits
+
+    src = make_toy_att_splits(w / "src" / "att_splits.mat", num_classes=12, num_unseen=3, images_per_class=20)
+    return expect_error(c.cli("data", "synth", "--att-splits", src, "--out", w / "o", "--seed", str(2**32)), "seed")
+
+
+@case("accepted", "r3: data build --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli(*build_args(image_world(w), w / "out", "--seed", str(2**32))), "seed")
+
+
+@case("accepted", "r3: vgse discover --demo --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("vgse", "discover", "--demo", "--seed", str(2**32), "--out", w / "d"), "seed")
+
+
+@case("accepted", "r3: demo --seed 4294967296")
+def _(c: Ctx):
+    w = c.fresh()
+    return expect_error(c.cli("demo", "--small", "--seed", str(2**32), "--out", w / "d"), "seed")
+
+
+@case("message", "r3: YAML data: ${VAR} whose value holds a '$' is not reported as unset")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "d$x")
+    y = write_yaml(w / "t.yaml", "kind: train\ndata: ${ZSLKIT_ADV_DATA}\nmodel: eszsl\ntune: false\n")
+    return expect_success(c.cli("run", y, "--out", w / "r", env={"ZSLKIT_ADV_DATA": str(d)}), "T1")
+
+
+def _edit_features(data: Path, fn) -> None:
+    from zslkit.data.matfile import load_mat, save_mat
+
+    m = load_mat(data / "res101.mat")
+    m["features"] = fn(np.asarray(m["features"]).copy(), data)  # D x N
+    save_mat(data / "res101.mat", m)
+
+
+@case("accepted", "r3: res101.mat: all-zero features (trains at chance without a word)")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    _edit_features(d, lambda f, _: np.zeros_like(f))
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "features", "identical")
+
+
+@case("accepted", "r3: res101.mat: every trainval image with one constant feature vector")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+
+    def flat(f, data):
+        f[:, locs(data)["trainval"]] = 0.5
+        return f
+    _edit_features(d, flat)
+    return expect_error(c.cli("train", "--data", d, "--out", w / "r"), "trainval", "identical")
+
+
+@case("accepted", "r3: --semantic: every unseen class with the same row")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    data = load_xlsa17(d)
+    sem = data.semantic.copy()
+    sem[data.unseen_classes] = sem[data.unseen_classes[0]]
+    np.save(w / "same.npy", sem)
+    return expect_error(c.cli("train", "--data", d, "--semantic", w / "same.npy", "--out", w / "r"), "unseen",
+                        "same row")
+
+
+@case("message", "r3: --semantic: one unseen class with an all-zero row: a warning naming it")
+def _(c: Ctx):
+    w = c.fresh()
+    d = toy_dataset(w / "tiny")
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    data = load_xlsa17(d)
+    sem = data.semantic.copy()
+    u = int(data.unseen_classes[0])
+    sem[u] = 0.0
+    np.save(w / "zero.npy", sem)
+    return expect_success(c.cli("train", "--data", d, "--semantic", w / "zero.npy", "--out", w / "r"), "T1",
+                          "warning", data.class_names[u], "all-zero")
+# --------------------------------------------------------------------------- 8. files zslkit did not write (#20)
 
 def user_files(d: Path, files: dict) -> dict:
     """The user's own files in ``d``; returns name -> bytes, for :func:`touched`."""
@@ -1144,6 +1615,7 @@ def main() -> None:
     ap.add_argument("--src", default=str(REPO / "src"), help="zslkit source tree to run (PYTHONPATH)")
     ap.add_argument("--tag", default="", help="suffix of the results files (e.g. 'before')")
     ap.add_argument("--quick", action="store_true", help="skip the slow kill-and-rerun demo cases")
+    ap.add_argument("-k", default="", help="run only cases whose name contains this (results saved only with --tag)")
     ap.add_argument("-k", default="", help="run only cases whose name contains this")
     ap.add_argument("--cls", default="", help="run only the cases of this class (e.g. foreign); results saved with "
                                                "the class in the file name")
@@ -1179,7 +1651,7 @@ def main() -> None:
              f"wall {summary['wall_s']} s, load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}",
              ""]
     lines += [f"{r['status']:9s} {r['class']:9s} {r['case']}\n          {r['detail']}" for r in results]
-    if not args.k:
+    if not args.k or args.tag:  # a selection (-k) is saved only under its own --tag
         RESULTS.mkdir(parents=True, exist_ok=True)
         stem = "adversarial" + (f"_{args.cls}" if args.cls else "") + (f"_{args.tag}" if args.tag else "")
         (RESULTS / f"{stem}.txt").write_text("\n".join(lines) + "\n")

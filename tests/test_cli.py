@@ -121,3 +121,74 @@ def test_models_lists_descriptions():
     assert any(ln.startswith("eszsl") and "{0, 1}" in ln for ln in lines)
     for name in ("attention_net", "gem_zsl", "basic_net", "abp"):  # every registered model, described
         assert any(ln.startswith(name) and len(ln.split(maxsplit=1)) == 2 for ln in lines), name
+
+
+def _one_error_line(p, *needles):
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in p.stderr, p.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def test_evaluate_and_analyze_bad_numbers_and_crafted_model_pt(tmp_path):
+    """--batch-size 0 / -5, --index out of range, --top-k 0 and a model.pt whose bias has the wrong length:
+    one error line each (exit 2), naming the option or the file and key."""
+    import torch
+
+    from zslkit.image_pipeline import load_image_model
+    from zslkit.models.attention_net import AttentionNet
+    from zslkit.training.checkpoint import save_checkpoint
+    from zslkit.training.feature_maps import make_synthetic_feature_maps, save_feature_maps
+
+    data = make_synthetic_feature_maps(num_classes=6, num_unseen=2, images_per_class=4, num_attributes=8, channels=8,
+                                       size=4, word_dim=6, seed=0)
+    maps = save_feature_maps(tmp_path / "maps", data)
+    model = AttentionNet(torch.as_tensor(data.attribute_vectors), 8, attention_dim=5)
+    run = tmp_path / "run"
+    state = {"model": model.state_dict(), "meta": {"model_config": model.config()}, "gamma": 0.0}
+    save_checkpoint(run / "model.pt", state)
+    load_image_model(run)  # a valid model.pt: the errors below are the options' and the crafted file's
+    for bs in ("0", "-5"):
+        p = run_cli("evaluate", str(run / "model.pt"), "--data", str(maps), "--out", str(tmp_path / "e"),
+                    "--batch-size", bs, check=False)
+        _one_error_line(p, "--batch-size", bs)
+    assert not (tmp_path / "e").exists()
+    p = run_cli("analyze", str(run), "--data", str(maps), "--index", "99999", check=False)
+    _one_error_line(p, "99999", "24 images", "0..23")
+    p = run_cli("analyze", str(run), "--data", str(maps), "--top-k", "0", check=False)
+    _one_error_line(p, "--top-k", "0")
+    state["model"]["query.bias"] = torch.zeros(9)
+    save_checkpoint(tmp_path / "crafted.pt", state)
+    p = run_cli("evaluate", str(tmp_path / "crafted.pt"), "--data", str(maps), "--out", str(tmp_path / "e"),
+                check=False)
+    _one_error_line(p, str(tmp_path / "crafted.pt"), "model.query.bias", "(9,)", "(5,)")
+
+
+def test_seeds_above_2_32_minus_1_are_one_error_line_in_every_command(tmp_path, toy_dir):
+    big = str(2**32)
+    att = str(toy_dir / "att_splits.mat")
+    (tmp_path / "i").mkdir()
+    for n in ("c", "u", "a"):
+        (tmp_path / n).write_text("x\n")
+    commands = [("train", "--data", str(toy_dir), "--seed", big, "--out", str(tmp_path / "r")),
+                ("data", "synth", "--att-splits", att, "--out", str(tmp_path / "s"), "--seed", big),
+                ("data", "build", "--images", str(tmp_path / "i"), "--classes", str(tmp_path / "c"), "--unseen",
+                 str(tmp_path / "u"), "--attributes", str(tmp_path / "a"), "--backbone", "tiny", "--out",
+                 str(tmp_path / "b"), "--seed", big),
+                ("vgse", "discover", "--demo", "--seed", big, "--out", str(tmp_path / "v")),
+                ("demo", "--small", "--seed", big, "--out", str(tmp_path / "d"))]
+    for args in commands:
+        p = run_cli(*args, check=False)
+        _one_error_line(p, "must be an integer >= 0 and <= 4294967295", big)
+    p = run_cli("benchmark", "--data", str(toy_dir), "--seeds", big, "--out", str(tmp_path / "g"), check=False)
+    _one_error_line(p, "--seeds must be an integer in [1, 10000]", big)
+    assert not any((tmp_path / n).exists() for n in ("r", "s", "b", "v", "d", "g"))
+
+
+def test_param_with_a_yaml_1_2_float(tmp_path, toy_dir):
+    run_cli("-q", "train", "--data", str(toy_dir), "--model", "regressor", "--no-tune", "--param", "lr=1e-3",
+            "--param", "epochs=1", "--out", str(tmp_path / "r"))
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert m["params"]["lr"] == 0.001 and m["config"]["params"]["lr"] == 0.001

@@ -1,5 +1,6 @@
 """The shipped configs load, and environment variables in configs expand (or fail clearly)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,68 @@ def test_vgse_configs_run_the_authors_evaluation_model(ds, settings, monkeypatch
     models = [get_model(m) for m in cfg.models if m.startswith("softmax_compat")]
     assert {m.lr: m.weight_norm_reg for m in models} == settings
     assert "sje" in cfg.models  # Akata et al.'s SJE stays, under its own name
+
+
+# -- YAML 1.2 floats, environment values with '$', seeds above 2**32 - 1 -------------------------------------------
+
+
+@pytest.mark.parametrize("text, value", [("1e-3", 0.001), ("1E5", 1e5), (".5", 0.5), ("-.5", -0.5), ("2e+3", 2000.0),
+                                         ("+1.5e3", 1500.0), ("1.0e-5", 1e-5), ("1.", 1.0), ("-2E-2", -0.02)])
+def test_yaml_1_2_floats_are_floats(text, value):
+    from zslkit.config import parse_value
+
+    v = parse_value(text, "--param lr")
+    assert type(v) is float and v == value
+
+
+@pytest.mark.parametrize("text, value", [("10", 10), ("0x10", 16), ("1_000", 1000), ("true", True), ("null", None),
+                                         ("1e", "1e"), ("e5", "e5"), (".", "."), ("1e-3x", "1e-3x"), ("abc", "abc")])
+def test_everything_else_resolves_as_before(text, value):
+    from zslkit.config import parse_value
+
+    v = parse_value(text, "--param x")
+    assert type(v) is type(value) and v == value
+
+
+def test_yaml_1_2_floats_in_config_files_params_and_model_specs(tmp_path, toy_dir):
+    from zslkit.registry import parse_model_spec
+
+    y = tmp_path / "t.yaml"
+    y.write_text(f"kind: train\ndata: {toy_dir}\nmodel: regressor\nparams: {{lr: 1e-3, weight_decay: 5E-4}}\n"
+                 "grid: {lambda1: [1e-2, 1e2]}\n")
+    cfg = load_config(y, ["params.momentum=.5"])
+    assert cfg.params == {"lr": 0.001, "weight_decay": 0.0005, "momentum": 0.5}
+    assert cfg.grid == {"lambda1": [0.01, 100.0]}
+    assert parse_model_spec("regressor(lr=1e-3)")[1] == {"lr": 0.001}
+
+
+def test_environment_values_holding_a_dollar_are_not_unset(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSLKIT_SECRET_DIR", "/data/pa$$word/$HOME")
+    monkeypatch.delenv("ZSLKIT_NOT_SET", raising=False)
+    y = tmp_path / "t.yaml"
+    y.write_text("kind: train\ndata: ${ZSLKIT_SECRET_DIR}/AWA2\nmodel: eszsl\nsemantic: cost$\n")
+    cfg = load_config(y)
+    assert cfg.data == "/data/pa$$word/$HOME/AWA2"  # the value as set, not expanded again
+    assert cfg.semantic == "cost$"  # a '$' that names no variable is text
+    for ref in ("$ZSLKIT_NOT_SET", "${ZSLKIT_NOT_SET}"):
+        y.write_text(f"kind: train\ndata: ${{ZSLKIT_SECRET_DIR}}/{ref}\nmodel: eszsl\n")
+        with pytest.raises(ConfigError, match=re.escape(f"t.yaml: environment variable {ref} in ")):
+            load_config(y)
+
+
+@pytest.mark.parametrize("body", ["kind: train\ndata: x\nmodel: eszsl\nseed: 4294967296\n",
+                                  "kind: grid\ndata: [x]\nseeds: [0, 4294967296]\nout: g\n",
+                                  "kind: demo\nseed: 18446744073709551616\n",
+                                  "kind: discover\nimages: i\nclasses: c\nunseen: u\nword_vectors: w\nout: o\n"
+                                  "seed: 4294967296\n"])
+def test_seeds_above_2_32_minus_1_are_refused_in_every_config_kind(tmp_path, body):
+    y = tmp_path / "c.yaml"
+    y.write_text(body)
+    with pytest.raises(ConfigError, match=r"c.yaml: seeds? must be an integer >= 0 and <= 4294967295 \(2\*\*32 - 1\)"):
+        load_config(y)
+
+
+def test_the_largest_seed_is_accepted(tmp_path, toy_dir):
+    y = tmp_path / "t.yaml"
+    y.write_text(f"kind: train\ndata: {toy_dir}\nmodel: eszsl\nseed: 4294967295\n")
+    assert load_config(y).seed == 2**32 - 1

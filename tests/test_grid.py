@@ -149,7 +149,9 @@ def test_two_semantic_files_with_one_stem_keep_both_results(toy_dir, tmp_path):
 
 def test_grid_refuses_bad_settings_before_running_any_cell(tmp_path):
     base = {"data": ["x"], "out": str(tmp_path / "g")}
-    for kw, match in (({"seeds": [-1]}, "seeds must be integers >= 0"), ({"seeds": [0, 0]}, "more than once"),
+    for kw, match in (({"seeds": [-1]}, r"seeds \[-1\]: seed must be an integer >= 0"),
+                      ({"seeds": [2 ** 32]}, r"<= 4294967295 \(2\*\*32 - 1\), got 4294967296"),
+                      ({"seeds": [0, 0]}, "more than once"),
                       ({"val_folds": [0]}, "val_folds"), ({"data": ["x", "./x"]}, "more than once"),
                       ({"params": {"eszsl": {"lam": "abc"}}}, "'lam' = 'abc' has the wrong type"),
                       ({"grids": {"eszsl": {"lam": []}}}, "non-empty list"),

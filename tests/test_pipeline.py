@@ -108,3 +108,26 @@ def test_no_seen_validation_images_leaves_gzsl_uncalibrated_not_nan(toy_dir):
     d = res.to_dict()
     assert d["gzsl"]["gamma"] == 0.0 and all(math.isfinite(d["gzsl"][k]) for k in ("U", "S", "H"))
     assert d["gamma_source"].startswith("none (0)")
+
+
+def test_degenerate_input_is_an_error_or_a_warning_where_the_run_starts(toy_data, tmp_path, caplog):
+    """All-zero training features: an error before any model is fitted; an unseen class with an all-zero
+    semantic row: the run goes on, with a warning naming the class."""
+    import dataclasses
+    import logging
+
+    feats = toy_data.features.copy()
+    feats[toy_data.splits["trainval"]] = 0.0
+    flat = dataclasses.replace(toy_data, features=feats)
+    cfg = TrainConfig(data=str(toy_data.provenance["root"]), model="eszsl", tune=False)
+    with pytest.raises(ZSLDataError, match=r"features of all \d+ trainval images are identical \(all zero\)"):
+        train(cfg, data=flat, out_dir=tmp_path / "flat")
+    assert not (tmp_path / "flat" / "metrics.json").exists()
+    sem = toy_data.semantic.copy()
+    u = int(toy_data.unseen_classes[0])
+    sem[u] = 0.0
+    with caplog.at_level(logging.WARNING, logger="zslkit"):
+        train(cfg, data=toy_data.with_semantic(sem, "att"), out_dir=tmp_path / "zero_row")
+    name = toy_data.class_names[u]
+    assert any(f"classes [{name!r}] have an all-zero row" in r.getMessage() for r in caplog.records)
+    assert (tmp_path / "zero_row" / "metrics.json").is_file()

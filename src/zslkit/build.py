@@ -166,8 +166,10 @@ class BuildConfig:
             raise ConfigError(f"image_size must be >= 8 pixels, got {self.image_size}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        from zslkit.utils.seed import seed_error
+
+        if seed_error(self.seed):
+            raise ConfigError(seed_error(self.seed))
         if not 0.0 <= self.test_seen_fraction < 1.0:
             raise ConfigError(f"test_seen_fraction must be in [0, 1), got {self.test_seen_fraction}")
         if self.val_folds < 0 or self.val_folds == 1:

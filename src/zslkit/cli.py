@@ -151,8 +151,10 @@ def data_synth(att_splits: Path, out: Path, seed: int, feature_dim: int | None, 
     from zslkit.data.xlsa17 import load_xlsa17, read_att_splits
     from zslkit.errors import ConfigError
 
-    if seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {seed}")
+    from zslkit.utils.seed import seed_error
+
+    if seed_error(seed, "--seed"):
+        raise ConfigError(seed_error(seed, "--seed"))
     overrides: dict = {}
     types = {f.name: f.type for f in dataclasses.fields(SurrogateConfig)}
     for item in knobs:
@@ -436,12 +438,16 @@ def _print_result(d: dict) -> None:
     click.echo(f"params {d['params']}")
 
 
+#: most seeds ``benchmark --seeds N`` runs per cell (far below the largest seed, 2**32 - 1)
+MAX_GRID_SEEDS = 10_000
+
+
 @main.command("benchmark")
 @click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(path_type=Path),
               help="Dataset directory; repeatable.")
 @click.option("--semantic", "semantics", multiple=True, default=("att",), show_default=True, help="Repeatable.")
 @click.option("--model", "models", multiple=True, default=("eszsl",), show_default=True, help="Repeatable.")
-@click.option("--seeds", default=3, show_default=True, type=int, help="Number of seeds (0..N-1).")
+@click.option("--seeds", default=3, show_default=True, type=int, help="Number of seeds (0..N-1; N <= 10000).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", default=1, show_default=True, type=int, help="Parallel worker processes.")
 @click.option("--threads-per-worker", default=1, show_default=True, type=int)
@@ -454,8 +460,11 @@ def _print_result(d: dict) -> None:
 def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: int, threads_per_worker: int,
                   submitit_folder: Path | None, cluster: str, slurm_partition: str | None, timeout_min: int) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
+    from zslkit.errors import ConfigError
     from zslkit.grid import GridConfig, run_grid
 
+    if not 1 <= seeds <= MAX_GRID_SEEDS:  # seeds 0..N-1 are listed (and run) up front
+        raise ConfigError(f"--seeds must be an integer in [1, {MAX_GRID_SEEDS}] (seeds 0..N-1 are run), got {seeds}")
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
                      seeds=list(range(seeds)), out=str(out), workers=workers, threads_per_worker=threads_per_worker)
     executor = None
@@ -529,7 +538,7 @@ def run_cmd(config: Path, overrides: tuple[str, ...], out: Path | None, overwrit
               help="Fixed calibration gamma (default: none, i.e. uncalibrated; the test-oracle gamma is reported "
                    "separately, labelled).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:K")
-@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=int, help="Images per forward pass (>= 1).")
 @click.option("--overwrite", is_flag=True,
               help="Replace a finished run in --out (only the files zslkit wrote there are removed).")
 def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribute_vectors: Path | None,
@@ -539,11 +548,13 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
     train-style run directory."""
     import numpy as np
 
-    from zslkit.errors import CheckpointError, ZSLDataError
+    from zslkit.errors import CheckpointError, ConfigError, ZSLDataError
     from zslkit.models.attention_net import load_rezsl_checkpoint
     from zslkit.training.feature_maps import load_feature_maps
     from zslkit.image_pipeline import evaluate_image_model, load_image_model
 
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be an integer >= 1, got {batch_size}")
     data = load_feature_maps(data_dir)
     model = None
     if fmt in ("auto", "zslkit"):
@@ -598,15 +609,17 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
     from zslkit.errors import ConfigError
     from zslkit.utils.outputs import output_dir
 
+    if top_k < 1:
+        raise ConfigError(f"--top-k must be an integer >= 1, got {top_k}")
     if data_dir is not None:  # attention maps of an image-level run
         if not (run_dir / "model.pt").is_file():
             raise ConfigError(f"--data renders the attention maps of image-level runs; {run_dir} has no model.pt")
-        from zslkit.image_pipeline import analyze_attention, load_image_model
+        from zslkit.image_pipeline import analyze_attention, check_attention_request, load_image_model
         from zslkit.training.feature_maps import load_feature_maps
 
         model, _ = load_image_model(run_dir / "model.pt")
         data = load_feature_maps(data_dir)
-        idx = list(indices) or [int(i) for i in data.splits["test_unseen"][:4]]
+        idx = check_attention_request(data, list(indices) or [int(i) for i in data.splits["test_unseen"][:4]], top_k)
         with output_dir(out or run_dir, "analysis" if out else "run"):
             png = (out or run_dir) / "figures" / "attention_maps.png"
             analyze_attention(model, data, idx, png, top_k=top_k)
@@ -739,7 +752,11 @@ def demo_cmd(ctx: click.Context, out: Path, seed: int, models: tuple[str, ...], 
     MSE on the semantic regressor. An interrupted demo resumes where it stopped.
     """
     from zslkit.demo import WARNING, DemoConfig, run_demo, summary_lines
+    from zslkit.errors import ConfigError
+    from zslkit.utils.seed import seed_error
 
+    if seed_error(seed, "--seed"):
+        raise ConfigError(seed_error(seed, "--seed"))
     cfg = DemoConfig(seed=seed, small=small)
     if models:
         cfg.models = list(models)

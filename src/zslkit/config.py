@@ -15,6 +15,11 @@ bounds on what the text may expand to: at most :data:`MAX_NODES` values counting
 an alias (a 1 KB "billion laughs" document of nested aliases would otherwise expand to
 gigabytes when copied), at most :data:`MAX_DEPTH` levels of nesting, no self-referencing alias.
 Each violation is a :class:`ConfigError` naming the file (or option) and the reason.
+
+Numbers are read as YAML 1.2 reads them: PyYAML follows YAML 1.1, where a float needs a dot and a
+signed exponent, so ``1e-3``, ``1E5``, ``-.5`` and ``2e+3`` would be strings (``--param lr=1e-3``
+then fails as "a string for a float"); :func:`parse_yaml`'s loader adds YAML 1.2's float forms.
+Everything else (ints, booleans, nulls, the 1.1 floats) resolves as before.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,6 +40,18 @@ from zslkit.errors import ConfigError
 MAX_NODES = 20_000
 #: deepest nesting of lists / mappings accepted in YAML texts
 MAX_DEPTH = 40
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also resolves YAML 1.2 floats (``1e-3``, ``1E5``, ``-.5``, ``2e+3``; see the module
+    docstring)."""
+
+
+# YAML 1.2 core schema floats; tried after YAML 1.1's resolvers, so ints (and 1.1 floats) resolve as before
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."))
 
 
 def _check_bounds(data: Any, where: str) -> None:
@@ -79,11 +97,11 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
 
 
 def parse_yaml(text: str, where: str) -> Any:
-    """``yaml.safe_load(text)`` with every failure a :class:`ConfigError` naming ``where``: invalid
-    YAML, Python tags (``!!python/object``: refused by the safe loader), nesting too deep for the
-    parser, and the bounds of :func:`_check_bounds`."""
+    """``yaml.safe_load(text)`` (with YAML 1.2 floats: ``1e-3`` is a float) with every failure a
+    :class:`ConfigError` naming ``where``: invalid YAML, Python tags (``!!python/object``: refused by
+    the safe loader), nesting too deep for the parser, and the bounds of :func:`_check_bounds`."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass (one more float resolver)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: invalid YAML: {_yaml_reason(exc)}") from exc
     except RecursionError:
@@ -183,12 +201,19 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+#: a ``$NAME`` or ``${NAME}`` reference, as os.path.expandvars reads them
+_ENV_REF = re.compile(r"\$(\w+|\{[^}]*\})")
+
+
 def _expand(value: Any, where: str) -> Any:
+    """Environment variables in string values expanded; a reference to an unset variable is an error. The
+    check looks at the references of the value as written (not at the expanded text, whose ``$`` may come
+    from a variable's own value, e.g. ``PASSWORD=pa$$word``)."""
     if isinstance(value, str) and "$" in value:
-        out = os.path.expandvars(value)
-        if "$" in out:
-            raise ConfigError(f"{where}: environment variable in {value!r} is not set")
-        return out
+        unset = [m.group(0) for m in _ENV_REF.finditer(value) if m.group(1).strip("{}") not in os.environ]
+        if unset:
+            raise ConfigError(f"{where}: environment variable {unset[0]} in {value!r} is not set")
+        return os.path.expandvars(value)
     if isinstance(value, list):
         return [_expand(v, where) for v in value]
     if isinstance(value, dict):
@@ -239,4 +264,18 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Any:
     if not isinstance(kind, str) or kind not in kinds:
         raise ConfigError(f"{path}: kind must be one of {sorted(kinds)}, got {kind!r}")
     cfg = from_dict(kinds[kind], data, str(path))
+    _check_seeds(cfg, str(path))
     return cfg.validate() if hasattr(cfg, "validate") else cfg
+
+
+def _check_seeds(cfg: Any, where: str) -> None:
+    """``seed`` / ``seeds`` of any config kind not above ``2**32 - 1`` (:data:`zslkit.utils.seed.MAX_SEED`); types
+    and negative seeds are left to the config's own ``validate`` (its message names the kind)."""
+    from zslkit.utils.seed import MAX_SEED, seed_error
+
+    seeds = [("seed", getattr(cfg, "seed"))] if hasattr(cfg, "seed") else []
+    if isinstance(getattr(cfg, "seeds", None), (list, tuple)):
+        seeds += [("seeds", s) for s in cfg.seeds]
+    for name, s in seeds:
+        if isinstance(s, int) and not isinstance(s, bool) and s > MAX_SEED:
+            raise ConfigError(f"{where}: {seed_error(s, name)}")

@@ -76,9 +76,11 @@ class GridConfig:
         """Check the grid before any cell runs; raises :class:`ConfigError` naming the setting."""
         if not (self.data and self.semantics and self.models and self.seeds):
             raise ConfigError("a grid needs at least one dataset, semantic, model and seed")
-        bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+        from zslkit.utils.seed import seed_error
+
+        bad = [s for s in self.seeds if seed_error(s)]
         if bad:
-            raise ConfigError(f"seeds must be integers >= 0, got {bad[0]!r} in seeds {self.seeds}")
+            raise ConfigError(f"seeds {self.seeds}: {seed_error(bad[0])}")
         bad = [f for f in self.val_folds if isinstance(f, bool) or not isinstance(f, int) or f < 1]
         if not self.val_folds or bad:
             raise ConfigError(f"val_folds must be validation fold numbers >= 1, got {self.val_folds}")

@@ -806,6 +806,8 @@ def _evaluate_image_model(model: nn.Module, data: AttentionData, gamma: float | 
 
     if gamma is not None:
         _real("gamma", gamma)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if data.num_attributes != model.num_attributes:
         raise ZSLDataError(f"the model predicts {model.num_attributes} attributes, the data's class semantic matrix "
                            f"has {data.num_attributes}")
@@ -846,6 +848,80 @@ _ARCHITECTURES = {"rezsl-attention-net": AttentionNet, "gem-zsl": GEMZSL, "rezsl
 _MODEL_OF_ARCHITECTURE = {"rezsl-attention-net": "attention_net", "gem-zsl": "gem_zsl", "rezsl-basic-net": "basic_net"}
 
 
+#: largest dimension (attributes, channels, ...) a model config may declare
+MAX_CONFIG_DIM = 1 << 20
+#: integer settings of each architecture's model config, with their minimum
+_CONFIG_INTS = {"rezsl-attention-net": (("num_attributes", 1), ("word_dim", 1), ("feature_channels", 1),
+                                        ("attention_dim", 1), ("hidden_dim", 0)),
+                "gem-zsl": (("num_attributes", 1), ("word_dim", 1), ("feature_channels", 1)),
+                "rezsl-basic-net": (("num_attributes", 1), ("feature_channels", 1), ("hidden_dim", 0))}
+
+
+def _head_shapes(arch: str, c: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter / buffer of the model's head (everything but ``backbone.*``) that the
+    config ``c`` (checked integers) describes, computed without building the model."""
+    a, ch = c["num_attributes"], c["feature_channels"]
+    if arch == "gem-zsl":
+        return {"attribute_vectors": (a, c["word_dim"]), "W": (c["word_dim"], ch), "V": (ch, a)}
+    h = c["hidden_dim"]
+    shapes: dict[str, tuple[int, ...]] = {}
+    if arch == "rezsl-basic-net":
+        shapes = {"head.weight": (a, h or ch), "head.bias": (a,)}
+    else:
+        m = c["attention_dim"]
+        shapes = {"attribute_weight": (a, h or ch), "attribute_vectors": (a, c["word_dim"]),
+                  "query.weight": (m, c["word_dim"]), "query.bias": (m,), "key.weight": (m, ch), "key.bias": (m,),
+                  "value.weight": (m, ch), "value.bias": (m,), "out.weight": (ch, m), "out.bias": (ch,)}
+    if h:
+        shapes.update({"hidden.weight": (h, ch), "hidden.bias": (h,)})
+    return shapes
+
+
+def _check_model_config(cfg: dict[str, Any], weights: dict[str, torch.Tensor], p: Path, with_backbone: bool) -> None:
+    """Every setting of ``meta.model_config`` of the right type and range, and every head tensor of the state
+    dict of the shape the config implies, before the model is built: a crafted config (a string or 1e6 for a
+    dimension) or state dict (a 1-D tensor for a matrix, a bias of the wrong length) is a CheckpointError
+    naming the file and the key, and the model built next is no larger than the tensors the file holds."""
+    arch = cfg["architecture"]
+    dims: dict[str, int] = {}
+    for key, low in _CONFIG_INTS[arch]:
+        if key not in cfg:
+            raise CheckpointError(f"{p}: meta.model_config.{key} is missing (needed to rebuild the {arch} model)")
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= MAX_CONFIG_DIM:
+            raise CheckpointError(f"{p}: meta.model_config.{key} = {v!r}, expected an integer in "
+                                  f"[{low}, {MAX_CONFIG_DIM}]")
+        dims[key] = v
+    reals = [("scale", True)] + ([("ratio", False)] if arch == "rezsl-attention-net" else [])
+    for key, positive in reals:
+        v = cfg.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (positive and v <= 0):
+            raise CheckpointError(f"{p}: meta.model_config.{key} = {v!r}, expected a finite "
+                                  f"{'positive ' if positive else ''}number")
+    for key in ("fused", "freeze_backbone", "has_backbone"):
+        if key in cfg and not isinstance(cfg[key], bool) and not (key == "has_backbone" and cfg[key] is None):
+            raise CheckpointError(f"{p}: meta.model_config.{key} = {cfg[key]!r}, expected true or false")
+    size = cfg.get("backbone_image_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 4096):
+        raise CheckpointError(f"{p}: meta.model_config.backbone_image_size = {size!r}, expected an integer in "
+                              f"[16, 4096] or null")
+    expected = _head_shapes(arch, dims)
+    for key, shape in expected.items():
+        if key not in weights:
+            raise CheckpointError(f"{p}: model.{key} is missing (the {arch} of meta.model_config has it, shape "
+                                  f"{shape})")
+        t = weights[key]
+        if tuple(t.shape) != shape:
+            raise CheckpointError(f"{p}: model.{key} has shape {tuple(t.shape)}, expected {shape} from "
+                                  f"meta.model_config ({', '.join(f'{k} {v}' for k, v in dims.items())})")
+        if not t.is_floating_point():
+            raise CheckpointError(f"{p}: model.{key} has dtype {t.dtype}, expected floating point")
+    extra = sorted(k for k in weights if k not in expected and not (with_backbone and k.startswith("backbone.")))
+    if extra:
+        raise CheckpointError(f"{p}: unexpected entries {['model.' + k for k in extra[:5]]} for the {arch} of "
+                              "meta.model_config")
+
+
 def load_image_model(path: str | Path, map_location: str | torch.device = "cpu",
                      backbone: nn.Module | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a trained model from ``model.pt``, a training checkpoint, or a run directory.
@@ -861,10 +937,25 @@ def load_image_model(path: str | Path, map_location: str | torch.device = "cpu",
             raise CheckpointError(f"{p} holds neither model.pt nor checkpoints/epoch_*.pt")
         p = found
     state = load_checkpoint(p, map_location=map_location)
-    cfg = (state.get("meta") or {}).get("model_config")
+    meta = state.get("meta")
+    cfg = meta.get("model_config") if isinstance(meta, dict) else None
     if not isinstance(cfg, dict) or "model" not in state:
         raise CheckpointError(f"{p} has no model config / weights (meta.model_config, model)")
-    cls = _ARCHITECTURES.get(cfg.get("architecture"), AttentionNet)  # no tag: an older AttentionNet (refused there)
+    weights = state["model"]
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{p}: entry 'model' is a {type(weights).__name__}, expected the model's state dict "
+                              "(a dict name -> tensor)")
+    bad = [k for k, v in weights.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{p}: model.{bad[0]} is a {type(weights[bad[0]]).__name__}, expected a tensor "
+                              f"(entry 'model' must map parameter names to tensors)")
+    if cfg.get("architecture") is None:  # no tag: an older AttentionNet, refused there with its reason
+        AttentionNet.from_config(cfg, backbone=backbone)
+    cls = _ARCHITECTURES.get(cfg["architecture"]) if isinstance(cfg["architecture"], str) else None
+    if cls is None:
+        raise CheckpointError(f"{p}: meta.model_config.architecture = {cfg['architecture']!r}, expected one of "
+                              f"{sorted(_ARCHITECTURES)}")
+    _check_model_config(cfg, weights, p, with_backbone=backbone is not None or cfg.get("has_backbone") is True)
     model = cls.from_config(cfg, backbone=backbone)
     try:
         model.load_state_dict(state["model"])
@@ -878,6 +969,22 @@ load_attention_net = load_image_model
 
 
 @torch.no_grad()
+def check_attention_request(data: AttentionData, indices: Sequence[int], top_k: int) -> list[int]:
+    """The image indices of an attention-map request, checked (each in ``0..N-1``, at least one;
+    ``top_k >= 1``); raises :class:`ConfigError` naming the bad value."""
+    idx = [int(i) for i in indices]
+    if not idx:
+        raise ConfigError("analyze_attention needs at least one image index")
+    n = int(data.labels.shape[0])
+    bad = [i for i in idx if not 0 <= i < n]
+    if bad:
+        raise ConfigError(f"image index {bad[0]} is out of range: the data has {n} images, valid indices are "
+                          f"0..{n - 1}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ConfigError(f"top_k must be an integer >= 1, got {top_k!r}")
+    return idx
+
+
 def analyze_attention(model: nn.Module, data: AttentionData, indices: Sequence[int], out_path: str | Path, *,
                       images: np.ndarray | None = None, top_k: int = 6, device: str | torch.device = "cpu",
                       title: str | None = None) -> Path:
@@ -892,9 +999,7 @@ def analyze_attention(model: nn.Module, data: AttentionData, indices: Sequence[i
     """
     from zslkit.evaluation.attention_maps import render_attention_grid
 
-    idx = [int(i) for i in indices]
-    if not idx:
-        raise ConfigError("analyze_attention needs at least one image index")
+    idx = check_attention_request(data, indices, top_k)
     dev = torch.device(device)
     model = model.to(dev).eval()
     x = fetch_batch(data.eval_dataset, idx).to(dev)

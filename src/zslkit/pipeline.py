@@ -77,8 +77,10 @@ class TrainConfig:
         """
         from zslkit.registry import check_hyperparameters
 
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        from zslkit.utils.seed import seed_error
+
+        if seed_error(self.seed):
+            raise ConfigError(seed_error(self.seed))
         if not self.val_folds:
             raise ConfigError("val_folds must name at least one validation fold")
         bad = [f for f in self.val_folds if isinstance(f, bool) or not isinstance(f, int) or f < 1]
@@ -371,6 +373,7 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     t0 = time.perf_counter()
     if data is None:
         data = load_xlsa17(cfg.data, semantic=cfg.semantic)
+    data.check_learnable()  # degenerate features / semantics: an error, or a warning naming them
     timings["load"] = time.perf_counter() - t0
     seed_everything(cfg.seed)
     fixed = {**parse_model_spec(cfg.model)[1], **cfg.params}

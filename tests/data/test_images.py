@@ -135,3 +135,111 @@ def test_image_list_subsets():
     assert il.subset([1]).labels.tolist() == [2]
     with pytest.raises(ZSLDataError):
         ImageList(["a"], [5], ["x"])
+
+
+# -- paths leaving the image root ------------------------------------------------------------------------------
+
+
+def _outside_error(paths, root) -> str:
+    with pytest.raises(ZSLDataError) as exc:
+        resolve_image_paths(paths, root, source="res101.mat:image_files")
+    return str(exc.value)
+
+
+def test_image_files_leaving_the_root_are_refused_alike_whether_or_not_the_target_exists(tmp_path):
+    """``..`` components and symbolic links out of the root: refused, and the message is the same for an
+    outside file that exists and one that does not (nothing about it is looked up or reported)."""
+    root = tmp_path / "images"
+    _img(root / "A" / "a1.jpg")
+    _img(root / "A" / "a2.jpg")
+    _img(tmp_path / "secret" / "exists.jpg")
+    messages = {}
+    for name in ("exists.jpg", "absent.jpg"):
+        msg = _outside_error(["A/a1.jpg", f"A/../../secret/{name}"], root)
+        messages[name] = msg.replace(name, "NAME")
+        assert msg.startswith("res101.mat:image_files: ") and name in msg and "outside the image root" in msg
+    assert messages["exists.jpg"] == messages["absent.jpg"]
+    messages = {}
+    for name in ("exists.jpg", "absent.jpg"):
+        link = root / "A" / f"link_{name}"
+        link.symlink_to(tmp_path / "secret" / name)
+        msg = _outside_error(["A/a1.jpg", "A/a2.jpg", f"A/link_{name}"], root)
+        messages[name] = msg.replace(name, "NAME")
+        assert "outside the image root" in msg
+    assert messages["exists.jpg"] == messages["absent.jpg"]
+    (root / "B").symlink_to(tmp_path / "secret")  # a class folder linked from outside the root is outside too
+    assert "outside the image root" in _outside_error(["A/a1.jpg", "A/a2.jpg", "B/exists.jpg"], root)
+
+
+def test_absolute_image_files_are_read_under_the_root_never_as_absolute(tmp_path):
+    root = tmp_path / "images"
+    _img(root / "A" / "a1.jpg")
+    outside = _img(tmp_path / "elsewhere" / "A" / "a1.jpg")  # an absolute path that exists, outside the root
+    paths, dropped = resolve_image_paths([str(outside)], root)
+    assert Path(paths[0]) == root / "A" / "a1.jpg" and dropped == len(outside.parts) - 3
+    inside_link = root / "A" / "same.jpg"  # a link that stays inside the root is fine
+    inside_link.symlink_to(root / "A" / "a1.jpg")
+    assert resolve_image_paths(["A/same.jpg"], root)[0] == [str(inside_link)]
+
+
+def test_res101_with_a_path_out_of_the_root_names_the_file(tmp_path):
+    root = tmp_path / "images"
+    _img(root / "A" / "a1.jpg")
+    write_res101(tmp_path / "res101.mat", np.zeros((2, 3), np.float32), np.array([0, 0]),
+                 image_files=["A/a1.jpg", "../../../etc/passwd"])
+    with pytest.raises(ZSLDataError, match=r"res101.mat:image_files: '../../../etc/passwd' leads outside the image "
+                                           r"root"):
+        image_list_from_res101(tmp_path / "res101.mat", root, ["A"])
+
+
+# -- high bit depth ---------------------------------------------------------------------------------------------
+
+
+def _ramp16() -> np.ndarray:
+    return (np.arange(32 * 32, dtype=np.float64).reshape(32, 32) * 64).astype(np.uint16)  # 0 .. 65472
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".pgm"])
+def test_16bit_images_scale_by_the_16bit_full_scale(tmp_path, suffix):
+    """A 16-bit ramp (PNG and TIFF open as I;16, PGM as I): 8-bit values = round(v * 255 / 65535), so most of the
+    image is not white (PIL's own conversion clips everything above 255 to 255)."""
+    a = _ramp16()
+    Image.fromarray(a).save(tmp_path / f"g{suffix}")
+    with Image.open(tmp_path / f"g{suffix}") as im:
+        assert im.mode in ("I;16", "I")
+    rgb = np.asarray(load_image(tmp_path / f"g{suffix}"))
+    assert rgb.shape == (32, 32, 3) and rgb.dtype == np.uint8
+    expected = np.rint(a * (255 / 65535)).astype(np.uint8)
+    np.testing.assert_array_equal(rgb[..., 0], expected)
+    np.testing.assert_array_equal(rgb[..., 1], expected)
+    assert (rgb == 255).mean() < 0.01
+
+
+def test_a_dark_16bit_image_stays_dark(tmp_path):
+    Image.fromarray(np.full((8, 8), 1000, np.uint16)).save(tmp_path / "dark.png")  # 1.5% of 16-bit full scale
+    assert np.asarray(load_image(tmp_path / "dark.png")).max() == 4
+
+
+def test_float_images_in_unit_range_scale_by_255_others_by_their_own_range(tmp_path):
+    unit = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(unit).save(tmp_path / "unit.tif")
+    with Image.open(tmp_path / "unit.tif") as im:
+        assert im.mode == "F"
+    np.testing.assert_array_equal(np.asarray(load_image(tmp_path / "unit.tif"))[..., 0],
+                                  np.rint(unit.astype(np.float64) * 255).astype(np.uint8))
+    wide = np.linspace(-500, 3000, 64, dtype=np.float32).reshape(8, 8)  # no known full scale: own min..max
+    Image.fromarray(wide).save(tmp_path / "wide.tif")
+    out = np.asarray(load_image(tmp_path / "wide.tif"))[..., 0]
+    assert out.min() == 0 and out.max() == 255 and np.all(np.diff(out.ravel().astype(int)) >= 0)
+    big = np.arange(64, dtype=np.int32).reshape(8, 8) * 100_000  # 32-bit integers beyond 16 bits: own range
+    Image.fromarray(big).save(tmp_path / "big.tif")
+    out = np.asarray(load_image(tmp_path / "big.tif"))[..., 0]
+    assert out.min() == 0 and out.max() == 255 and len(np.unique(out)) == 64
+
+
+def test_float_images_with_nan_are_unreadable(tmp_path):
+    a = np.ones((4, 4), np.float32)
+    a[1, 2] = np.nan
+    Image.fromarray(a).save(tmp_path / "nan.tif")
+    with pytest.raises(ImageReadError, match=r"nan.tif: unreadable image \(mode F image with NaN"):
+        load_image(tmp_path / "nan.tif")

@@ -179,3 +179,81 @@ def test_loads_restricted_never_calls_pickle_load(monkeypatch, rng):
     buf = io.BytesIO()
     pickle.Pickler(buf, protocol=4).dump(arr)
     np.testing.assert_array_equal(loads_restricted(buf.getvalue()), arr)
+
+
+class _Reduce:
+    """Pickles as ``func(*args)``: how a crafted file calls an admitted global with arguments of its choice."""
+
+    def __init__(self, func, args, state=None):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+def _multiarray():
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray
+    return multiarray
+
+
+def test_zero_stride_array_is_refused_before_allocating(tmp_path):
+    """106 bytes: numpy.ndarray((4096, 4096), 'f8', 8 bytes, 0, strides (0, 0)) is a 128 MB array of one
+    repeated value; writing it would allocate and write 128 MB (80 GB at 1e5 x 1e5)."""
+    data = pickle.dumps(_Reduce(np.ndarray, ((4096, 4096), "f8", b"\0" * 8, 0, (0, 0))), protocol=2)
+    assert len(data) == 106
+    src = tmp_path / "zero_stride.pkl"
+    src.write_bytes(data)
+    with pytest.raises(ZSLDataError, match=r"zero_stride\.pkl.*numpy\.ndarray\(\.\.\.\) called directly refused"):
+        convert_pickled_vectors(src, tmp_path / "out.npy")
+    assert not (tmp_path / "out.npy").exists()
+
+
+@pytest.mark.parametrize("how", ["reconstruct without state", "ndarray without buffer", "short state"])
+def test_arrays_without_their_data_are_refused(tmp_path, how):
+    """An array made with a shape but no (or too little) data is uninitialised memory: never written."""
+    ma = _multiarray()
+    obj = {"reconstruct without state": _Reduce(ma._reconstruct, (np.ndarray, (1000,), b"b")),
+           "ndarray without buffer": _Reduce(np.ndarray, ((1000,), "f8")),
+           "short state": _Reduce(ma._reconstruct, (np.ndarray, (0,), b"b"),
+                                  (1, (1000,), np.dtype("f8"), False, b"\0" * 8))}[how]
+    src = tmp_path / "nodata.pkl"
+    src.write_bytes(pickle.dumps(obj, protocol=2))
+    with pytest.raises(ZSLDataError, match=r"nodata\.pkl"):
+        convert_pickled_vectors(src, tmp_path / "out.npy")
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_state_must_hold_exactly_the_arrays_bytes():
+    ma = _multiarray()
+    data = pickle.dumps(_Reduce(ma._reconstruct, (np.ndarray, (0,), b"b"),
+                                (1, (10 ** 5, 10 ** 5), np.dtype("f8"), False, b"\0" * 8)), protocol=2)
+    with pytest.raises(ZSLDataError, match=r"needs 80000000000 bytes of data, the file holds 8 bytes"):
+        loads_restricted(data, "big.pkl")
+
+
+def test_dict_repeating_one_vector_is_bounded_before_stacking(tmp_path, rng):
+    """Pickle's memo stores one 64 KiB vector once and refers to it 2000 times: a 90 KB file whose
+    stacked matrix would be 128 MB. Refused (with the sizes) before np.stack allocates it."""
+    v = rng.random(8192)
+    src = tmp_path / "memo.pkl"
+    src.write_bytes(pickle.dumps({f"k{i}": v for i in range(2000)}, protocol=4))
+    assert src.stat().st_size < 200_000
+    with pytest.raises(ZSLDataError, match=r"memo\.pkl: the array to write would be 131072000 bytes"):
+        convert_pickled_vectors(src, tmp_path / "out.npy")
+    assert not (tmp_path / "out.npy").exists()
+    # a genuine dict (every vector its own data) and int8 vectors stacked as float64 stay well inside
+    src.write_bytes(pickle.dumps({"a": np.ones(300, np.int8), "b": np.ones(300, np.float64)}, protocol=2))
+    assert convert_pickled_vectors(src, tmp_path / "out.npy")["shape"] == [2, 300]
+
+
+@pytest.mark.parametrize("key", ["zebra\nhorse", "zebra\r", "a\u2028b", "x\x0by", "", "  "])
+def test_dict_keys_that_would_misalign_the_names_file_are_refused(tmp_path, rng, key):
+    src = tmp_path / "classes.pkl"
+    src.write_bytes(pickle.dumps({"cat": rng.random(4), key: rng.random(4), "dog": rng.random(4)}, protocol=4))
+    with pytest.raises(ZSLDataError, match=r"classes.pkl: dict key .* (line break|blank); .* one line") as exc:
+        convert_pickled_vectors(src, tmp_path / "classes.npy")
+    assert repr(key) in str(exc.value)
+    assert not (tmp_path / "classes.npy").exists() and not (tmp_path / "classes_names.txt").exists()

@@ -280,6 +280,33 @@ def test_load_rezsl_checkpoint_errors(tmp_path):
         load_rezsl_checkpoint(evil, w2v)
 
 
+@pytest.mark.parametrize("key, value, match", [
+    ("v2s_branch.V_att_final_branch", torch.tensor(1.0), r"V_att_final_branch has shape \(\).*matrix \(2-D\)"),
+    ("v2s_branch.QueryW.weight", torch.zeros(16), r"QueryW.weight has shape \(16,\).*matrix \(2-D\)"),
+    ("v2s_branch.KeyW.weight", torch.zeros(16, 5, 1), r"KeyW.weight has shape \(16, 5, 1\).*matrix"),
+    ("v2s_branch.QueryW.bias", torch.zeros(15), r"QueryW.bias has 15 values, expected 16 .*QueryW.weight"),
+    ("v2s_branch.W_o.bias", torch.zeros(5, 1), r"W_o.bias has shape \(5, 1\).*vector \(1-D\)"),
+    ("v2s_branch.ValueW.weight", torch.zeros(16, 5, dtype=torch.int64), r"ValueW.weight .*dtype torch.int64"),
+])
+def test_crafted_rezsl_checkpoints_name_the_file_and_key(tmp_path, key, value, match):
+    """A tensor of another rank, a bias of the wrong length or an integer tensor where a weight belongs: one
+    CheckpointError naming the file and the checkpoint's own key (not an IndexError or a load_state_dict dump)."""
+    sd = authors_state_dict(12, 7, 5, 16)
+    sd["module." + key] = value
+    path = tmp_path / "crafted.pth"
+    torch.save({"model": sd}, path)
+    with pytest.raises(CheckpointError, match=match) as exc:
+        load_rezsl_checkpoint(path, torch.randn(12, 7))
+    assert str(path) in str(exc.value)
+
+
+def test_rezsl_checkpoint_whose_model_entry_is_not_a_dict(tmp_path):
+    path = tmp_path / "list.pth"
+    torch.save({"model": [torch.zeros(2)], "epoch": 3}, path)
+    with pytest.raises(CheckpointError, match=r"list.pth: entry 'model' is a list, expected a state dict"):
+        load_rezsl_checkpoint(path, torch.randn(12, 7))
+
+
 # -- backbone ---------------------------------------------------------------------------
 
 

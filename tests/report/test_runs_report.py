@@ -97,3 +97,140 @@ def test_cli_report_and_analyze_print_the_table(runs_root, tmp_path):
                                     str(runs_root / "eszsl_s1")])
     assert res.exit_code == 0, res.output
     assert "chance T1" in res.output and "AUSUC" in res.output
+
+
+# -- metrics.json fields of the wrong type, and runs reached twice ----------------------------------------------
+
+_WRONG = ["x", None, [1], {"a": 1}, True, 1.5, -1]
+
+
+def _field_paths(m: dict) -> list[str]:
+    """Every field of a real run's metrics.json two levels deep, and every field the reports read (the
+    schema of runs.py, some of them absent from this run)."""
+    from zslkit.report.runs import _METRICS_FIELDS
+
+    out = []
+    for k, v in m.items():
+        out.append(k)
+        if isinstance(v, dict):
+            out += [f"{k}.{k2}" for k2 in v]
+    return list(dict.fromkeys(out + list(_METRICS_FIELDS) + ["curve.U", "curve.S"]))
+
+
+def _mutated(m: dict, path: str, value) -> dict | None:
+    import copy
+
+    m = copy.deepcopy(m)
+    node = m
+    *parents, last = path.split(".")
+    for p in parents:
+        node = node.setdefault(p, {}) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or (last in node and node[last] == value and type(node[last]) is type(value)):
+        return None
+    node[last] = value
+    return m
+
+
+@pytest.mark.slow
+def test_metrics_fields_of_the_wrong_type_are_one_error_naming_file_and_field(runs_root, tmp_path):
+    """The fuzz: every field of a real run's metrics.json (and every field the reports read) set to a string,
+    null, a list, an object, a bool, a float, -1. ``report`` and ``analyze`` either raise ZSLDataError naming
+    metrics.json and the field, or the value is one they handle: all such values of one kind, applied
+    together to one run, then give a report and an analysis without any error."""
+    import json
+    import shutil
+
+    from zslkit.report.analysis import analyze_run
+
+    run = shutil.copytree(runs_root / "grid" / "regressor_remse", tmp_path / "run")
+    m0 = json.loads((run / "metrics.json").read_text())
+    m0["curve"] = json.loads((run / "curve.json").read_text())  # the curve also as a metrics.json field
+    mfile = run / "metrics.json"
+    accepted: dict[str, list[str]] = {}
+    refused = 0
+    for path in _field_paths(m0):
+        for value in _WRONG:
+            m = _mutated(m0, path, value)
+            if m is None:
+                continue
+            mfile.write_text(json.dumps(m))
+            try:
+                collect_runs([run])
+            except ZSLDataError as exc:
+                msg = str(exc)
+                assert str(mfile) in msg and repr(path.split(".")[0])[:-1] in msg, (path, value, msg)
+                assert "\n" not in msg
+                with pytest.raises(ZSLDataError, match=re.escape(str(mfile))):
+                    analyze_run(run)
+                refused += 1
+                continue
+            accepted.setdefault(json.dumps(value), []).append(path)
+    assert refused > 50
+    for value, paths in accepted.items():  # every accepted value of a kind, together: report and analyze work
+        m = m0
+        for path in paths:
+            m = _mutated(m, path, json.loads(value)) or m
+        mfile.write_text(json.dumps(m))
+        build_report([run], tmp_path / "report.html")
+        analyze_run(run)
+
+
+@pytest.mark.parametrize("content, match", [
+    ('"x"', r"curve.json: the curve is \"x\", expected a JSON object"),
+    ('[1, 2]', r"curve.json: the curve is \[1, 2\], expected a JSON object"),
+    ('{"U": "x", "S": [1]}', r"curve.json: field 'U' is \"x\", expected a list of numbers"),
+    ('{"U": [1, 2], "S": [1]}', r"curve.json: fields 'U' and 'S' have 2 and 1 values"),
+    ('{"U": [1], "S": [null]}', r"curve.json: field 'S' is \[null\], expected a list of numbers"),
+])
+def test_curve_json_of_the_wrong_shape(runs_root, tmp_path, content, match):
+    import shutil
+
+    from zslkit.report.analysis import analyze_run
+
+    run = shutil.copytree(runs_root / "eszsl_s0", tmp_path / "run")
+    (run / "curve.json").write_text(content)
+    with pytest.raises(ZSLDataError, match=match):
+        build_report([run], tmp_path / "report.html")
+    with pytest.raises(ZSLDataError, match=match):
+        analyze_run(run)
+
+
+def test_attribute_names_of_other_dimensions_are_not_used(runs_root, tmp_path):
+    """Names that do not name the predicted dimensions (fewer, or attribute names beside a word2vec run) are
+    not indexed (an IndexError before): the figures number the dimensions instead."""
+    import json
+    import shutil
+
+    from zslkit.report.analysis import analyze_run
+    from zslkit.report.runs import attribute_names_of
+
+    run = shutil.copytree(runs_root / "grid" / "regressor_remse", tmp_path / "run")
+    m = json.loads((run / "metrics.json").read_text())
+    m["attribute_names"] = ["only one"]
+    (run / "metrics.json").write_text(json.dumps(m))
+    build_report([run], tmp_path / "report.html")
+    analyze_run(run)
+    assert attribute_names_of(m, 1) == ["only one"] and attribute_names_of(m, 2) is None
+    assert attribute_names_of({"dataset": {"attribute_names": ["a", "b"]}}, 2) == ["a", "b"]
+
+
+def test_a_run_reached_twice_counts_once(runs_root, tmp_path):
+    """RUN RUN, RUN and RUN/../RUN, a grid and one of its cells (and a symlink to a run): one run, not two seeds."""
+    run = runs_root / "eszsl_s0"
+    (tmp_path / "link").symlink_to(run)
+    for paths in ([run, run], [run, run / ".." / run.name], [run, tmp_path / "link"],
+                  [runs_root / "grid", runs_root / "grid" / "regressor_remse"]):
+        runs = collect_runs(paths)
+        assert len(runs) == 1, paths
+        assert comparison_table(group_runs(runs))[0]["seeds"] == 1
+    assert len(collect_runs([runs_root, runs_root / "eszsl_s1"])) == 3  # the two eszsl seeds and the regressor
+
+
+def test_analyze_a_run_compared_with_itself_counts_once(runs_root, tmp_path):
+    import shutil
+
+    from zslkit.report.analysis import analyze_run
+
+    run = shutil.copytree(runs_root / "eszsl_s0", tmp_path / "run")
+    report = analyze_run(run, compare=[run, tmp_path / "run" / ".." / "run"])
+    assert report["runs"] == [str(run)] and report["table"][0]["seeds"] == 1

@@ -314,8 +314,10 @@ def make_xlsa17_splits(labels: np.ndarray, unseen: Sequence[int], num_classes: i
     """
     labels = np.asarray(labels, dtype=np.int64).ravel()
     unseen_ids = np.unique(np.asarray(list(unseen), dtype=np.int64))
-    if seed < 0:
-        raise ZSLDataError(f"seed must be >= 0, got {seed}")
+    from zslkit.utils.seed import seed_error
+
+    if seed_error(seed):
+        raise ZSLDataError(seed_error(seed))
     if not 0.0 <= test_seen_fraction < 1.0:
         raise ZSLDataError(f"test_seen_fraction must be in [0, 1), got {test_seen_fraction}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):

@@ -14,7 +14,22 @@ built from
   path components are dropped until the paths resolve under the user's image root.
 
 Reading goes through :func:`load_image`, which raises :class:`ImageReadError` naming the file
-and the reason. Pipelines do not stop at the first bad file: they collect failures in a
+and the reason. High bit depth (*decision*): PIL's own conversion to RGB clips 16-bit and float
+pixels to 255 (a 16-bit photo becomes white), so :func:`load_image` scales them itself:
+16-bit images (modes ``I;16*``, and mode ``I`` whose values lie in 0..65535, which is how PIL
+opens 16-bit PGM and some PNG/TIFF) by 255 / 65535, the full scale of 16 bits (a dark image stays
+dark); float images (mode ``F``) with values in [0, 1] by 255; other 32-bit integer or float
+images, whose full scale is unknown, are stretched from their own minimum..maximum to 0..255.
+NaN or infinite pixels are an :class:`ImageReadError`.
+
+Paths of a ``res101.mat``'s ``image_files`` come from a file, so they must stay under the image
+root (:func:`resolve_image_paths`): a ``..`` component, or a path whose real location (symbolic
+links followed) lies outside the root, is refused with one message that does not depend on
+whether the outside file exists. Absolute paths are never read as such: their leading
+components are dropped until they resolve under the root. Folders scanned by
+:func:`scan_image_folder` are the user's own tree and may link class folders from elsewhere.
+
+Pipelines do not stop at the first bad file: they collect failures in a
 :class:`BadImages` record (path + reason), skip the image, and report the list at the end and
 in their metadata; ``fail_fast=True`` raises at the first one instead.
 
@@ -97,11 +112,37 @@ def load_image(path: str | os.PathLike) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
                 im.load()  # decode now: a truncated JPEG only fails here, not at open()
-                return im.convert("RGB")
+                return _to_rgb(im, p)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(p, f"decompression bomb refused: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as exc:  # PIL raises all of these
         raise ImageReadError(p, f"{type(exc).__name__}: {exc}") from exc
+
+
+#: PIL modes of 16-bit single-channel images
+_MODES_16BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def _to_rgb(im: Image.Image, path: Path) -> Image.Image:
+    """``im`` as 8-bit RGB; 16-bit, 32-bit integer and float images scaled to 0..255 (module docstring),
+    not clipped by PIL's conversion."""
+    if im.mode not in _MODES_16BIT + ("I", "F"):
+        return im.convert("RGB")
+    a = np.asarray(im)
+    if a.ndim != 2:  # pragma: no cover - PIL's I/F/I;16 modes are single-channel
+        raise ImageReadError(path, f"mode {im.mode} with shape {a.shape}: expected one channel")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ImageReadError(path, f"mode {im.mode} image with NaN or infinite pixels")
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if im.mode in _MODES_16BIT or (im.mode == "I" and lo >= 0 and hi <= 65535):
+        scaled = a * (255.0 / 65535.0)
+    elif im.mode == "F" and lo >= 0 and hi <= 1:
+        scaled = a * 255.0
+    else:  # no known full scale: the image's own range
+        scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    grey = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+    return grey.convert("RGB")
 
 
 @dataclass
@@ -284,31 +325,53 @@ def scan_image_folder(root: str | os.PathLike, class_names: Sequence[str], class
 
 # --------------------------------------------------------------------------- res101 image lists
 
-def resolve_image_paths(paths: Sequence[str], image_root: str | os.PathLike, probe: int = 20) -> tuple[list[str], int]:
+def _outside_message(source: str, path: str, root: Path) -> str:
+    # one message whether or not the outside file exists: nothing about it is looked up
+    return (f"{source}: {path!r} leads outside the image root {root} (a '..' component or a symbolic link out of "
+            "it); image files must lie under the image root")
+
+
+def resolve_image_paths(paths: Sequence[str], image_root: str | os.PathLike, probe: int = 20,
+                        source: str = "image_files") -> tuple[list[str], int]:
     """Map foreign absolute paths onto ``image_root`` by dropping leading components.
 
     The number of leading components to drop is the smallest that makes most of the first
     ``probe`` paths exist under ``image_root``; the same number is then used for every path,
     so a file missing on disk stays missing (and is reported as a bad image) rather than being
-    matched somewhere else.
+    matched somewhere else. Every resolved path stays under ``image_root``: an entry with a
+    ``..`` component is refused before anything is looked up, and one whose real location
+    (symbolic links followed) is outside the root is refused with the same message, whether or
+    not that outside file exists. ``source`` names the list in messages (e.g.
+    ``res101.mat:image_files``).
 
     Returns:
         (resolved paths, number of components dropped).
 
     Raises:
-        ZSLDataError: no number of dropped components makes any probed path exist.
+        ZSLDataError: an entry leads outside the root, or no number of dropped components makes
+        any probed path exist.
     """
     root = Path(image_root)
     if not root.is_dir():
         raise ZSLDataError(f"{root}: image root not found")
     if not paths:
         return [], 0
-    split = [[s for s in re.split(r"[\\/]+", p) if s] for p in paths]
+    split = [[s for s in re.split(r"[\\/]+", p) if s and s != "."] for p in paths]
+    for p, parts in zip(paths, split):
+        if ".." in parts:
+            raise ZSLDataError(_outside_message(source, p, root))
+    real_root = os.path.realpath(root)
+
+    def inside(candidate: Path) -> bool:
+        real = os.path.realpath(candidate)
+        return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
     sample = split[: max(1, probe)]
     depth = max(len(s) for s in sample)
     best, best_hits = None, 0
     for k in range(depth):
-        hits = sum(1 for s in sample if len(s) > k and root.joinpath(*s[k:]).is_file())
+        hits = sum(1 for s in sample if len(s) > k and inside(root.joinpath(*s[k:]))
+                   and root.joinpath(*s[k:]).is_file())
         if hits > best_hits:
             best, best_hits = k, hits
         if hits * 2 > len(sample):  # a majority: good enough, and the smallest such k
@@ -317,7 +380,11 @@ def resolve_image_paths(paths: Sequence[str], image_root: str | os.PathLike, pro
         raise ZSLDataError(f"{root}: none of the first {len(sample)} image_files (e.g. {paths[0]!r}) exists under the "
                            "image root after dropping leading path components; pass the folder the paths are "
                            "relative to")
-    return [str(root.joinpath(*s[best:])) if len(s) > best else str(root / "__missing__") for s in split], best
+    resolved = [root.joinpath(*s[best:]) if len(s) > best else root / "__missing__" for s in split]
+    for p, r in zip(paths, resolved):
+        if not inside(r):
+            raise ZSLDataError(_outside_message(source, p, root))
+    return [str(r) for r in resolved], best
 
 
 def image_list_from_res101(res101_path: str | os.PathLike, image_root: str | os.PathLike,
@@ -345,5 +412,5 @@ def image_list_from_res101(res101_path: str | os.PathLike, image_root: str | os.
     names = list(class_names) if class_names is not None else [f"class_{i + 1:03d}" for i in range(c)]
     if len(names) < c:
         raise ZSLDataError(f"{p}: labels go up to {c} but only {len(names)} class names were given")
-    resolved, _ = resolve_image_paths(files, image_root)
+    resolved, _ = resolve_image_paths(files, image_root, source=f"{p}:image_files")
     return ImageList(resolved, labels, names, str(image_root))

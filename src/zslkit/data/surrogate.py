@@ -497,6 +497,10 @@ def generate_surrogate(att_splits: str | os.PathLike, seed: int = 0, config: Sur
     ``config`` wins over ``preset``; with neither, the preset is detected from the dataset
     (:func:`detect_preset`).
     """
+    from zslkit.utils.seed import seed_error
+
+    if seed_error(seed):
+        raise ZSLDataError(seed_error(seed))
     src = Path(att_splits)
     a = read_att_splits(src)
     if a.att is None:

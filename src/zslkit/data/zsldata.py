@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -10,6 +11,7 @@ import numpy as np
 from zslkit.errors import ZSLDataError
 from zslkit.evaluation.protocol import EvalSplit
 from zslkit.utils.finite import all_finite
+from zslkit.utils.seed import seed_error
 
 #: Split names a ZSLData may hold. ``train``/``val`` are the *published* xlsa17 train_loc and
 #: val_loc, kept for inspection only: their union contains every test_seen image.
@@ -18,6 +20,8 @@ SPLIT_NAMES = ("trainval", "test_seen", "test_unseen", "train", "val")
 REQUIRED_SPLITS = ("trainval", "test_seen", "test_unseen")
 #: validation folds offered by the seeded partition (datasets without trainclassesK/valclassesK lists)
 SEEDED_FOLDS = 5
+
+log = logging.getLogger(__name__)
 
 
 def check_split_indices(splits: dict[str, Any], n: int, name: Callable[[str], str] = lambda k: f"split {k!r}"
@@ -240,8 +244,8 @@ class ZSLData:
                 raise ZSLDataError(f"validation fold must be in 1..{SEEDED_FOLDS}, got {fold}: the dataset has no "
                                    "trainclassesK/valclassesK lists, so its folds are seeded partitions 1.."
                                    f"{SEEDED_FOLDS} of the seen classes")
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-                raise ZSLDataError(f"seed must be an integer >= 0, got {seed!r}")
+            if seed_error(seed):
+                raise ZSLDataError(seed_error(seed))
             rng = np.random.default_rng([seed, fold])
             n_val = max(1, int(round(0.2 * seen.size)))
             if seen.size < 2:
@@ -265,6 +269,60 @@ class ZSLData:
                           unseen_classes=np.asarray(va_cls), name=f"val{fold}")
         return ValidationSplit(train_idx=np.sort(np.concatenate(train_idx)), eval=split,
                                train_classes=np.asarray(tr_cls), val_classes=np.asarray(va_cls), source=source)
+
+    def check_learnable(self) -> list[str]:
+        """Degenerate input that would train at chance without a word: features or class semantics that carry
+        nothing. Raises :class:`ZSLDataError` where nothing can be learned (every trainval image with the same
+        feature vector; every seen, or every unseen, class with the same semantic row); logs a warning naming
+        the images or classes for the rest (all-zero feature vectors; all test images of a split identical;
+        unseen classes sharing a row; classes whose row is all zero) and returns the warnings.
+
+        Cheap: a few passes over the features (column max/min of trainval, one ``any`` per row) and one
+        ``np.unique`` over the (small) semantic matrix. Called where a run starts (``pipeline.train``).
+        """
+        where = self.provenance.get("root") or "the dataset"
+        warnings: list[str] = []
+
+        def names(ids) -> str:
+            ids = [int(i) for i in ids]
+            shown = [self.class_names[i] for i in ids[:10]]
+            return f"{shown}{f' and {len(ids) - 10} more' if len(ids) > 10 else ''}"
+
+        tv = self.splits["trainval"]
+        x = self.features[tv]
+        if np.array_equal(x.max(axis=0), x.min(axis=0)):
+            what = "all zero" if not x[0].any() else "one constant vector"
+            raise ZSLDataError(f"{where}: features of all {tv.size} trainval images are identical ({what}): nothing "
+                               "can be learned from them (a failed feature extraction?)")
+        zero_rows = np.flatnonzero(~self.features.any(axis=1))
+        if zero_rows.size:
+            warnings.append(f"{where}: {zero_rows.size} of {self.features.shape[0]} images have all-zero features "
+                            f"(e.g. image {int(zero_rows[0])}); they carry no information")
+        for split in ("test_seen", "test_unseen"):
+            t = self.features[self.splits[split]]
+            if t.shape[0] > 1 and np.array_equal(t.max(axis=0), t.min(axis=0)):
+                warnings.append(f"{where}: features of all {t.shape[0]} {split} images are identical: every one "
+                                "gets the same prediction")
+        sem = self.semantic
+        for kind, classes in (("seen", self.seen_classes), ("unseen", self.unseen_classes)):
+            if classes.size > 1 and np.array_equal(sem[classes].max(axis=0), sem[classes].min(axis=0)):
+                raise ZSLDataError(f"semantic matrix {self.semantic_name!r}: all {classes.size} {kind} classes have "
+                                   f"the same row ({names(classes)}): they cannot be told apart, nothing can be "
+                                   "learned")
+        zero = np.flatnonzero(~sem.any(axis=1))
+        zero = zero[np.isin(zero, np.concatenate([self.seen_classes, self.unseen_classes]))]
+        if zero.size:
+            warnings.append(f"semantic matrix {self.semantic_name!r}: classes {names(zero)} have an all-zero row "
+                            "(no semantic information; cosine scores with it are 0)")
+        unseen = self.unseen_classes
+        _, inverse, counts = np.unique(sem[unseen], axis=0, return_inverse=True, return_counts=True)
+        for g in np.flatnonzero(counts > 1):
+            same = unseen[inverse.ravel() == g]
+            warnings.append(f"semantic matrix {self.semantic_name!r}: unseen classes {names(same)} "
+                            "have identical rows: they cannot be told apart (at most one of them is ever predicted)")
+        for w in warnings:
+            log.warning("%s", w)
+        return warnings
 
     def __repr__(self) -> str:
         """A one-line summary (never the arrays: AWA2's features are 37k x 2048)."""

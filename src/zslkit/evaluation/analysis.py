@@ -26,9 +26,12 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.n
         metrics = json.loads(m.read_text())
     except json.JSONDecodeError as exc:
         raise ZSLDataError(f"{m}: invalid JSON ({exc})") from exc
-    if "curve" not in metrics and (d / "curve.json").is_file():  # runs keep the curve in its own file
+    # runs keep the curve in its own file
+    if isinstance(metrics, dict) and "curve" not in metrics and (d / "curve.json").is_file():
+        from zslkit.report.runs import check_curve
+
         try:
-            metrics["curve"] = json.loads((d / "curve.json").read_text())
+            metrics["curve"] = check_curve(json.loads((d / "curve.json").read_text()), d / "curve.json")
         except json.JSONDecodeError as exc:
             raise ZSLDataError(f"{d / 'curve.json'}: invalid JSON ({exc})") from exc
     p = d / "predictions.npz"

@@ -401,16 +401,28 @@ def rezsl_state_dict_to_zslkit(state: Mapping[str, Any], label: str = "state dic
                               f"AttentionNet state dict (name -> tensor)")
     backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     head: dict[str, Tensor] = {}
+    theirs_of: dict[str, str] = {}  # our name -> the checkpoint's, for messages
     used = {k for k in state if k.startswith("backbone.")}
     for ours, theirs in _REZSL_LINEARS.items():
         for name in (f"v2s_branch.{theirs}", f"v2s_branch.{theirs}.0"):
             if f"{name}.weight" in state and f"{name}.bias" in state:
                 head[f"{ours}.weight"], head[f"{ours}.bias"] = state[f"{name}.weight"], state[f"{name}.bias"]
+                theirs_of[f"{ours}.weight"], theirs_of[f"{ours}.bias"] = f"{name}.weight", f"{name}.bias"
                 used |= {f"{name}.weight", f"{name}.bias"}
                 break
     if "v2s_branch.V_att_final_branch" in state:
         head["attribute_weight"] = state["v2s_branch.V_att_final_branch"]
+        theirs_of["attribute_weight"] = "v2s_branch.V_att_final_branch"
         used.add("v2s_branch.V_att_final_branch")
+    for ours, t in head.items():  # before any shape is read: a 0-d/1-d tensor for a matrix, a bias of another length
+        want = 1 if ours.endswith(".bias") else 2
+        if t.ndim != want or not t.is_floating_point():
+            raise CheckpointError(f"{label}: {theirs_of[ours]} has shape {tuple(t.shape)} and dtype {t.dtype}, "
+                                  f"expected a floating-point {'vector' if want == 1 else 'matrix'} ({want}-D)")
+        if want == 1 and f"{ours[:-5]}.weight" in head and t.shape[0] != head[f"{ours[:-5]}.weight"].shape[0]:
+            raise CheckpointError(f"{label}: {theirs_of[ours]} has {t.shape[0]} values, expected "
+                                  f"{head[ours[:-5] + '.weight'].shape[0]} (one per row of "
+                                  f"{theirs_of[ours[:-5] + '.weight']})")
     missing = [f"v2s_branch.{_REZSL_LINEARS[k]}.weight" for k in ("query", "key", "value", "out")
                if f"{k}.weight" not in head]
     if "attribute_weight" not in head:
@@ -438,8 +450,8 @@ def rezsl_state_dict_to_zslkit(state: Mapping[str, Any], label: str = "state dic
         expected["hidden.weight"] = (dims["hidden_dim"], dims["feature_channels"])
     for key, shape in expected.items():
         if tuple(head[key].shape) != shape:
-            raise CheckpointError(f"{label}: {key} has shape {tuple(head[key].shape)}, expected {shape} from the "
-                                  f"other parameters")
+            raise CheckpointError(f"{label}: {theirs_of[key]} has shape {tuple(head[key].shape)}, expected {shape} "
+                                  f"from the other parameters")
     return head, backbone, dims
 
 
@@ -493,5 +505,8 @@ def load_rezsl_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, A
     head["attribute_vectors"] = vectors
     if backbone is not None:
         head.update({f"backbone.{k}": v for k, v in backbone.state_dict().items()})
-    model.load_state_dict(head)
+    try:
+        model.load_state_dict(head)
+    except RuntimeError as exc:  # pragma: no cover - the shapes were checked above
+        raise CheckpointError(f"{label}: the weights do not fit the model: {exc}") from exc
     return model.eval()

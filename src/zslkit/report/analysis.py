@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from zslkit.evaluation.analysis import load_run, run_imbalance
 from zslkit.report.figures import attribute_error_figure, confusion_figure, seen_unseen_curves
-from zslkit.report.runs import RunRecord, comparison_table, group_runs, run_label
+from zslkit.report.runs import RunRecord, attribute_names_of, check_run_metrics, comparison_table, group_runs, run_label
 from zslkit.utils.outputs import atomic_write_json
 
 __all__ = ["analyze_run"]
@@ -36,16 +36,23 @@ def analyze_run(run_dir: str | os.PathLike, compare: Sequence[str | os.PathLike]
 
 
 def _analyze_run(run_dir: Path, compare: Sequence[str | os.PathLike], target: Path) -> dict[str, Any]:
-    runs = [(run_dir, *load_run(run_dir))] + [(Path(c), *load_run(c)) for c in compare]
+    runs, seen = [], set()
+    for d in [run_dir, *map(Path, compare)]:
+        if d.resolve() in seen:  # the same run named twice (RUN --compare RUN/../RUN) is one run, not two seeds
+            continue
+        seen.add(d.resolve())
+        metrics, arrays = load_run(d)  # a curve read from curve.json is checked there
+        runs.append((d, check_run_metrics(metrics, d / "metrics.json"), arrays))
     records = [RunRecord(p, m) for p, m, _ in runs]
     labels = [f"{p.name}: {run_label(r)}" for (p, _, _), r in zip(runs, records)]
     synthetic = any(m.get("surrogate") for _, m, _ in runs)
     fig_dir = target / "figures"
-    figures = {"ausuc": seen_unseen_curves([m["curve"] for _, m, _ in runs if "curve" in m],
-                                           [f"{lab} (AUSUC {m['ausuc']:.1f})" for lab, (_, m, _) in zip(labels, runs)
-                                            if "curve" in m],
+    figures = {"ausuc": seen_unseen_curves([m["curve"] for _, m, _ in runs if m.get("curve")],
+                                           [f"{lab} (AUSUC {m.get('ausuc', float('nan')):.1f})"
+                                            for lab, (_, m, _) in zip(labels, runs) if m.get("curve")],
                                            fig_dir / "ausuc_curve.png", synthetic=synthetic,
-                                           points=[(m["gzsl"]["U"], m["gzsl"]["S"]) for _, m, _ in runs if "curve" in m])}
+                                           points=[(m["gzsl"]["U"], m["gzsl"]["S"]) for _, m, _ in runs
+                                                   if m.get("curve")])}
     _, metrics, arrays = runs[0]
     names = [str(x) for x in arrays["class_names"]]
     unseen = arrays["unseen_classes"]
@@ -65,7 +72,8 @@ def _analyze_run(run_dir: Path, compare: Sequence[str | os.PathLike], target: Pa
         for split in ("test_seen", "test_unseen"):
             figures[f"attribute_errors_{split}"] = attribute_error_figure(
                 [x[split].attr_mean for _, x in with_stats], [lab for lab, _ in with_stats],
-                fig_dir / f"attribute_errors_{split}.png", attribute_names=metrics.get("attribute_names"),
+                fig_dir / f"attribute_errors_{split}.png",
+                attribute_names=attribute_names_of(metrics, arrays["semantic"].shape[1]),
                 synthetic=synthetic, title=f"Per-attribute squared error on {split}")
         report["imbalance"] = {lab: ({split: {"summary": st.summary(), "attr_mean": st.attr_mean,
                                                "attr_var": st.attr_var, "class_mean": st.class_mean,

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -37,13 +38,104 @@ import numpy as np
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.report.html import Section, write_report
 
-__all__ = ["RunGroup", "RunRecord", "build_report", "collect_runs", "comparison_table", "group_runs", "run_label"]
+__all__ = ["RunGroup", "RunRecord", "build_report", "check_curve", "check_run_metrics", "collect_runs",
+           "comparison_table", "group_runs", "run_label"]
 
 MODEL_LABELS = {"eszsl": "ESZSL", "sae": "SAE", "ale": "ALE", "sje": "SJE", "devise": "DeViSE",
                 "regressor": "Regressor", "clswgan": "f-CLSWGAN", "abp": "ABP", "attention_net": "AttentionNet",
                 "gem_zsl": "GEM-ZSL", "basic_net": "BasicNet", "softmax_compat": "softmax-compat (VGSE's \"SJE\")"}
 _IGNORED_PARAMS = {"seed", "verbose", "progress", "out_dir", "resume", "device", "num_workers", "eval_batch_size",
                    "keep_checkpoints", "num_threads"}
+
+
+#: the fields of a run's ``metrics.json`` that reports and ``analyze`` read, with what each must be:
+#: ``number`` (int or float, not bool; NaN allowed), ``int``, ``str``, ``bool``, ``dict``, ``names`` (a list of
+#: strings); a trailing ``?`` allows null. Fields not listed are not read. Required: the first five.
+_REQUIRED_FIELDS = ("zsl.T1", "gzsl.U", "gzsl.S", "gzsl.H", "gzsl.gamma")
+_METRICS_FIELDS = {
+    "zsl": "dict", "zsl.T1": "number", "gzsl": "dict", "gzsl.U": "number", "gzsl.S": "number", "gzsl.H": "number",
+    "gzsl.gamma": "number", "ausuc": "number",
+    "gzsl_uncalibrated": "dict?", "gzsl_oracle": "dict?",
+    **{f"{g}.{k}": "number?" for g in ("gzsl_uncalibrated", "gzsl_oracle") for k in ("U", "S", "H", "gamma")},
+    "model": "str?", "semantic": "str?", "seed": "int?", "params": "dict?", "gamma_source": "str?",
+    "surrogate": "bool?", "attribute_names": "names?", "curve": "dict?",
+    "config": "dict?", "config.model": "str?", "config.data": "str?", "config.semantic": "str?", "config.seed": "int?",
+    "config.params": "dict?",
+    "dataset": "dict?", "dataset.path": "str?", "dataset.name": "str?", "dataset.num_unseen": "int?",
+    "dataset.attribute_names": "names?",
+    "selection": "dict?", "selection.params": "dict?", "selection.best_epoch": "int?",
+    "provenance": "dict?", "provenance.versions": "dict?", "provenance.data_sha256": "dict?",
+}
+_KIND_TEXT = {"number": "a number", "int": "an integer", "str": "a string", "bool": "true or false",
+              "dict": "a JSON object", "names": "a list of strings"}
+
+
+def _is_kind(v: Any, kind: str) -> bool:
+    if kind == "number":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if kind == "int":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if kind == "names":
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+    return isinstance(v, {"str": str, "bool": bool, "dict": dict}[kind])
+
+
+def _shown(v: Any) -> str:
+    text = json.dumps(v, default=str) if not isinstance(v, float) else repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_run_metrics(m: Any, path: str | os.PathLike, curve_file: str | os.PathLike | None = None) -> dict[str, Any]:
+    """``m`` (a run's ``metrics.json``, read from ``path``) with every field the reports read of the type they
+    need (``_METRICS_FIELDS``), else a :class:`ZSLDataError` naming the file, the field, its value and what was
+    expected. ``curve_file`` names the file the ``curve`` came from when it is not ``metrics.json``."""
+    if not isinstance(m, dict):
+        raise ZSLDataError(f"{path}: expected a JSON object, found {type(m).__name__}")
+    for field_name, spec in _METRICS_FIELDS.items():
+        kind, nullable = spec.rstrip("?"), spec.endswith("?")
+        node: Any = m
+        parts = field_name.split(".")
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or parts[-1] not in node:
+            if field_name in _REQUIRED_FIELDS:
+                raise ZSLDataError(f"{path}: field {field_name!r} is missing (expected {_KIND_TEXT[kind]})")
+            continue
+        v = node[parts[-1]]
+        if (v is None and nullable) or _is_kind(v, kind):
+            continue
+        where = curve_file if field_name == "curve" and curve_file is not None else path
+        raise ZSLDataError(f"{where}: field {field_name!r} is {_shown(v)}, expected {_KIND_TEXT[kind]}"
+                           f"{' or null' if nullable else ''}")
+    if m.get("curve"):
+        check_curve(m["curve"], curve_file if curve_file is not None else path, "curve.")
+    num_unseen = (m.get("dataset") or {}).get("num_unseen")
+    if num_unseen is not None and num_unseen < 0:
+        raise ZSLDataError(f"{path}: field 'dataset.num_unseen' is {num_unseen}, expected an integer >= 0")
+    return m
+
+
+def check_curve(curve: Any, where: str | os.PathLike, prefix: str = "") -> dict[str, Any]:
+    """A seen-unseen curve (``curve.json``, or ``curve`` of ``metrics.json``: ``prefix`` ``"curve."``): an object
+    whose ``U`` and ``S`` are lists of numbers of one length; else a ZSLDataError naming ``where`` and the field."""
+    if not isinstance(curve, dict):
+        raise ZSLDataError(f"{where}: {('field ' + repr(prefix[:-1])) if prefix else 'the curve'} is {_shown(curve)}, "
+                           "expected a JSON object with lists U and S")
+    for k in ("U", "S"):
+        if not isinstance(curve.get(k), list) or not all(_is_kind(x, "number") for x in curve[k]):
+            raise ZSLDataError(f"{where}: field '{prefix}{k}' is {_shown(curve.get(k))}, expected a list of numbers")
+    if len(curve["U"]) != len(curve["S"]):
+        raise ZSLDataError(f"{where}: fields '{prefix}U' and '{prefix}S' have {len(curve['U'])} and "
+                           f"{len(curve['S'])} values, expected one S per U")
+    return curve
+
+
+def attribute_names_of(metrics: dict[str, Any], n: int) -> list[str] | None:
+    """The run's attribute names (``attribute_names``, else ``dataset.attribute_names``) when they name the ``n``
+    dimensions of its predicted semantic vectors; None otherwise (no names, or names of other dimensions, e.g.
+    attribute names beside a word2vec run): the figures then number the dimensions."""
+    names = metrics.get("attribute_names") or (metrics.get("dataset") or {}).get("attribute_names")
+    return list(names) if names and len(names) == n else None
 
 
 @dataclass
@@ -55,8 +147,11 @@ class RunRecord:
         p = self.path / "predictions.npz"
         if not p.is_file():
             return None
-        with np.load(p, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ZSLDataError(f"{p}: unreadable ({exc})") from exc
 
     @property
     def model(self) -> str:
@@ -106,28 +201,33 @@ class RunGroup:
 def collect_runs(paths: Sequence[str | os.PathLike], max_depth: int = 3) -> list[RunRecord]:
     """The finished run directories at or below ``paths`` (sorted; a path without any is an error)."""
     found: list[RunRecord] = []
+    seen: set[Path] = set()  # a run reached twice (RUN RUN, RUN/../RUN, a grid and one of its cells) counts once
     for p in paths:
         root = Path(p)
         if not root.exists():
             raise ZSLDataError(f"{root}: no such run or grid directory")
-        hits = []
+        hits = 0
         for d, dirs, files in os.walk(root):
             depth = len(Path(d).relative_to(root).parts)
             if depth >= max_depth:
                 dirs[:] = []
             dirs.sort()
             if "metrics.json" in files:
+                mpath = Path(d) / "metrics.json"
                 try:
-                    m = json.loads((Path(d) / "metrics.json").read_text(encoding="utf-8"))
-                except (OSError, json.JSONDecodeError) as exc:
-                    raise ZSLDataError(f"{Path(d) / 'metrics.json'}: unreadable ({exc})") from exc
+                    m = json.loads(mpath.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    raise ZSLDataError(f"{mpath}: unreadable ({exc})") from exc
                 if isinstance(m, dict) and "zsl" in m and "gzsl" in m:
-                    hits.append(RunRecord(Path(d), m))
+                    hits += 1
+                    real = Path(d).resolve()
+                    if real not in seen:
+                        seen.add(real)
+                        found.append(RunRecord(Path(d), check_run_metrics(m, mpath)))
                     dirs[:] = []  # a run's own subfolders (checkpoints, selection) hold no other runs
         if not hits:
             raise ZSLDataError(f"{root}: no finished run below it (a run directory has metrics.json with zsl/gzsl "
                                f"results)")
-        found += hits
     return found
 
 
@@ -268,8 +368,13 @@ def build_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
         for g in groups:
             m = g.runs[0].metrics
             curve = m.get("curve")
-            if curve is None and (g.runs[0].path / "curve.json").is_file():
-                curve = json.loads((g.runs[0].path / "curve.json").read_text())
+            curve_file = g.runs[0].path / "curve.json"
+            if curve is None and curve_file.is_file():
+                try:
+                    curve = json.loads(curve_file.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    raise ZSLDataError(f"{curve_file}: unreadable ({exc})") from exc
+                check_curve(curve, curve_file)
             if curve:
                 curves.append(curve)
                 labels.append(f"{g.label} (AUSUC {m.get('ausuc', float('nan')):.1f})")
@@ -320,10 +425,11 @@ def build_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
                 by_ds.setdefault(item[1].dataset, []).append(item)
             for di, (ds, items) in enumerate(by_ds.items()):
                 for split in ("test_unseen", "test_seen"):
+                    first = items[0][1]
                     png = attribute_error_figure([it[2][split].attr_mean for it in items[:4]],
                                                  [it[0].label for it in items[:4]], tmpd / f"attr_{di}_{split}.png",
-                                                 attribute_names=items[0][1].metrics.get("attribute_names")
-                                                 or (items[0][1].metrics.get("dataset") or {}).get("attribute_names"),
+                                                 attribute_names=attribute_names_of(
+                                                     first.metrics, items[0][3]["semantic"].shape[1]),
                                                  top_k=top_k_attributes, synthetic=synthetic,
                                                  title=f"{ds}, {split}")
                     sec.figure(png, f"{ds}, {split}: the worst attributes of the first run, every run's error on them.")

@@ -446,7 +446,7 @@ def load_image_data(root: str | os.PathLike, images: str | os.PathLike, *, seman
     zsl = load_xlsa17(root, semantic=semantic)
     if not zsl.image_files:
         raise ZSLDataError(f"{root}: res101.mat has no image_files, so its images cannot be found")
-    paths, dropped = resolve_image_paths(zsl.image_files, images)
+    paths, dropped = resolve_image_paths(zsl.image_files, images, source=f"{Path(root) / 'res101.mat'}:image_files")
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         raise ZSLDataError(f"{len(missing)} of {len(paths)} images named by {root}/res101.mat are missing under "

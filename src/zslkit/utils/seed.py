@@ -7,6 +7,17 @@ import sys
 
 import numpy as np
 
+#: the largest seed zslkit accepts: numpy's global seeding (and much third-party code) takes 32-bit seeds, and
+#: seeding it with ``seed % 2**32`` would make seeds 0 and 2**32 the same run counted as two
+MAX_SEED = 2**32 - 1
+
+
+def seed_error(seed: object, name: str = "seed") -> str | None:
+    """Why ``seed`` is not a valid seed (an integer in ``[0, MAX_SEED]``), or None when it is."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
+        return f"{name} must be an integer >= 0 and <= {MAX_SEED} (2**32 - 1), got {seed!r}"
+    return None
+
 
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy and torch (when torch is already imported); return a fresh NumPy Generator.

@@ -27,9 +27,17 @@ def read_state_dict(path: str | os.PathLike, what: str = "weight file") -> dict:
                               f"{type(exc).__name__}: {exc}") from exc
     if isinstance(obj, dict):
         for key in ("state_dict", "model"):
-            if isinstance(obj.get(key), dict):
+            if key in obj and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+                if not isinstance(obj[key], dict):
+                    raise CheckpointError(f"{what} {p}: entry {key!r} is a {type(obj[key]).__name__}, expected a "
+                                          "state dict (a dict name -> tensor)")
                 obj = obj[key]
                 break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{what} {p} does not hold a state dict (name -> tensor)")
+    if not isinstance(obj, dict) or not obj:
+        found = f"an empty {type(obj).__name__}" if isinstance(obj, dict) else f"a {type(obj).__name__}"
+        raise CheckpointError(f"{what} {p} does not hold a state dict (name -> tensor): found {found}")
+    bad = next((k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    if bad is not None:
+        raise CheckpointError(f"{what} {p}: entry {bad!r} is a {type(obj[bad]).__name__}, expected a tensor (the "
+                              "file must hold a state dict, name -> tensor)")
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}

@@ -176,8 +176,10 @@ class DiscoverConfig:
         for k in ("images", "classes", "unseen", "word_vectors") if self.data is None else ():
             if not getattr(self, k):
                 raise ConfigError(f"discover: {k} is required (or data: a dataset directory, or use the demo)")
-        if self.seed < 0:
-            raise ConfigError(f"discover: seed must be >= 0, got {self.seed}")
+        from zslkit.utils.seed import seed_error
+
+        if seed_error(self.seed):
+            raise ConfigError(f"discover: {seed_error(self.seed)}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {list(BACKBONES)}")
         if self.relation not in RELATIONS:
@@ -736,8 +738,10 @@ def discover_demo(out: str | Path, seed: int = 0, world_config: Any = None, **ov
     from zslkit.utils.outputs import output_dir
 
     out = Path(out)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    from zslkit.utils.seed import seed_error
+
+    if seed_error(seed):
+        raise ConfigError(seed_error(seed))
     with output_dir(out, "demo"):  # the world is written here too
         _, files = write_demo_world(out / "world", seed, world_config)
         settings = {**DEMO_SETTINGS, "seed": seed, **overrides}
