@@ -234,3 +234,23 @@ def test_analyze_a_run_compared_with_itself_counts_once(runs_root, tmp_path):
     run = shutil.copytree(runs_root / "eszsl_s0", tmp_path / "run")
     report = analyze_run(run, compare=[run, tmp_path / "run" / ".." / "run"])
     assert report["runs"] == [str(run)] and report["table"][0]["seeds"] == 1
+
+
+def test_a_predictions_npz_missing_arrays_is_one_error_naming_them(toy_dir, tmp_path):
+    import numpy as np
+
+    from zslkit.errors import ZSLDataError
+    from zslkit.pipeline import TrainConfig, train_to_dir
+    from zslkit.report.analysis import analyze_run
+    from zslkit.report.runs import build_report
+
+    run = tmp_path / "run"
+    train_to_dir(TrainConfig(data=str(toy_dir), tune=False), run)
+    with np.load(run / "predictions.npz") as z:
+        kept = {k: z[k] for k in z.files if k != "gzsl_y_pred"}
+    (run / "predictions.npz").unlink()
+    np.savez(run / "predictions.npz", **kept)  # damaged by another tool
+    with pytest.raises(ZSLDataError, match=r"predictions.npz: lacks array\(s\) \['gzsl_y_pred'\]"):
+        analyze_run(run, out=tmp_path / "a")
+    with pytest.raises(ZSLDataError, match=r"lacks array\(s\) \['gzsl_y_pred'\]"):
+        build_report([run], tmp_path / "r.html")

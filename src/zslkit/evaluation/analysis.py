@@ -42,7 +42,21 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.n
             arrays = {k: z[k] for k in z.files}
     except (ValueError, OSError) as exc:
         raise ZSLDataError(f"{p}: unreadable ({exc})") from exc
-    return metrics, arrays
+    return metrics, check_prediction_arrays(arrays, p)
+
+
+#: arrays of a run's predictions.npz that analyses read (zslkit.evaluation.protocol.prediction_arrays writes them)
+PREDICTION_ARRAYS = ("candidates", "class_names", "gzsl_is_unseen", "gzsl_y_pred", "gzsl_y_true", "semantic",
+                     "unseen_classes", "zsl_y_pred")
+
+
+def check_prediction_arrays(arrays: dict[str, np.ndarray], where: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``arrays`` if it holds every array the analyses read; else a :class:`ZSLDataError` naming ``where`` and
+    the missing arrays."""
+    missing = [k for k in PREDICTION_ARRAYS if k not in arrays]
+    if missing:
+        raise ZSLDataError(f"{where}: lacks array(s) {missing} (not a predictions.npz written by zslkit train)")
+    return arrays
 
 
 def run_imbalance(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:

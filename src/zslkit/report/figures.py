@@ -69,7 +69,10 @@ def seen_unseen_curves(curves: Sequence[dict], labels: Sequence[str], path: str 
     ax.grid(alpha=0.3)
     ax.set_title(_title(title + ("\n(markers: the validation gamma)" if points is not None else ""), synthetic),
                  fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    if curves:  # a run without a recorded curve draws empty axes, without a legend
+        ax.legend(fontsize=8, loc="upper right")
+    else:
+        ax.text(50, 50, "no seen-unseen curve recorded", ha="center", va="center", fontsize=10, color="gray")
     return _save(fig, path, synthetic)
 
 

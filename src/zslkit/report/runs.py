@@ -147,11 +147,14 @@ class RunRecord:
         p = self.path / "predictions.npz"
         if not p.is_file():
             return None
+        from zslkit.evaluation.analysis import check_prediction_arrays
+
         try:
             with np.load(p, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+                arrays = {k: z[k] for k in z.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ZSLDataError(f"{p}: unreadable ({exc})") from exc
+        return check_prediction_arrays(arrays, p)
 
     @property
     def model(self) -> str:
