@@ -95,6 +95,9 @@ class ZSLData:
         surrogate: True when features are synthetic (numbers on them are not benchmark results).
         image_files: optional N image paths.
         provenance: where everything came from (paths, checksums, notes, warnings).
+        feature_blocks: optional ``[(name, width), ...]``: the feature vector is a concatenation of
+            blocks (e.g. several bag-of-words histograms), consecutive column ranges whose widths sum
+            to D; per-block transforms (:mod:`zslkit.features`) use it. None = one block.
 
     ``seen_classes`` are the classes of ``trainval`` and ``unseen_classes`` those of
     ``test_unseen``; both are derived, and validated to be disjoint.
@@ -110,6 +113,7 @@ class ZSLData:
     surrogate: bool = False
     image_files: list[str] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    feature_blocks: list[tuple[str, int]] | None = None
 
     def __post_init__(self) -> None:
         self.features = np.asarray(self.features)
@@ -135,6 +139,9 @@ class ZSLData:
             raise ZSLDataError(f"labels must lie in [0, {c}) for {c} classes, found range "
                                f"[{self.labels.min()}, {self.labels.max()}]")
         self.semantic = self._check_semantic(self.semantic, c, self.semantic_name)
+        from zslkit.features.transforms import check_blocks
+
+        self.feature_blocks = check_blocks(self.feature_blocks, self.features.shape[1], "feature_blocks")
         self.splits = check_split_indices(self.splits, n)
         if not all_finite(self.features):
             bad = np.argwhere(~np.isfinite(self.features))
@@ -278,5 +285,6 @@ class ZSLData:
             "images_per_class": {"min": int(present.min()), "median": float(np.median(present)),
                                  "max": int(present.max())} if present.size else {},
             "validation_folds": len(self.class_folds),
+            "feature_blocks": None if self.feature_blocks is None else [list(b) for b in self.feature_blocks],
             "provenance": self.provenance,
         }

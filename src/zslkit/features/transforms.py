@@ -1,0 +1,349 @@
+"""Per-block feature transforms: normalisation, explicit chi-squared feature maps, block weights.
+
+Image features are often a concatenation of **feature blocks**: several histograms of different
+kinds side by side (Lampert et al.'s AwA features: SIFT, SURF, local self-similarity and rg-SIFT
+bags of words, PHOG). ``blocks`` lists them as ``[(name, width), ...]``: consecutive column ranges
+whose widths sum to the feature dimension D (``None``: the whole vector is one block). For each
+block b with columns x_b of an image x, :class:`BlockTransform` computes
+
+1. a normalisation ``norm``:
+   ``"none"``; ``"l1"``: x_b / sum_j |x_bj|; ``"l2"``: x_b / ||x_b||_2;
+   ``"power"``: sign(x_b) * sqrt(|x_b|), then (``power_l2=True``) divided by its L2 norm — for a
+   non-negative histogram that is sqrt(x_b / sum_j x_bj), the Hellinger map, whose dot product
+   is the Bhattacharyya kernel of the L1-normalised histograms.
+2. an explicit feature map ``map``, so that a linear model on the output is a kernel machine:
+   ``"none"``;
+   ``"additive_chi2"``: scikit-learn's :class:`~sklearn.kernel_approximation.AdditiveChi2Sampler`
+   (``sample_steps``, ``sample_interval``), phi(x) . phi(y) ~= k(x, y) = sum_j 2 x_j y_j / (x_j + y_j),
+   width x (2 * sample_steps - 1) columns;
+   ``"exp_chi2"``: scikit-learn's :class:`~sklearn.kernel_approximation.Nystroem` with
+   ``kernel="chi2"``: the exponentiated chi-squared kernel
+   k(x, y) = exp(-chi2(x, y) / (bandwidth * m_b)), chi2(x, y) = sum_j (x_j - y_j)^2 / (x_j + y_j),
+   where m_b is the median chi-squared distance between two disjoint random sets of ``median_rows``
+   *training* images each (after normalisation; scikit-learn's ``additive_chi2_kernel``) — the kernel and bandwidth rule of Lampert et al.'s attribute
+   classifiers; ``n_components`` landmark images drawn from the training images, so
+   phi(x) . phi(y) equals k on the landmarks and approximates it elsewhere.
+   Both chi-squared maps need non-negative input (a :class:`ZSLDataError` names the block otherwise).
+3. a weight w_b >= 0 (``weights``: a list aligned with ``blocks`` or a mapping name -> weight,
+   missing names weigh 1): the block's output is multiplied by sqrt(w_b), so the dot product of
+   two transformed images is the weighted sum of the per-block kernels, sum_b w_b k_b(x_b, y_b).
+   A block of weight 0 is dropped from the output (nothing is computed for it).
+
+Shapes: ``fit(X)`` takes the (N_train, D) training features only (the statistics of "exp_chi2" — the
+median distance, the landmarks — come from them, never from test images); ``transform(X)`` maps
+any (N, D) array to (N, D_out) float32, D_out = sum over kept blocks of the map's width
+(``output_blocks_`` lists them). Rows are processed in chunks of ``chunk_rows``, so the only
+full-size arrays are the input and the output (AWA1's 30,475 x 8,252 input needs no float64 copy).
+
+Choice of map: "exp_chi2" (Nystroem) is the kernel the papers used and measured better than the
+additive kernel on AWA1 validation classes (``benchmarks/notes_awa1_settings.md``); its cost is the
+chi-squared distances to the landmarks (N x n_components x width per block). "additive_chi2" is
+exact library code, cheap per image, but multiplies the width by 2 * sample_steps - 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections import OrderedDict
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from zslkit.errors import ConfigError, ZSLDataError
+
+NORMS = ("none", "l1", "l2", "power")
+MAPS = ("none", "additive_chi2", "exp_chi2")
+_TINY = 1e-12
+
+
+def check_blocks(blocks: Any, dim: int | None = None, where: str = "feature_blocks") -> list[tuple[str, int]] | None:
+    """Validate a block list ``[(name, width), ...]`` (names unique non-empty strings, widths positive
+    integers) and, with ``dim``, that the widths sum to it; returns it as a list of tuples."""
+    if blocks is None:
+        return None
+    if isinstance(blocks, (str, bytes)) or not isinstance(blocks, (list, tuple)) or not blocks:
+        raise ZSLDataError(f"{where} must be a non-empty list of (name, width) pairs, got {blocks!r}")
+    out: list[tuple[str, int]] = []
+    for i, b in enumerate(blocks):
+        if not isinstance(b, (list, tuple)) or len(b) != 2:
+            raise ZSLDataError(f"{where}[{i}] must be a (name, width) pair, got {b!r}")
+        name, width = b
+        if not isinstance(name, str) or not name:
+            raise ZSLDataError(f"{where}[{i}]: block name must be a non-empty string, got {name!r}")
+        if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+            raise ZSLDataError(f"{where}[{i}] ({name!r}): width must be an integer >= 1, got {width!r}")
+        out.append((name, int(width)))
+    names = [n for n, _ in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ZSLDataError(f"{where}: duplicate block names {dup}")
+    if dim is not None and sum(w for _, w in out) != dim:
+        raise ZSLDataError(f"{where}: widths {[w for _, w in out]} sum to {sum(w for _, w in out)}, but the "
+                           f"features have {dim} dimensions")
+    return out
+
+
+def normalize_block(x: np.ndarray, norm: str, power_l2: bool = True) -> np.ndarray:
+    """One block's normalisation (see module docstring) of a (n, w) float array; returns a new array."""
+    x = np.asarray(x)
+    if norm == "none":
+        return x.copy()
+    if norm == "l1":
+        return x / np.maximum(np.abs(x).sum(axis=1, keepdims=True), _TINY)
+    if norm == "l2":
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), _TINY)
+    if norm == "power":
+        y = np.sign(x) * np.sqrt(np.abs(x))
+        if power_l2:
+            y /= np.maximum(np.linalg.norm(y, axis=1, keepdims=True), _TINY)
+        return y
+    raise ConfigError(f"transform norm must be one of {list(NORMS)}, got {norm!r}")
+
+
+class BlockTransform(TransformerMixin, BaseEstimator):
+    """Per-block normalisation + explicit chi-squared map + block weights (see module docstring).
+
+    Args:
+        blocks: ``[(name, width), ...]`` column blocks of the input; None = one block (the pipeline
+            fills it from :attr:`ZSLData.feature_blocks`).
+        norm: "none" | "l1" | "l2" | "power" (signed square root).
+        power_l2: with ``norm="power"``, L2-normalise after the square root (Hellinger map).
+        map: "none" | "additive_chi2" | "exp_chi2".
+        sample_steps, sample_interval: of :class:`~sklearn.kernel_approximation.AdditiveChi2Sampler`.
+        n_components: landmarks per block of "exp_chi2" (at most the number of training images).
+        bandwidth: "exp_chi2" kernel exp(-chi2 / (bandwidth * median training chi2 distance)).
+        median_rows: size of the two random sets of training images whose distances give the median.
+        weights: per-block kernel weights (list aligned with ``blocks``, or mapping name -> weight).
+        seed: seeds the landmark and pair draws.
+        chunk_rows: rows processed at a time.
+        n_jobs: threads of the chi-squared distance computation ("exp_chi2"; None = 1).
+    """
+
+    #: default search grid (none: transform settings are searched only when a grid names them)
+    param_grid: ClassVar[dict[str, list]] = {}
+
+    def __init__(self, blocks: list | None = None, norm: str = "l1", power_l2: bool = True, map: str = "none",
+                 sample_steps: int = 2, sample_interval: float | None = None, n_components: int = 1000,
+                 bandwidth: float = 1.0, median_rows: int = 64, weights: list | dict | None = None, seed: int = 0,
+                 chunk_rows: int = 2048, n_jobs: int | None = None):
+        self.blocks = blocks
+        self.norm = norm
+        self.power_l2 = power_l2
+        self.map = map
+        self.sample_steps = sample_steps
+        self.sample_interval = sample_interval
+        self.n_components = n_components
+        self.bandwidth = bandwidth
+        self.median_rows = median_rows
+        self.weights = weights
+        self.seed = seed
+        self.chunk_rows = chunk_rows
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ checks
+    def _check_settings(self) -> None:
+        if self.norm not in NORMS:
+            raise ConfigError(f"transform norm must be one of {list(NORMS)}, got {self.norm!r}")
+        if self.map not in MAPS:
+            raise ConfigError(f"transform map must be one of {list(MAPS)}, got {self.map!r}")
+        for key, lo in (("sample_steps", 1), ("n_components", 1), ("median_rows", 1), ("chunk_rows", 1)):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ConfigError(f"transform {key} must be an integer >= {lo}, got {v!r}")
+        if self.map == "additive_chi2" and self.sample_interval is None and self.sample_steps > 3:
+            raise ConfigError(f"transform sample_steps={self.sample_steps} needs an explicit sample_interval "
+                              "(scikit-learn has defaults for 1-3 steps only)")
+        for key in ("bandwidth",) + (("sample_interval",) if self.sample_interval is not None else ()):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+                raise ConfigError(f"transform {key} must be a finite number > 0, got {v!r}")
+
+    def _weights(self, blocks: list[tuple[str, int]]) -> list[float]:
+        w = self.weights
+        names = [n for n, _ in blocks]
+        if w is None:
+            out = [1.0] * len(blocks)
+        elif isinstance(w, dict):
+            unknown = sorted(str(k) for k in set(w) - set(names))
+            if unknown:
+                raise ConfigError(f"transform weights name unknown block(s) {unknown}; blocks: {names}")
+            out = [w.get(n, 1.0) for n in names]
+        elif isinstance(w, (list, tuple)):
+            if len(w) != len(blocks):
+                raise ConfigError(f"transform weights has {len(w)} values for {len(blocks)} blocks {names}")
+            out = list(w)
+        else:
+            raise ConfigError(f"transform weights must be a list or a mapping block -> weight, got {w!r}")
+        for n, v in zip(names, out):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                raise ConfigError(f"transform weight of block {n!r} must be a finite number >= 0, got {v!r}")
+        if not any(v > 0 for v in out):
+            raise ConfigError(f"transform weights {out}: at least one block needs a weight > 0")
+        return [float(v) for v in out]
+
+    @staticmethod
+    def _check_x(X: Any, what: str) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ZSLDataError(f"{what} must be a non-empty 2-D array (N x D), got shape {X.shape}")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise ZSLDataError(f"{what} must hold real numbers, got dtype {X.dtype}")
+        return X
+
+    def _block_rows(self, X: np.ndarray, start: int, width: int, rows: slice | np.ndarray, name: str) -> np.ndarray:
+        """Normalised float32 block of some rows; checks finiteness and (chi-squared maps) signs."""
+        x = np.asarray(X[rows, start:start + width], dtype=np.float32)
+        if not np.all(np.isfinite(x)):
+            raise ZSLDataError(f"features of block {name!r} contain NaN or inf")
+        y = normalize_block(x, self.norm, self.power_l2).astype(np.float32, copy=False)
+        if self.map != "none" and y.size and y.min() < 0:
+            raise ZSLDataError(f"block {name!r}: the {self.map} map needs non-negative features (after norm="
+                               f"{self.norm!r}), found {float(y.min()):.4g}")
+        return y
+
+    @staticmethod
+    def _check_rows(rows: Any, n: int) -> np.ndarray:
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+            raise ZSLDataError(f"transform rows must be a 1-D array of integer row indices, got {rows.dtype} "
+                               f"{rows.shape}")
+        if rows.size == 0:
+            raise ZSLDataError("transform rows is empty: no images to fit or transform")
+        if rows.min() < 0 or rows.max() >= n:
+            raise ZSLDataError(f"transform rows out of range [0, {n}): [{rows.min()}, {rows.max()}]")
+        return rows.astype(np.int64)
+
+    # ------------------------------------------------------------------ fit / transform
+    def fit(self, X: np.ndarray, y: Any = None, rows: np.ndarray | None = None) -> "BlockTransform":
+        """Learn what the map needs from the (N_train, D) training features (see class docstring);
+        ``rows``: use only these rows of X (the training images of a larger matrix, without copying it)."""
+        from sklearn.kernel_approximation import AdditiveChi2Sampler, Nystroem
+        from sklearn.metrics.pairwise import additive_chi2_kernel
+
+        self._check_settings()
+        X = self._check_x(X, "transform input")
+        rows = np.arange(X.shape[0]) if rows is None else self._check_rows(rows, X.shape[0])
+        blocks = check_blocks(self.blocks, X.shape[1], "transform blocks") or [("all", X.shape[1])]
+        weights = self._weights(blocks)
+        rng = np.random.default_rng(self.seed)
+        n = rows.size
+        for s in range(0, n, self.chunk_rows):  # every map: the training rows must be finite
+            if not np.all(np.isfinite(X[rows[s:s + self.chunk_rows]])):
+                raise ZSLDataError("transform input (training rows) contains NaN or inf")
+        self.blocks_ = blocks
+        self.weights_ = weights
+        self.mappers_: list[Any] = []
+        self.scales_: list[float] = []
+        self.medians_: list[float | None] = []
+        out_blocks = []
+        start = 0
+        for (name, width), w in zip(blocks, weights):
+            mapper, med, out_w = None, None, width
+            if w > 0 and self.map == "additive_chi2":
+                probe = self._block_rows(X, start, width, rows[:self.chunk_rows], name)
+                mapper = AdditiveChi2Sampler(sample_steps=self.sample_steps,
+                                             sample_interval=self.sample_interval).fit(probe)
+                out_w = width * (2 * self.sample_steps - 1)
+            elif w > 0 and self.map == "exp_chi2":
+                xb = self._block_rows(X, start, width, rows, name)
+                if n < 2:
+                    raise ZSLDataError("the exp_chi2 map needs at least 2 training images")
+                m = min(self.median_rows, n // 2)
+                perm = rng.permutation(n)[:2 * m]
+                med = float(np.median(-additive_chi2_kernel(xb[perm[:m]], xb[perm[m:]])))
+                if not med > 0:
+                    raise ZSLDataError(f"block {name!r}: the median chi-squared distance between training images is "
+                                       f"{med}: the images are (nearly) identical in this block")
+                k = min(self.n_components, n)
+                mapper = Nystroem(kernel="chi2", gamma=1.0 / (self.bandwidth * med), n_components=k,
+                                  random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=self.n_jobs).fit(xb)
+                del xb
+                out_w = k
+            self.mappers_.append(mapper)
+            self.medians_.append(med)
+            self.scales_.append(float(np.sqrt(w)))
+            if w > 0:
+                out_blocks.append((name, out_w))
+            start += width
+        self.output_blocks_ = out_blocks
+        self.n_features_in_ = X.shape[1]
+        self.n_features_out_ = sum(w for _, w in out_blocks)
+        return self
+
+    def transform(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """(N, D) -> (N, D_out) float32, chunk by chunk; ``rows``: transform only these rows of X
+        (output row i is X[rows[i]]), without copying the input."""
+        if not hasattr(self, "output_blocks_"):
+            raise ZSLDataError("BlockTransform is not fitted yet: call fit() on the training features first")
+        X = self._check_x(X, "transform input")
+        if X.shape[1] != self.n_features_in_:
+            raise ZSLDataError(f"transform input has {X.shape[1]} features, the transform was fitted on "
+                               f"{self.n_features_in_}")
+        rows = np.arange(X.shape[0]) if rows is None else self._check_rows(rows, X.shape[0])
+        out = np.empty((rows.size, self.n_features_out_), dtype=np.float32)
+        for s in range(0, rows.size, self.chunk_rows):
+            part = slice(s, min(rows.size, s + self.chunk_rows))
+            # one gather of the chunk's rows (a contiguous slice when rows are consecutive)
+            r = rows[part]
+            xc = X[r[0]:r[-1] + 1] if r.size and r[-1] - r[0] + 1 == r.size and np.all(np.diff(r) == 1) else X[r]
+            start, col = 0, 0
+            for (name, width), w, mapper, scale in zip(self.blocks_, self.weights_, self.mappers_, self.scales_):
+                if w > 0:
+                    xb = self._block_rows(xc, start, width, slice(None), name)
+                    yb = xb if mapper is None else mapper.transform(xb)
+                    k = yb.shape[1]
+                    out[part, col:col + k] = yb if scale == 1.0 else yb * scale
+                    col += k
+                start += width
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """What the fitted transform does, for run records (no arrays)."""
+        d: dict[str, Any] = {k: v for k, v in self.get_params().items() if k not in ("blocks", "chunk_rows", "n_jobs")}
+        if hasattr(self, "output_blocks_"):
+            d["blocks"] = [list(b) for b in self.blocks_]
+            d["output_blocks"] = [list(b) for b in self.output_blocks_]
+            d["output_dim"] = int(self.n_features_out_)
+            if self.map == "exp_chi2":
+                d["median_chi2"] = {n: m for (n, _), m in zip(self.blocks_, self.medians_) if m is not None}
+        return d
+
+
+#: transformed matrices of the last few ``fit_transform_rows`` calls (the exp_chi2 map of AWA1 costs
+#: minutes; a benchmark of several models on one dataset fits the same transform on the same rows)
+_MEMO: "OrderedDict[tuple, tuple[Any, dict[str, Any], np.ndarray]]" = OrderedDict()
+MEMO_SIZE = 2
+
+
+def _digest(rows: np.ndarray | None) -> str | None:
+    return None if rows is None else hashlib.sha1(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()
+
+
+def fit_transform_rows(transform: BlockTransform, X: np.ndarray, fit_rows: np.ndarray,
+                       rows: np.ndarray | None = None) -> np.ndarray:
+    """Fit ``transform`` on the rows ``fit_rows`` of X (the training images) and return the transformed
+    rows ``rows`` (all rows when None), as ``transform.fit(X, rows=fit_rows).transform(X, rows=rows)``.
+
+    The result is memoised for the last :data:`MEMO_SIZE` calls on the same array object X (held by
+    a weak reference) with equal transform parameters and equal row sets: ``transform`` then gets
+    the memoised fitted state and the same (read-only) output array is returned.
+    """
+    params = repr(sorted(transform.get_params().items()))
+    key = (id(X), X.shape, params, _digest(np.asarray(fit_rows)), _digest(None if rows is None else np.asarray(rows)))
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0]() is X:
+        _MEMO.move_to_end(key)
+        transform.__dict__.update(hit[1])
+        return hit[2]
+    out = transform.fit(X, rows=fit_rows).transform(X, rows=rows)
+    out.flags.writeable = False
+    try:
+        ref = weakref.ref(X)
+    except TypeError:  # an object without weak references: not memoised
+        return out
+    _MEMO[key] = (ref, {k: v for k, v in transform.__dict__.items() if k.endswith("_")}, out)
+    while len(_MEMO) > MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return out
