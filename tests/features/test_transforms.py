@@ -146,11 +146,20 @@ def test_chunks_rows_and_memo_do_not_change_the_result(rng):
     _MEMO.clear()
     t1, t2 = BlockTransform(**kw), BlockTransform(**kw)
     a = fit_transform_rows(t1, X, np.arange(25))
+    np.testing.assert_array_equal(a, BlockTransform(**kw).fit(X).transform(X))
+    memo = {k: v[2] for k, v in _MEMO.items()}
+    assert len(memo) == 2  # one entry per block
     b = fit_transform_rows(t2, X, np.arange(25))
-    assert a is b and t2.medians_ == t1.medians_ and len(_MEMO) == 1
-    np.testing.assert_array_equal(a, full)
-    c = fit_transform_rows(BlockTransform(**{**kw, "n_components": 9}), X, np.arange(25))  # other params: recomputed
-    assert c.shape == (25, 18) and len(_MEMO) == 2
+    assert len(_MEMO) == 2 and t2.medians_ == t1.medians_ and all(_MEMO[k][2] is v for k, v in memo.items())
+    np.testing.assert_array_equal(a, b)
+    # other weights reuse the blocks: dropping block a gives block b's columns, scaled by sqrt(w)
+    c = fit_transform_rows(BlockTransform(**kw, weights=[0.0, 4.0]), X, np.arange(25))
+    assert len(_MEMO) == 2
+    np.testing.assert_allclose(c, 2 * a[:, 8:], rtol=1e-6)
+    # ... and equal what a fresh transform with those weights computes (each block's draws are its own)
+    np.testing.assert_allclose(c, BlockTransform(**kw, weights=[0.0, 4.0]).fit(X).transform(X), rtol=1e-5, atol=1e-6)
+    d = fit_transform_rows(BlockTransform(**{**kw, "n_components": 9}), X, np.arange(25))  # other params: recomputed
+    assert d.shape == (25, 18) and len(_MEMO) == 4
     _MEMO.clear()
 
 
@@ -233,3 +242,36 @@ def test_pipeline_transform_config_errors():
         TrainConfig(data="x", model="eszsl", transform="pca").validate()
     with pytest.raises(ConfigError, match="feature-level"):
         TrainConfig(data="x", model="attention_net", transform="chi2").validate()
+
+
+def test_cli_train_transform_and_yaml_configs(toy_dir, tmp_path):
+    """`zslkit train --transform SPEC` and the YAML train / grid configs carry the transform."""
+    import json
+
+    from tests.test_cli import run_cli
+    from zslkit.config import load_config
+    from zslkit.grid import GridConfig, _train_config
+
+    run_dir = tmp_path / "run"
+    run_cli("train", "--data", str(toy_dir), "--model", "dap", "--transform", "normalize(norm=l2)", "--out",
+            str(run_dir), "--param", "C=1.0", "--param", "transform__weights=[2.0]")
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["transform"]["spec"] == "normalize(norm=l2)" and m["transform"]["weights"] == [2.0]
+    assert m["transform"]["norm"] == "l2" and m["config"]["transform"] == "normalize(norm=l2)"
+    p = run_cli("train", "--data", str(toy_dir), "--model", "dap", "--transform", "normalize", "--out",
+                str(tmp_path / "bad"), "--param", "transform__norm=l7", check=False)
+    assert p.returncode == 2 and "norm must be one of" in p.stderr
+    y = tmp_path / "t.yaml"
+    y.write_text(f"kind: train\ndata: {toy_dir}\nmodel: dap\ntransform: 'expchi2(n_components=50)'\n"
+                 "grid: {C: [1.0], transform__bandwidth: [0.5, 2.0]}\n")
+    cfg = load_config(y)
+    assert cfg.transform == "expchi2(n_components=50)" and cfg.grid["transform__bandwidth"] == [0.5, 2.0]
+    y.write_text(f"kind: train\ndata: {toy_dir}\nmodel: dap\ngrid: {{transform__bandwidth: [0.5]}}\n")
+    with pytest.raises(ConfigError, match="no transform is configured"):
+        load_config(y)
+    g = GridConfig(data=[str(toy_dir)], models=["eszsl"], transform="normalize",
+                   grids={"eszsl": {"alpha": [1.0], "transform__norm": ["l1", "l2"]}}).validate()
+    assert _train_config(g, g.cells()[0]).transform == "normalize"
+    with pytest.raises(ConfigError, match="transform 'normalize' has no hyperparameter 'alpha2'"):
+        GridConfig(data=[str(toy_dir)], models=["eszsl"], transform="normalize",
+                   grids={"eszsl": {"transform__alpha2": [1.0]}}).validate()

@@ -216,65 +216,81 @@ class BlockTransform(TransformerMixin, BaseEstimator):
         return rows.astype(np.int64)
 
     # ------------------------------------------------------------------ fit / transform
-    def fit(self, X: np.ndarray, y: Any = None, rows: np.ndarray | None = None) -> "BlockTransform":
-        """Learn what the map needs from the (N_train, D) training features (see class docstring);
-        ``rows``: use only these rows of X (the training images of a larger matrix, without copying it)."""
-        from sklearn.kernel_approximation import AdditiveChi2Sampler, Nystroem
-        from sklearn.metrics.pairwise import additive_chi2_kernel
-
+    def _setup(self, X: Any, rows: Any) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]], list[float]]:
+        """Checks shared by ``fit`` and :func:`fit_transform_rows`: (X, training rows, blocks, weights)."""
         self._check_settings()
         X = self._check_x(X, "transform input")
         rows = np.arange(X.shape[0]) if rows is None else self._check_rows(rows, X.shape[0])
         blocks = check_blocks(self.blocks, X.shape[1], "transform blocks") or [("all", X.shape[1])]
         weights = self._weights(blocks)
-        rng = np.random.default_rng(self.seed)
-        n = rows.size
-        for s in range(0, n, self.chunk_rows):  # every map: the training rows must be finite
+        for s in range(0, rows.size, self.chunk_rows):  # every map: the training rows must be finite
             if not np.all(np.isfinite(X[rows[s:s + self.chunk_rows]])):
                 raise ZSLDataError("transform input (training rows) contains NaN or inf")
+        return X, rows, blocks, weights
+
+    def _fit_block(self, X: np.ndarray, rows: np.ndarray, b: int, start: int, width: int, name: str
+                   ) -> tuple[Any, float | None, int]:
+        """Fit block ``b`` (columns start:start+width) on the training rows: (mapper or None, median chi2
+        distance or None, output width). Its random draws depend on (seed, b) only, so a block's map does
+        not change when another block's weight does."""
+        from sklearn.kernel_approximation import AdditiveChi2Sampler, Nystroem
+        from sklearn.metrics.pairwise import additive_chi2_kernel
+
+        n = rows.size
+        if self.map == "additive_chi2":
+            probe = self._block_rows(X, start, width, rows[:self.chunk_rows], name)
+            mapper = AdditiveChi2Sampler(sample_steps=self.sample_steps, sample_interval=self.sample_interval)
+            return mapper.fit(probe), None, width * (2 * self.sample_steps - 1)
+        if self.map == "exp_chi2":
+            if n < 2:
+                raise ZSLDataError("the exp_chi2 map needs at least 2 training images")
+            rng = np.random.default_rng([self.seed, b])
+            xb = self._block_rows(X, start, width, rows, name)
+            m = min(self.median_rows, n // 2)
+            perm = rng.permutation(n)[:2 * m]
+            med = float(np.median(-additive_chi2_kernel(xb[perm[:m]], xb[perm[m:]])))
+            if not med > 0:
+                raise ZSLDataError(f"block {name!r}: the median chi-squared distance between training images is "
+                                   f"{med}: the images are (nearly) identical in this block")
+            k = min(self.n_components, n)
+            mapper = Nystroem(kernel="chi2", gamma=1.0 / (self.bandwidth * med), n_components=k,
+                              random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=self.n_jobs)
+            return mapper.fit(xb), med, k
+        return None, None, width
+
+    def _set_fitted(self, X: np.ndarray, blocks: list[tuple[str, int]], weights: list[float],
+                    fitted: list[tuple[Any, float | None, int] | None]) -> None:
         self.blocks_ = blocks
         self.weights_ = weights
-        self.mappers_: list[Any] = []
-        self.scales_: list[float] = []
-        self.medians_: list[float | None] = []
-        out_blocks = []
-        start = 0
-        for (name, width), w in zip(blocks, weights):
-            mapper, med, out_w = None, None, width
-            if w > 0 and self.map == "additive_chi2":
-                probe = self._block_rows(X, start, width, rows[:self.chunk_rows], name)
-                mapper = AdditiveChi2Sampler(sample_steps=self.sample_steps,
-                                             sample_interval=self.sample_interval).fit(probe)
-                out_w = width * (2 * self.sample_steps - 1)
-            elif w > 0 and self.map == "exp_chi2":
-                xb = self._block_rows(X, start, width, rows, name)
-                if n < 2:
-                    raise ZSLDataError("the exp_chi2 map needs at least 2 training images")
-                m = min(self.median_rows, n // 2)
-                perm = rng.permutation(n)[:2 * m]
-                med = float(np.median(-additive_chi2_kernel(xb[perm[:m]], xb[perm[m:]])))
-                if not med > 0:
-                    raise ZSLDataError(f"block {name!r}: the median chi-squared distance between training images is "
-                                       f"{med}: the images are (nearly) identical in this block")
-                k = min(self.n_components, n)
-                mapper = Nystroem(kernel="chi2", gamma=1.0 / (self.bandwidth * med), n_components=k,
-                                  random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=self.n_jobs).fit(xb)
-                del xb
-                out_w = k
-            self.mappers_.append(mapper)
-            self.medians_.append(med)
-            self.scales_.append(float(np.sqrt(w)))
-            if w > 0:
-                out_blocks.append((name, out_w))
-            start += width
-        self.output_blocks_ = out_blocks
+        self.mappers_ = [f[0] if f else None for f in fitted]
+        self.medians_ = [f[1] if f else None for f in fitted]
+        self.scales_ = [float(np.sqrt(w)) for w in weights]
+        self.output_blocks_ = [(name, f[2]) for (name, _), f in zip(blocks, fitted) if f]
         self.n_features_in_ = X.shape[1]
-        self.n_features_out_ = sum(w for _, w in out_blocks)
+        self.n_features_out_ = sum(w for _, w in self.output_blocks_)
+
+    def fit(self, X: np.ndarray, y: Any = None, rows: np.ndarray | None = None) -> "BlockTransform":
+        """Learn what the map needs from the (N_train, D) training features (see class docstring);
+        ``rows``: use only these rows of X (the training images of a larger matrix, without copying it)."""
+        X, rows, blocks, weights = self._setup(X, rows)
+        starts = np.cumsum([0] + [w for _, w in blocks])
+        fitted = [self._fit_block(X, rows, b, int(starts[b]), width, name) if w > 0 else None
+                  for b, ((name, width), w) in enumerate(zip(blocks, weights))]
+        self._set_fitted(X, blocks, weights, fitted)
         return self
 
+    def _transform_block(self, X: np.ndarray, rows: np.ndarray, start: int, width: int, name: str, mapper: Any,
+                         out_width: int) -> np.ndarray:
+        """One block's unweighted output for the given rows, ``chunk_rows`` rows at a time: (len(rows), out_width)."""
+        out = np.empty((rows.size, out_width), dtype=np.float32)
+        for s in range(0, rows.size, self.chunk_rows):
+            xb = self._block_rows(X, start, width, rows[s:s + self.chunk_rows], name)
+            out[s:s + xb.shape[0]] = xb if mapper is None else mapper.transform(xb)
+        return out
+
     def transform(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """(N, D) -> (N, D_out) float32, chunk by chunk; ``rows``: transform only these rows of X
-        (output row i is X[rows[i]]), without copying the input."""
+        """(N, D) -> (N, D_out) float32, block by block and chunk by chunk; ``rows``: transform only these
+        rows of X (output row i is X[rows[i]]), without copying the input."""
         if not hasattr(self, "output_blocks_"):
             raise ZSLDataError("BlockTransform is not fitted yet: call fit() on the training features first")
         X = self._check_x(X, "transform input")
@@ -283,20 +299,16 @@ class BlockTransform(TransformerMixin, BaseEstimator):
                                f"{self.n_features_in_}")
         rows = np.arange(X.shape[0]) if rows is None else self._check_rows(rows, X.shape[0])
         out = np.empty((rows.size, self.n_features_out_), dtype=np.float32)
-        for s in range(0, rows.size, self.chunk_rows):
-            part = slice(s, min(rows.size, s + self.chunk_rows))
-            # one gather of the chunk's rows (a contiguous slice when rows are consecutive)
-            r = rows[part]
-            xc = X[r[0]:r[-1] + 1] if r.size and r[-1] - r[0] + 1 == r.size and np.all(np.diff(r) == 1) else X[r]
-            start, col = 0, 0
-            for (name, width), w, mapper, scale in zip(self.blocks_, self.weights_, self.mappers_, self.scales_):
-                if w > 0:
-                    xb = self._block_rows(xc, start, width, slice(None), name)
+        start, col, kept = 0, 0, iter(self.output_blocks_)
+        for (name, width), w, mapper, scale in zip(self.blocks_, self.weights_, self.mappers_, self.scales_):
+            if w > 0:
+                k = next(kept)[1]
+                for s in range(0, rows.size, self.chunk_rows):
+                    xb = self._block_rows(X, start, width, rows[s:s + self.chunk_rows], name)
                     yb = xb if mapper is None else mapper.transform(xb)
-                    k = yb.shape[1]
-                    out[part, col:col + k] = yb if scale == 1.0 else yb * scale
-                    col += k
-                start += width
+                    out[s:s + xb.shape[0], col:col + k] = yb if scale == 1.0 else yb * scale
+                col += k
+            start += width
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -311,39 +323,67 @@ class BlockTransform(TransformerMixin, BaseEstimator):
         return d
 
 
-#: transformed matrices of the last few ``fit_transform_rows`` calls (the exp_chi2 map of AWA1 costs
-#: minutes; a benchmark of several models on one dataset fits the same transform on the same rows)
-_MEMO: "OrderedDict[tuple, tuple[Any, dict[str, Any], np.ndarray]]" = OrderedDict()
-MEMO_SIZE = 2
+#: per-block results of the last few ``fit_transform_rows`` calls: (fitted block, unweighted output).
+#: The exp_chi2 map of AWA1 costs minutes; a benchmark fits the same blocks on the same rows for
+#: several models and block-weight settings.
+_MEMO: "OrderedDict[tuple, tuple[Any, tuple[Any, float | None, int], np.ndarray]]" = OrderedDict()
+#: blocks kept (AWA1: 5 blocks x {validation fold, trainval} = 10)
+MEMO_SIZE = 12
 
 
 def _digest(rows: np.ndarray | None) -> str | None:
     return None if rows is None else hashlib.sha1(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()
 
 
+#: parameters that do not change one block's fitted map or its unweighted output
+_NOT_PER_BLOCK = ("blocks", "weights", "chunk_rows", "n_jobs")
+
+
 def fit_transform_rows(transform: BlockTransform, X: np.ndarray, fit_rows: np.ndarray,
                        rows: np.ndarray | None = None) -> np.ndarray:
     """Fit ``transform`` on the rows ``fit_rows`` of X (the training images) and return the transformed
-    rows ``rows`` (all rows when None), as ``transform.fit(X, rows=fit_rows).transform(X, rows=rows)``.
+    rows ``rows`` (all rows when None): the same as ``transform.fit(X, rows=fit_rows).transform(X, rows=rows)``.
 
-    The result is memoised for the last :data:`MEMO_SIZE` calls on the same array object X (held by
-    a weak reference) with equal transform parameters and equal row sets: ``transform`` then gets
-    the memoised fitted state and the same (read-only) output array is returned.
+    Each block's fitted map and unweighted output are memoised (the last :data:`MEMO_SIZE` blocks) for
+    the same array object X (held by a weak reference), equal map parameters, the same block columns
+    and equal row sets, so that other block weights or another model reuse them.
     """
-    params = repr(sorted(transform.get_params().items()))
-    key = (id(X), X.shape, params, _digest(np.asarray(fit_rows)), _digest(None if rows is None else np.asarray(rows)))
-    hit = _MEMO.get(key)
-    if hit is not None and hit[0]() is X:
-        _MEMO.move_to_end(key)
-        transform.__dict__.update(hit[1])
-        return hit[2]
-    out = transform.fit(X, rows=fit_rows).transform(X, rows=rows)
-    out.flags.writeable = False
+    X, fit_rows, blocks, weights = transform._setup(X, fit_rows)
+    rows_arr = None if rows is None else transform._check_rows(rows, X.shape[0])
+    n_out = X.shape[0] if rows_arr is None else rows_arr.size
+    params = repr(sorted((k, v) for k, v in transform.get_params().items() if k not in _NOT_PER_BLOCK))
+    digests = (_digest(fit_rows), _digest(rows_arr))
     try:
         ref = weakref.ref(X)
-    except TypeError:  # an object without weak references: not memoised
-        return out
-    _MEMO[key] = (ref, {k: v for k, v in transform.__dict__.items() if k.endswith("_")}, out)
-    while len(_MEMO) > MEMO_SIZE:
-        _MEMO.popitem(last=False)
+    except TypeError:  # pragma: no cover - an array without weak references: not memoised
+        ref = None
+    starts = np.cumsum([0] + [w for _, w in blocks])
+    fitted, outputs = [], []
+    for b, ((name, width), w) in enumerate(zip(blocks, weights)):
+        if w <= 0:
+            fitted.append(None)
+            continue
+        key = (id(X), X.shape, params, b, name, int(starts[b]), width) + digests
+        hit = _MEMO.get(key)
+        if hit is not None and ref is not None and hit[0]() is X:
+            _MEMO.move_to_end(key)
+            fitted.append(hit[1])
+            outputs.append(hit[2])
+            continue
+        f = transform._fit_block(X, fit_rows, b, int(starts[b]), width, name)
+        out_b = transform._transform_block(X, np.arange(X.shape[0]) if rows_arr is None else rows_arr,
+                                           int(starts[b]), width, name, f[0], f[2])
+        out_b.flags.writeable = False
+        fitted.append(f)
+        outputs.append(out_b)
+        if ref is not None:
+            _MEMO[key] = (ref, f, out_b)
+            while len(_MEMO) > MEMO_SIZE:
+                _MEMO.popitem(last=False)
+    transform._set_fitted(X, blocks, weights, fitted)
+    out = np.empty((n_out, transform.n_features_out_), dtype=np.float32)
+    col = 0
+    for o, scale in zip(outputs, [s for s, w in zip(transform.scales_, weights) if w > 0]):
+        out[:, col:col + o.shape[1]] = o if scale == 1.0 else o * scale
+        col += o.shape[1]
     return out
