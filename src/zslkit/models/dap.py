@@ -143,8 +143,9 @@ def joint_logistic(X: np.ndarray, T: np.ndarray, C: float, W0: np.ndarray | None
 class _AttributeMAP(ZSLModel):
     """Shared part of DAP and IAP: binarisation, priors, the MAP scores (see module docstring)."""
 
-    #: measured on AWA1 validation classes (Lampert features, expchi2 map): DAP and IAP peak near C = 1
-    param_grid: ClassVar[dict[str, list]] = {"C": [0.1, 1.0, 10.0]}
+    #: measured on AWA1 validation classes (Lampert features, expchi2 map): DAP val T1 36.8 / 38.8 / 38.1
+    #: and IAP 33.3 / 38.9 / 38.4 at C = 0.1 / 1 / 10, so the grid brackets C = 1
+    param_grid: ClassVar[dict[str, list]] = {"C": [0.3, 1.0, 3.0]}
 
     def _check(self) -> None:
         if self.classifier not in CLASSIFIERS:
@@ -239,15 +240,15 @@ class DAP(_AttributeMAP):
         eps: attribute posteriors are clipped to [eps, 1 - eps].
         prior_clip: attribute priors are clipped to [prior_clip, 1 - prior_clip].
         max_iter, tol: of the L-BFGS solver (``tol``: largest gradient entry of the objective divided
-            by C N at convergence; 1e-3 rather than scikit-learn's 1e-4: on AWA1 validation classes,
-            C = 1, it stopped after 195 instead of 334 iterations with val T1 39.3 instead of 38.8) or
-            LinearSVC (max_iter).
+            by C N at convergence, scikit-learn's default; a looser 1e-3 stops warm starts along the C
+            grid at once on AWA1-sized data, since the change of the regularisation gradient between
+            two C values, ~w / N, is below it) or LinearSVC (max_iter).
         calibration_cv: folds of the Platt scaling with ``classifier="svm"``.
         seed: of LinearSVC and the calibration folds.
     """
 
     def __init__(self, C: float = 1.0, classifier: str = "logistic", threshold: float | None = None,
-                 eps: float = 1e-3, prior_clip: float = 0.01, max_iter: int = 500, tol: float = 1e-3,
+                 eps: float = 1e-3, prior_clip: float = 0.01, max_iter: int = 500, tol: float = 1e-4,
                  calibration_cv: int = 3, seed: int = 0):
         self.C = C
         self.classifier = classifier
@@ -275,6 +276,9 @@ class DAP(_AttributeMAP):
                 W0 = np.vstack([warm.coef_.astype(np.float64), warm.intercept_[None, :]])
             if self.active_.size:
                 self.coef_, self.intercept_, info = joint_logistic(X, Ta, float(self.C), W0, self.max_iter, self.tol)
+                if W0 is not None and info["iterations"] == 0:  # the warm start already met tol: solve from 0
+                    self.coef_, self.intercept_, info = joint_logistic(X, Ta, float(self.C), None, self.max_iter,
+                                                                       self.tol)
             else:
                 self.coef_, self.intercept_, info = np.zeros((X.shape[1], 0), np.float32), np.zeros(0), {}
             self.solver_ = info
