@@ -169,7 +169,8 @@ def _write(res: dict, out: str) -> None:
 
 def _markdown(res: dict) -> str:
     L = [f"# {LABEL}: DAP, IAP, ESZSL", "",
-         f"Every number on this page: **{LABEL}**. Features: {', '.join(n for n, _ in res['dataset']['feature_blocks'])} "
+         f"Every number on this page: **{LABEL}**. Features: "
+         f"{', '.join(n for n, _ in res['dataset']['feature_blocks'])} "
          f"(bag-of-words, {res['dataset']['feature_dim']}-d; the colour histograms of the papers are missing). "
          f"Transform `{res['transform']}` fitted on training images only; hyperparameters chosen on validation "
          "classes (8 of the 40 seen classes, seeded, fold 1), never on test classes. ZSL T1 = per-class mean "

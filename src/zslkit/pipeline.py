@@ -401,8 +401,9 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         if transform.blocks is None and data.feature_blocks is not None:
             transform.set_params(blocks=data.feature_blocks)
     # fixed = not searched: the model's and the transform's inline values and params
+    inline_transform = parse_model_spec(cfg.transform)[1] if cfg.transform else {}
     fixed = {**parse_model_spec(cfg.model)[1], **cfg.params,
-             **{TRANSFORM_PREFIX + k: v for k, v in (parse_model_spec(cfg.transform)[1] if cfg.transform else {}).items()}}
+             **{TRANSFORM_PREFIX + k: v for k, v in inline_transform.items()}}
     model = get_model(cfg.model, **model_params)
     if "seed" in model.get_params() and "seed" not in fixed:  # iterative models: the run's seed drives them
         model.set_params(seed=cfg.seed)

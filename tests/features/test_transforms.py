@@ -72,7 +72,8 @@ def test_block_weights_give_the_weighted_sum_of_kernels(rng):
     X = rng.normal(size=(6, 7)).astype(np.float32)
     t = BlockTransform(blocks=BLOCKS, norm="none", weights=[3.0, 0.25]).fit(X)
     Y = t.transform(X)
-    np.testing.assert_allclose(Y @ Y.T, 3.0 * X[:, :4] @ X[:, :4].T + 0.25 * X[:, 4:] @ X[:, 4:].T, rtol=1e-5, atol=1e-5)
+    want = 3.0 * X[:, :4] @ X[:, :4].T + 0.25 * X[:, 4:] @ X[:, 4:].T
+    np.testing.assert_allclose(Y @ Y.T, want, rtol=1e-5, atol=1e-5)
     t0 = BlockTransform(blocks=BLOCKS, norm="none", weights={"a": 0.0}).fit(X)
     np.testing.assert_allclose(t0.transform(X), X[:, 4:])
     assert t0.output_blocks_ == [("b", 3)]

@@ -20,8 +20,10 @@ block b with columns x_b of an image x, :class:`BlockTransform` computes
    ``kernel="chi2"``: the exponentiated chi-squared kernel
    k(x, y) = exp(-chi2(x, y) / (bandwidth * m_b)), chi2(x, y) = sum_j (x_j - y_j)^2 / (x_j + y_j),
    where m_b is the median chi-squared distance between two disjoint random sets of ``median_rows``
-   *training* images each (after normalisation; scikit-learn's ``additive_chi2_kernel``) — the kernel and bandwidth rule of Lampert et al.'s attribute
-   classifiers; ``n_components`` landmark images drawn from the training images, so
+   *training* images each (after normalisation; scikit-learn's ``additive_chi2_kernel``) — a
+   chi-squared kernel per feature type with a bandwidth from training distances, as in Lampert et
+   al.'s attribute classifiers (``benchmarks/notes_awa1_settings.md`` says what is known of their
+   exact rule); ``n_components`` landmark images drawn from the training images, so
    phi(x) . phi(y) equals k on the landmarks and approximates it elsewhere.
    Both chi-squared maps need non-negative input (a :class:`ZSLDataError` names the block otherwise).
 3. a weight w_b >= 0 (``weights``: a list aligned with ``blocks`` or a mapping name -> weight,

@@ -156,7 +156,8 @@ class _AttributeMAP(ZSLModel):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or not lo < v < hi:
                 raise ConfigError(f"{type(self).__name__} {key} must be a number in ({lo}, {hi}), got {v!r}")
         if self.threshold is not None and (isinstance(self.threshold, bool) or not np.isfinite(self.threshold)):
-            raise ConfigError(f"{type(self).__name__} threshold must be a finite number or None, got {self.threshold!r}")
+            raise ConfigError(f"{type(self).__name__} threshold must be a finite number or None, got "
+                              f"{self.threshold!r}")
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
             raise ConfigError(f"{type(self).__name__} max_iter must be an integer >= 1, got {self.max_iter!r}")
 
