@@ -32,6 +32,7 @@ def test_lazy_names_resolve_to_the_real_classes():
     from zslkit import models
     from zslkit.models.bilinear import ALE, SJE, BilinearRankingModel, DeViSE
     from zslkit.models.clswgan import CLSWGAN
+    from zslkit.models.dap import DAP, IAP
     from zslkit.models.eszsl import ESZSL
     from zslkit.models.regressor import SemanticRegressor
     from zslkit.models.sae import SAE
@@ -39,7 +40,7 @@ def test_lazy_names_resolve_to_the_real_classes():
 
     expected = {"ALE": ALE, "SJE": SJE, "DeViSE": DeViSE, "BilinearRankingModel": BilinearRankingModel,
                 "CLSWGAN": CLSWGAN, "ESZSL": ESZSL, "SemanticRegressor": SemanticRegressor, "SAE": SAE,
-                "SoftmaxCompat": SoftmaxCompat}
+                "SoftmaxCompat": SoftmaxCompat, "DAP": DAP, "IAP": IAP}
     for name, cls in expected.items():
         assert getattr(models, name) is cls
     assert set(expected) | {"ZSLModel"} == set(models.__all__) and set(models.__all__) <= set(dir(models))

@@ -329,7 +329,11 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Fix a hyperparameter (skips its search); repeatable.")
+              help="Fix a hyperparameter (skips its search); repeatable. transform__NAME=VALUE fixes one of the "
+                   "--transform's.")
+@click.option("--transform", default=None, metavar="SPEC",
+              help="Feature transform fitted on the training images before the model (feature-level models): "
+                   "normalize | chi2 | expchi2, optionally NAME(key=value, ...), e.g. 'expchi2(norm=l1)'.")
 @click.option("--no-tune", is_flag=True, help="Use the constructor defaults / --param values; no validation search.")
 @click.option("--val-fold", "val_folds", multiple=True, type=int, default=(1,), show_default=True,
               help="Validation class fold(s) for model selection.")
@@ -355,7 +359,7 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
                    "configuration is kept and reported; without this flag another one is an error).")
 @click.pass_context
 def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
-              params: tuple[str, ...], no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
+              params: tuple[str, ...], transform: str | None, no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
               val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
               weights: Path | None, attribute_vectors: Path | None, device: str | None, overwrite: bool) -> None:
     """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
@@ -388,7 +392,8 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
                       relation_word_vectors=relation_word_vectors, images=None if images is None else str(images),
-                      attribute_vectors=None if attribute_vectors is None else str(attribute_vectors), device=device)
+                      attribute_vectors=None if attribute_vectors is None else str(attribute_vectors), device=device,
+                      transform=transform)
     _train_and_print(cfg, out, overwrite)
 
 
@@ -732,6 +737,11 @@ def models_cmd() -> None:
         click.echo(f"  {name:15s}{desc}" if desc else f"  {name}")
     click.echo("image-level (zslkit train --model NAME --data MAPS_DIR, or --data XLSA17_DIR --images IMAGE_ROOT):")
     for name, desc in IMAGE_MODELS.items():
+        click.echo(f"  {name:15s}{desc}")
+    from zslkit.features import TRANSFORMS
+
+    click.echo("feature transforms (zslkit train --transform NAME or 'NAME(key=value, ...)'):")
+    for name, (_, desc) in TRANSFORMS.items():
         click.echo(f"  {name:15s}{desc}")
 
 

@@ -71,6 +71,8 @@ class GridConfig:
     relation_word_vectors: str = "word2vec"
     workers: int = 1
     threads_per_worker: int = 1
+    #: feature transform of every cell (see TrainConfig.transform); "transform__" keys in params/grids set it
+    transform: str | None = None
 
     def validate(self) -> "GridConfig":
         """Check the grid before any cell runs; raises :class:`ConfigError` naming the setting."""
@@ -104,6 +106,7 @@ class GridConfig:
         unknown = [m for m in self.models if parse_model_spec(m)[0] not in model_names()]
         if unknown:
             raise ConfigError(f"unknown model(s) {unknown}; choose from {model_names()}")
+        from zslkit.features import check_transform_params, split_transform_params
         from zslkit.registry import check_hyperparameters
 
         for key, table, is_grid in (("params", self.params, False), ("grids", self.grids, True)):
@@ -121,7 +124,15 @@ class GridConfig:
                     inline = parse_model_spec(x)[1] if not is_grid else {}
                     if not isinstance(values, dict):
                         raise ConfigError(f"grid {key}[{m!r}] must be a mapping, got {values!r}")
-                    check_hyperparameters(x, {**inline, **values}, f"grid {key}[{m!r}]", grid=is_grid)
+                    model_part, transform_part = split_transform_params(values)
+                    check_hyperparameters(x, {**inline, **model_part}, f"grid {key}[{m!r}]", grid=is_grid)
+                    if transform_part and self.transform is None:
+                        raise ConfigError(f"grid {key}[{m!r}] sets transform__ parameters but the grid has no "
+                                          "transform")
+                    if self.transform is not None:
+                        check_transform_params(self.transform, transform_part, f"grid {key}[{m!r}]", grid=is_grid)
+        if self.transform is not None:
+            check_transform_params(self.transform, parse_model_spec(self.transform)[1], "grid transform")
         for m in self.models:  # hyperparameters written into a model name: 'eszsl(lam=abc)'
             check_hyperparameters(m, parse_model_spec(m)[1], f"model {m!r}")
         for m in self.models:  # each model's settings as its cells see them
@@ -198,7 +209,7 @@ def _train_config(cfg: GridConfig, cell: dict[str, Any]):
                        params=dict(cfg.params.get(cell["model"], cfg.params.get(base, {}))),
                        grid=cfg.grids.get(cell["model"], cfg.grids.get(base)),
                        val_folds=list(cfg.val_folds), val_semantic=cfg.val_semantic,
-                       relation_word_vectors=cfg.relation_word_vectors)
+                       relation_word_vectors=cfg.relation_word_vectors, transform=cfg.transform)
 
 
 _DATA_CACHE: dict[tuple[str, str], Any] = {}

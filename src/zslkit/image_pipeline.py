@@ -968,7 +968,6 @@ def load_image_model(path: str | Path, map_location: str | torch.device = "cpu",
 load_attention_net = load_image_model
 
 
-@torch.no_grad()
 def check_attention_request(data: AttentionData, indices: Sequence[int], top_k: int) -> list[int]:
     """The image indices of an attention-map request, checked (each in ``0..N-1``, at least one;
     ``top_k >= 1``); raises :class:`ConfigError` naming the bad value."""
@@ -985,6 +984,7 @@ def check_attention_request(data: AttentionData, indices: Sequence[int], top_k: 
     return idx
 
 
+@torch.no_grad()
 def analyze_attention(model: nn.Module, data: AttentionData, indices: Sequence[int], out_path: str | Path, *,
                       images: np.ndarray | None = None, top_k: int = 6, device: str | torch.device = "cpu",
                       title: str | None = None) -> Path:

@@ -66,6 +66,10 @@ class TrainConfig:
     attribute_vectors: str | None = None
     #: where torch models train: "cpu", "cuda", "cuda:K" or "auto"; None = the model's default (CPU)
     device: str | None = None
+    #: feature transform fitted on the training images before the model (feature-level models):
+    #: a spec such as "expchi2(norm=l1)" (:mod:`zslkit.features`), or None. Its parameters may be fixed
+    #: or searched like the model's, prefixed "transform__" in ``params`` / ``grid``.
+    transform: str | None = None
 
     def validate(self) -> "TrainConfig":
         """Check every setting before any work starts; raises :class:`ConfigError` naming it.
@@ -95,10 +99,26 @@ class TrainConfig:
             raise ConfigError(f"criterion must be 'T1' or 'H', got {self.criterion!r}")
         if not isinstance(self.relation_alpha, (int, float)) or not math.isfinite(self.relation_alpha):
             raise ConfigError(f"relation_alpha must be a finite number, got {self.relation_alpha!r}")
+        from zslkit.features import check_transform_params, split_transform_params
+
         inline = parse_model_spec(self.model)[1]
-        check_hyperparameters(self.model, {**inline, **(self.params or {})}, "params")
+        model_params, transform_params = split_transform_params(self.params)
+        check_hyperparameters(self.model, {**inline, **model_params}, "params")
+        model_grid, transform_grid = split_transform_params(self.grid)
         if self.grid is not None:
-            check_hyperparameters(self.model, self.grid, "grid", grid=True)
+            check_hyperparameters(self.model, model_grid, "grid", grid=True)
+        if self.transform is not None:
+            if is_image_model(self.model):
+                raise ConfigError(f"transform={self.transform!r}: feature transforms are for feature-level models, "
+                                  f"not the image-level model {self.model!r}")
+            check_transform_params(self.transform, {**parse_model_spec(self.transform)[1], **transform_params},
+                                   "params")
+            if transform_grid:
+                check_transform_params(self.transform, transform_grid, "grid", grid=True)
+        elif transform_params or transform_grid:
+            keys = sorted(f"transform__{k}" for k in {**transform_params, **transform_grid})
+            raise ConfigError(f"params/grid set {keys} but no transform is configured (set transform, e.g. "
+                              "'expchi2(norm=l1)')")
         if self.val_semantic not in ("auto", "same", "relation"):
             raise ConfigError(f"val_semantic must be 'auto', 'same' or 'relation', got {self.val_semantic!r}")
         if self.relation_method not in ("smo", "wavg"):
@@ -376,8 +396,19 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     data.check_learnable()  # degenerate features / semantics: an error, or a warning naming them
     timings["load"] = time.perf_counter() - t0
     seed_everything(cfg.seed)
-    fixed = {**parse_model_spec(cfg.model)[1], **cfg.params}
-    model = get_model(cfg.model, **cfg.params)
+    from zslkit.features import TRANSFORM_PREFIX, get_transform, split_transform_params
+
+    model_params, transform_params = split_transform_params(cfg.params)
+    transform = None
+    if cfg.transform is not None:
+        transform = get_transform(cfg.transform, **transform_params)
+        if transform.blocks is None and data.feature_blocks is not None:
+            transform.set_params(blocks=data.feature_blocks)
+    # fixed = not searched: the model's and the transform's inline values and params
+    inline_transform = parse_model_spec(cfg.transform)[1] if cfg.transform else {}
+    fixed = {**parse_model_spec(cfg.model)[1], **cfg.params,
+             **{TRANSFORM_PREFIX + k: v for k, v in inline_transform.items()}}
+    model = get_model(cfg.model, **model_params)
     if "seed" in model.get_params() and "seed" not in fixed:  # iterative models: the run's seed drives them
         model.set_params(seed=cfg.seed)
     if "verbose" in model.get_params() and "verbose" not in fixed:
@@ -395,6 +426,7 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     # Without tuning, validation still runs once (empty grid) to choose the calibration gamma.
     grid = (type(model).param_grid if cfg.grid is None else cfg.grid) if cfg.tune else {}
     grid = {k: v for k, v in grid.items() if k not in fixed}
+    grid, transform_grid = split_transform_params(grid)
     if not (cfg.tune or cfg.gamma is None):  # no selection: still refuse folds the dataset does not have
         for fold in cfg.val_folds:
             data.validation_split(fold=fold, holdout=cfg.val_holdout, seed=cfg.seed)
@@ -402,8 +434,11 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
                            criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data),
                            warn_edge=cfg.grid is not None,  # the built-in grids' edges are for the record only
-                           progress=cfg.progress)
-        model.set_params(**selection.params)
+                           progress=cfg.progress, transform=transform, transform_grid=transform_grid)
+        chosen_model, chosen_transform = split_transform_params(selection.params)
+        model.set_params(**chosen_model)
+        if transform is not None:
+            transform.set_params(**chosen_transform)
     timings["select"] = time.perf_counter() - t0
     gamma = cfg.gamma if cfg.gamma is not None else (selection.gamma if selection is not None else 0.0)
     extra: dict[str, Any] = {}
@@ -412,12 +447,20 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
                     "(gamma 0)", cfg.val_holdout)
         gamma = 0.0
         extra["gamma_source"] = "none (0): no seen-class images in the validation folds"
-    t0 = time.perf_counter()
     tv = data.splits["trainval"]
-    model.fit(data.features[tv], data.labels[tv], data.semantic)
+    features = data.features
+    if transform is not None:  # fitted on the trainval images only, then applied to every image
+        t0 = time.perf_counter()
+        from zslkit.features.transforms import fit_transform_rows
+
+        features = fit_transform_rows(transform, data.features, tv)
+        timings["transform"] = time.perf_counter() - t0
+        extra["transform"] = {"spec": cfg.transform, **transform.describe()}
+    t0 = time.perf_counter()
+    model.fit(features[tv], data.labels[tv], data.semantic)
     timings["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    metrics = evaluate(scores_fn_for(model, data.semantic), data.features, data.labels, data.test_split(),
+    metrics = evaluate(scores_fn_for(model, data.semantic), features, data.labels, data.test_split(),
                        gamma=gamma)
     timings["evaluate"] = time.perf_counter() - t0
     params = {k: v for k, v in model.get_params().items()}
@@ -428,7 +471,7 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     log.info("%s", metrics.summary())
     pred = None
     if hasattr(model, "predict_semantics"):  # regression models: enables the imbalance analysis
-        pred = np.asarray(model.predict_semantics(data.features[metrics.predictions["gzsl_idx"]]), dtype=np.float32)
+        pred = np.asarray(model.predict_semantics(features[metrics.predictions["gzsl_idx"]]), dtype=np.float32)
     arrays = prediction_arrays(metrics, data.semantic, data.seen_classes, data.unseen_classes, data.class_names, pred)
     return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
                      dataset=summary, timings=timings, arrays=arrays, model=model, data_files=_data_files(cfg, data),

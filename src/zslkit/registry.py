@@ -51,6 +51,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "clswgan": ("zslkit.models.clswgan", "CLSWGAN"),
     "softmax_compat": ("zslkit.models.softmax_compat", "SoftmaxCompat"),
     "abp": ("zslkit.models.abp", "ABP"),
+    "dap": ("zslkit.models.dap", "DAP"), "iap": ("zslkit.models.dap", "IAP"),
 }
 
 #: one line per built-in for ``zslkit models`` (what each name computes; docs/PARITY.md has the references)
@@ -65,6 +66,9 @@ _DESCRIPTIONS: dict[str, str] = {
     "softmax_compat": "VGSE paper's evaluation model (called SJE in their script): linear compatibility "
                       "+ softmax, cross-entropy, Adam",
     "abp": "ABP (Zhu et al. 2019), feature generator by alternating back-propagation + kNN (ZSL) / softmax (GZSL)",
+    "dap": "DAP (Lampert et al. 2009/2014), one probabilistic classifier per binary attribute + MAP rule with "
+           "attribute priors",
+    "iap": "IAP (Lampert et al. 2009/2014), seen-class posteriors -> attribute posteriors + the same MAP rule",
 }
 
 
@@ -152,8 +156,6 @@ def check_hyperparameters(name: str, params: dict[str, Any], where: str = "", gr
             does not match the annotation (floats must be finite and within the float32 range),
             naming model, name and value.
     """
-    from zslkit.config import _type_ok, type_name
-
     base = parse_model_spec(name)[0]
     pre = f"{where}: " if where else ""
     if not isinstance(params, dict):
@@ -168,10 +170,19 @@ def check_hyperparameters(name: str, params: dict[str, Any], where: str = "", gr
         params = {k: v for k, v in params.items() if k not in ("preset", "model")}
     else:
         cls = model_class(base)
+    check_params_of(cls, "model", base, params, pre, grid)
+
+
+def check_params_of(cls: type, kind: str, base: str, params: dict[str, Any], pre: str = "", grid: bool = False) -> None:
+    """Check ``params`` (or, with ``grid``, ``{name: [values]}``) against the constructor of ``cls``: the
+    names it takes, the annotated types, finite floats within the float32 range. ``kind`` and ``base``
+    name the component in messages ("model 'eszsl'", "transform 'chi2'"); ``pre`` prefixes them."""
+    from zslkit.config import _type_ok, type_name
+
     defaults, hints, var_kw = _signature(cls)
     for key, value in params.items():
         if key not in defaults and not var_kw:
-            raise ConfigError(f"{pre}model {base!r} has no hyperparameter {key!r}; its hyperparameters: "
+            raise ConfigError(f"{pre}{kind} {base!r} has no hyperparameter {key!r}; its hyperparameters: "
                               f"{sorted(defaults)}")
         values: Iterable[Any] = [value]
         if grid:
@@ -182,12 +193,12 @@ def check_hyperparameters(name: str, params: dict[str, Any], where: str = "", gr
         tp = hints.get(key)
         for v in values:
             if isinstance(v, float) and math.isfinite(v) and abs(v) > FLOAT32_MAX:
-                raise ConfigError(f"{pre}model {base!r} hyperparameter {key!r} = {v!r}: beyond the float32 range "
+                raise ConfigError(f"{pre}{kind} {base!r} hyperparameter {key!r} = {v!r}: beyond the float32 range "
                                   f"(|value| <= {FLOAT32_MAX:.3g}) the models compute in")
             if tp is not None and not _type_ok(v, tp):
                 if isinstance(v, float) and not math.isfinite(v):
-                    raise ConfigError(f"{pre}model {base!r} hyperparameter {key!r} = {v!r}: must be a finite number")
-                raise ConfigError(f"{pre}model {base!r} hyperparameter {key!r} = {v!r} has the wrong type "
+                    raise ConfigError(f"{pre}{kind} {base!r} hyperparameter {key!r} = {v!r}: must be a finite number")
+                raise ConfigError(f"{pre}{kind} {base!r} hyperparameter {key!r} = {v!r} has the wrong type "
                                   f"(expected {type_name(tp)})")
 
 

@@ -24,6 +24,33 @@ SEEDED_FOLDS = 5
 log = logging.getLogger(__name__)
 
 
+def check_blocks(blocks: Any, dim: int | None = None, where: str = "feature_blocks") -> list[tuple[str, int]] | None:
+    """Validate a block list ``[(name, width), ...]`` (names unique non-empty strings, widths positive
+    integers) and, with ``dim``, that the widths sum to it; returns it as a list of tuples."""
+    if blocks is None:
+        return None
+    if isinstance(blocks, (str, bytes)) or not isinstance(blocks, (list, tuple)) or not blocks:
+        raise ZSLDataError(f"{where} must be a non-empty list of (name, width) pairs, got {blocks!r}")
+    out: list[tuple[str, int]] = []
+    for i, b in enumerate(blocks):
+        if not isinstance(b, (list, tuple)) or len(b) != 2:
+            raise ZSLDataError(f"{where}[{i}] must be a (name, width) pair, got {b!r}")
+        name, width = b
+        if not isinstance(name, str) or not name:
+            raise ZSLDataError(f"{where}[{i}]: block name must be a non-empty string, got {name!r}")
+        if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+            raise ZSLDataError(f"{where}[{i}] ({name!r}): width must be an integer >= 1, got {width!r}")
+        out.append((name, int(width)))
+    names = [n for n, _ in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ZSLDataError(f"{where}: duplicate block names {dup}")
+    if dim is not None and sum(w for _, w in out) != dim:
+        raise ZSLDataError(f"{where}: widths {[w for _, w in out]} sum to {sum(w for _, w in out)}, but the "
+                           f"features have {dim} dimensions")
+    return out
+
+
 def check_split_indices(splits: dict[str, Any], n: int, name: Callable[[str], str] = lambda k: f"split {k!r}"
                         ) -> dict[str, np.ndarray]:
     """Validate split index arrays (0-based) of a dataset of ``n`` images; returns them as int64.
@@ -99,9 +126,9 @@ class ZSLData:
         surrogate: True when features are synthetic (numbers on them are not benchmark results).
         image_files: optional N image paths.
         provenance: where everything came from (paths, checksums, notes, warnings).
-        feature_blocks: named consecutive column blocks of ``features``, ``[(name, width), ...]``
-            with widths summing to D (e.g. the SIFT, SURF, ... histograms of precomputed
-            bag-of-words features); None = one block.
+        feature_blocks: optional ``[(name, width), ...]``: the feature vector is a concatenation of
+            blocks (e.g. several bag-of-words histograms), consecutive column ranges whose widths sum
+            to D; per-block transforms (:mod:`zslkit.features`) use it. None = one block.
 
     ``seen_classes`` are the classes of ``trainval`` and ``unseen_classes`` those of
     ``test_unseen``; both are derived, and validated to be disjoint.
@@ -143,6 +170,7 @@ class ZSLData:
             raise ZSLDataError(f"labels must lie in [0, {c}) for {c} classes, found range "
                                f"[{self.labels.min()}, {self.labels.max()}]")
         self.semantic = self._check_semantic(self.semantic, c, self.semantic_name)
+        self.feature_blocks = check_blocks(self.feature_blocks, self.features.shape[1], "feature_blocks")
         self.splits = check_split_indices(self.splits, n)
         if not all_finite(self.features):
             bad = np.argwhere(~np.isfinite(self.features))
@@ -165,14 +193,6 @@ class ZSLData:
             if np.intersect1d(tr, va).size or np.setdiff1d(np.union1d(tr, va), seen).size:
                 raise ZSLDataError(f"validation fold {i + 1}: train/val classes must partition the seen classes")
             self.class_folds[i] = (tr, va)
-        if self.feature_blocks is not None:
-            blocks = [(str(name), int(w)) for name, w in self.feature_blocks]
-            if not blocks or any(w < 1 for _, w in blocks) or sum(w for _, w in blocks) != self.features.shape[1]:
-                raise ZSLDataError(f"feature_blocks {blocks} must be named widths >= 1 summing to the feature "
-                                   f"dimension {self.features.shape[1]}")
-            if len({name for name, _ in blocks}) != len(blocks):
-                raise ZSLDataError(f"feature_blocks {blocks}: block names must be distinct")
-            self.feature_blocks = blocks
 
     @staticmethod
     def _check_semantic(sem: np.ndarray, c: int, name: str) -> np.ndarray:
@@ -348,6 +368,6 @@ class ZSLData:
             "images_per_class": {"min": int(present.min()), "median": float(np.median(present)),
                                  "max": int(present.max())} if present.size else {},
             "validation_folds": len(self.class_folds),
-            "feature_blocks": [list(b) for b in self.feature_blocks] if self.feature_blocks else None,
+            "feature_blocks": None if self.feature_blocks is None else [list(b) for b in self.feature_blocks],
             "provenance": self.provenance,
         }

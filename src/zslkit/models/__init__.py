@@ -15,6 +15,7 @@ from zslkit.models.base import ZSLModel
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from zslkit.models.bilinear import ALE, SJE, BilinearRankingModel, DeViSE
     from zslkit.models.clswgan import CLSWGAN
+    from zslkit.models.dap import DAP, IAP
     from zslkit.models.eszsl import ESZSL
     from zslkit.models.regressor import SemanticRegressor
     from zslkit.models.sae import SAE
@@ -22,10 +23,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 
 _LAZY = {"ALE": "bilinear", "SJE": "bilinear", "DeViSE": "bilinear", "BilinearRankingModel": "bilinear",
          "CLSWGAN": "clswgan", "ESZSL": "eszsl", "SemanticRegressor": "regressor", "SAE": "sae",
-         "SoftmaxCompat": "softmax_compat"}
+         "SoftmaxCompat": "softmax_compat", "DAP": "dap", "IAP": "dap"}
 
-__all__ = ["ALE", "CLSWGAN", "SAE", "SJE", "BilinearRankingModel", "DeViSE", "ESZSL", "SemanticRegressor",
-           "SoftmaxCompat", "ZSLModel"]
+__all__ = ["ALE", "CLSWGAN", "DAP", "IAP", "SAE", "SJE", "BilinearRankingModel", "DeViSE", "ESZSL",
+           "SemanticRegressor", "SoftmaxCompat", "ZSLModel"]
 
 
 def __getattr__(name: str) -> Any:

@@ -23,9 +23,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from sklearn.model_selection import ParameterGrid
 
-from zslkit.data.zsldata import ZSLData
+from zslkit.data.zsldata import ValidationSplit, ZSLData
 from zslkit.errors import ConfigError
-from zslkit.evaluation.protocol import evaluate, zsl_accuracy
+from zslkit.evaluation.protocol import EvalSplit, evaluate, zsl_accuracy
 from zslkit.models.base import ZSLModel
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,34 @@ def scores_fn_for(model: ZSLModel, semantic: np.ndarray):
     return lambda X, classes: model.scores(X, semantic[classes])
 
 
+def fold_features(data: ZSLData, vs: ValidationSplit, transform: Any = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, EvalSplit]:
+    """The arrays one validation fold works on: (X_train, y_train, features, labels, eval split).
+
+    Without ``transform``: the dataset's own arrays (the eval split indexes ``data.features``). With a
+    transform (:class:`zslkit.features.BlockTransform`, unfitted): it is fitted on the fold's training
+    images only (``vs.train_idx``), then applied to those and the fold's evaluation images, which are
+    returned as one compact matrix with the eval split's indices remapped into it.
+    """
+    if transform is None:
+        return data.features[vs.train_idx], data.labels[vs.train_idx], data.features, data.labels, vs.eval
+    ev = vs.eval
+    idx = np.unique(np.concatenate([vs.train_idx, ev.seen_idx, ev.unseen_idx]))
+    from zslkit.features.transforms import fit_transform_rows
+
+    feats = fit_transform_rows(transform, data.features, vs.train_idx, idx)
+    pos = lambda a: np.searchsorted(idx, np.asarray(a, dtype=np.int64))  # noqa: E731
+    local = EvalSplit(seen_idx=pos(ev.seen_idx), unseen_idx=pos(ev.unseen_idx), seen_classes=ev.seen_classes,
+                      unseen_classes=ev.unseen_classes, name=ev.name)
+    labels = data.labels[idx]
+    tr = pos(vs.train_idx)
+    return feats[tr], labels[tr], feats, labels, local
+
+
 def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = None, folds: Sequence[int] = (1,),
            holdout: float = 0.2, seed: int = 0, criterion: str = "T1",
-           fold_semantic: FoldSemantic | None = None, warn_edge: bool = True, progress: bool = False) -> Selection:
+           fold_semantic: FoldSemantic | None = None, warn_edge: bool = True, progress: bool = False,
+           transform: Any = None, transform_grid: dict[str, Sequence] | None = None) -> Selection:
     """Choose hyperparameters and the calibration gamma on validation classes.
 
     Args:
@@ -92,6 +117,11 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
             chose); False logs it at INFO level (a built-in default grid). It is recorded in
             ``Selection.at_grid_edge`` either way.
         progress: one progress bar over every fit of the search (iterative models nest their own).
+        transform: an unfitted feature transform (:class:`zslkit.features.BlockTransform`) applied
+            before the model; per fold it is fitted on the fold's training images only
+            (:func:`fold_features`), once per point of ``transform_grid`` and shared by the model's grid.
+        transform_grid: ``{transform_param: [values]}`` searched together with ``grid``; the chosen
+            values come back in ``Selection.params`` prefixed ``transform__``.
 
     With ``criterion="T1"`` the grid points are compared by validation T1 alone (cheap: no GZSL
     sweep); the exact GZSL sweep that gives the calibration gamma runs once, for the chosen point
@@ -101,8 +131,15 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
     """
     if criterion not in ("T1", "H"):
         raise ConfigError(f"selection criterion must be 'T1' or 'H', got {criterion!r}")
+    from sklearn.base import clone
+
+    from zslkit.features import TRANSFORM_PREFIX
+
     grid = type(model).param_grid if grid is None else grid
-    points = list(ParameterGrid(grid)) if grid else [{}]
+    mpoints = list(ParameterGrid(grid)) if grid else [{}]
+    tpoints = list(ParameterGrid(transform_grid)) if transform is not None and transform_grid else [{}]
+    # one search point = a transform setting x a model setting; the table shows them as one mapping
+    points = [{**mp, **{TRANSFORM_PREFIX + k: v for k, v in tp.items()}} for tp in tpoints for mp in mpoints]
     n_fits = len(points) * len(folds)
     log.info("searching %d setting(s) x %d fold(s) + final fit: %d fits", len(points), len(folds), n_fits + 1)
     bar = _fit_bar(n_fits, progress, type(model).__name__)
@@ -112,32 +149,42 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
     best_model: tuple[float, int, ZSLModel] | None = None  # one fold: the running best fitted model
     fold_names = []
     t_start = time.perf_counter()
+
+    def arrays(vs: ValidationSplit, tp: dict[str, Any]):
+        t = None if transform is None else clone(transform).set_params(**tp)
+        return fold_features(data, vs, t)
+
     try:
         for fold in folds:
             vs = data.validation_split(fold=fold, holdout=holdout, seed=seed)
             fold_names.append(vs.source)
-            X = data.features[vs.train_idx]
-            y = data.labels[vs.train_idx]
             sem = data.semantic if fold_semantic is None else np.asarray(
                 fold_semantic(data.semantic, vs.train_classes, vs.val_classes), dtype=data.semantic.dtype)
             if sem.shape != data.semantic.shape:
                 raise ConfigError(f"fold_semantic returned shape {sem.shape}, expected {data.semantic.shape}")
-            folds_data.append((vs, X, y, sem))
-            for i, (params, fitted) in enumerate(model.fit_grid(X, y, sem, points)):
-                fn = scores_fn_for(fitted, sem)
-                if criterion == "H":
-                    m = evaluate(fn, data.features, data.labels, vs.eval)
-                    full[i].append(m)
-                    t1s[i].append(m.T1)
-                else:
-                    t1s[i].append(zsl_accuracy(fn, data.features, data.labels, vs.eval))
-                    if len(folds) == 1 and (best_model is None or t1s[i][0] > best_model[0]):
-                        best_model = (t1s[i][0], i, fitted)
-                log.debug("fold %s params %s: T1 %.2f", fold, params, t1s[i][-1])
-                bar.update(1)
-                if bar.n == 1 and n_fits > 1:
-                    dt = time.perf_counter() - t_start
-                    log.info("first fit took %.1f s: the search needs about %.0f s more", dt, dt * (n_fits - 1))
+            kept = None
+            for ti, tp in enumerate(tpoints):
+                X, y, feats, labels, ev = arrays(vs, tp)
+                if len(tpoints) == 1:  # kept for the chosen point's GZSL sweep (else recomputed for it)
+                    kept = (X, y, feats, labels, ev)
+                for mi, (params, fitted) in enumerate(model.fit_grid(X, y, sem, mpoints)):
+                    i = ti * len(mpoints) + mi
+                    fn = scores_fn_for(fitted, sem)
+                    if criterion == "H":
+                        m = evaluate(fn, feats, labels, ev)
+                        full[i].append(m)
+                        t1s[i].append(m.T1)
+                    else:
+                        t1s[i].append(zsl_accuracy(fn, feats, labels, ev))
+                        if len(folds) == 1 and (best_model is None or t1s[i][0] > best_model[0]):
+                            best_model = (t1s[i][0], i, fitted)
+                    log.debug("fold %s params %s: T1 %.2f", fold, points[i], t1s[i][-1])
+                    bar.update(1)
+                    if bar.n == 1 and n_fits > 1:
+                        dt = time.perf_counter() - t_start
+                        log.info("first fit took %.1f s: the search needs about %.0f s more", dt, dt * (n_fits - 1))
+                del X, y, feats, labels, ev
+            folds_data.append((vs, sem, kept))
     finally:
         bar.close()
     if criterion == "H":
@@ -151,16 +198,19 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         best = max(range(len(table)), key=lambda i: table[i]["val_T1"])
         # The exact GZSL sweep for the chosen point only: it gives the calibration gamma.
         ms = []
-        for vs, X, y, sem in folds_data:
+        tp_best, mp_best = tpoints[best // len(mpoints)], mpoints[best % len(mpoints)]
+        for vs, sem, kept in folds_data:
+            X, y, feats, labels, ev = kept if kept is not None else arrays(vs, tp_best)
             if best_model is not None and best_model[1] == best:
                 fitted = best_model[2]
             else:
-                fitted = next(iter(model.fit_grid(X, y, sem, [points[best]])))[1]
-            ms.append(evaluate(scores_fn_for(fitted, sem), data.features, data.labels, vs.eval))
+                fitted = next(iter(model.fit_grid(X, y, sem, [mp_best])))[1]
+            ms.append(evaluate(scores_fn_for(fitted, sem), feats, labels, ev))
         table[best]["val_H"] = _finite_mean([m.oracle_H for m in ms])
         table[best]["val_gamma"] = _finite_mean([m.oracle_gamma for m in ms])
     edge = []
-    for name, values in (grid or {}).items():
+    searched = {**(grid or {}), **{TRANSFORM_PREFIX + k: v for k, v in (transform_grid or {}).items()}}
+    for name, values in searched.items():
         vals = list(values)
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
         if numeric and len(vals) > 2 and points[best][name] in (min(vals), max(vals)):
