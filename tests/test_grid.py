@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zslkit.config import load_config
@@ -261,3 +262,29 @@ def test_workers_die_with_the_grid_process(toy_dir, tmp_path):
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert not left, f"{len(left)} of {len(everyone)} worker processes outlived the grid process"
+
+
+def test_cells_of_one_dataset_share_its_features_across_semantics(toy_dir):
+    """A worker loads a dataset once: another semantic shares the features array (so a feature transform
+    memoised on it is not recomputed per semantic)."""
+    from zslkit.grid import _DATA_CACHE, _cell_data
+
+    _DATA_CACHE.clear()
+    att = _cell_data(str(toy_dir), "att")
+    w2v = _cell_data(str(toy_dir), "word2vec")
+    assert w2v.features is att.features and w2v.semantic_name != att.semantic_name
+    assert w2v.semantic.shape[0] == att.semantic.shape[0] and not np.array_equal(w2v.semantic[:, :2], att.semantic[:, :2])
+    assert _cell_data(str(toy_dir), "att") is att
+
+
+def test_cli_benchmark_with_a_transform(toy_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from zslkit.cli import main
+
+    r = CliRunner().invoke(main, ["-q", "benchmark", "--data", str(toy_dir), "--model", "eszsl(alpha=1, lam=1)",
+                                  "--seeds", "1", "--transform", "normalize(norm=l2)", "--out", str(tmp_path / "g")])
+    assert r.exit_code == 0, r.output
+    cell = next((tmp_path / "g" / "cells").iterdir())
+    m = json.loads((cell / "metrics.json").read_text())
+    assert m["config"]["transform"] == "normalize(norm=l2)" and m["transform"]["spec"] == "normalize(norm=l2)"

@@ -454,6 +454,8 @@ MAX_GRID_SEEDS = 10_000
 @click.option("--model", "models", multiple=True, default=("eszsl",), show_default=True, help="Repeatable.")
 @click.option("--seeds", default=3, show_default=True, type=int, help="Number of seeds (0..N-1; N <= 10000).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--transform", default=None, metavar="SPEC",
+              help="Feature transform of every cell, fitted on each run's training images (see zslkit models).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Parallel worker processes.")
 @click.option("--threads-per-worker", default=1, show_default=True, type=int)
 @click.option("--submitit-folder", default=None, type=click.Path(file_okay=False, path_type=Path),
@@ -462,8 +464,9 @@ MAX_GRID_SEEDS = 10_000
               help="submitit backend (with --submitit-folder): auto = SLURM if available, else local processes.")
 @click.option("--slurm-partition", default=None, help="SLURM partition (with --submitit-folder).")
 @click.option("--timeout-min", default=60, show_default=True, type=int, help="Time limit per cell job (submitit).")
-def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: int, threads_per_worker: int,
-                  submitit_folder: Path | None, cluster: str, slurm_partition: str | None, timeout_min: int) -> None:
+def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, transform: str | None, workers: int,
+                  threads_per_worker: int, submitit_folder: Path | None, cluster: str, slurm_partition: str | None,
+                  timeout_min: int) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
     from zslkit.errors import ConfigError
     from zslkit.grid import GridConfig, run_grid
@@ -471,7 +474,8 @@ def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, workers: 
     if not 1 <= seeds <= MAX_GRID_SEEDS:  # seeds 0..N-1 are listed (and run) up front
         raise ConfigError(f"--seeds must be an integer in [1, {MAX_GRID_SEEDS}] (seeds 0..N-1 are run), got {seeds}")
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
-                     seeds=list(range(seeds)), out=str(out), workers=workers, threads_per_worker=threads_per_worker)
+                     seeds=list(range(seeds)), out=str(out), workers=workers, threads_per_worker=threads_per_worker,
+                     transform=transform)
     executor = None
     if submitit_folder is not None:
         from zslkit.cluster import submitit_executor

@@ -212,7 +212,28 @@ def _train_config(cfg: GridConfig, cell: dict[str, Any]):
                        relation_word_vectors=cfg.relation_word_vectors, transform=cfg.transform)
 
 
-_DATA_CACHE: dict[tuple[str, str], Any] = {}
+#: the dataset a worker holds: (data dir, its ZSLData as first loaded, {semantic: ZSLData sharing those features})
+_DATA_CACHE: dict[str, Any] = {}
+
+
+def _cell_data(data_dir: str, semantic: str) -> Any:
+    """The cell's dataset, loaded once per worker and dataset: another semantic of the same dataset shares the
+    features array (so feature transforms memoised on it are reused across semantics, models and seeds)."""
+    from zslkit.data.xlsa17 import load_xlsa17, read_class_semantic
+
+    if _DATA_CACHE.get("dir") != data_dir:  # a worker runs several cells of one dataset: load it once
+        _DATA_CACHE.clear()
+        base = load_xlsa17(data_dir, semantic=semantic)
+        _DATA_CACHE.update({"dir": data_dir, "by_semantic": {semantic: base}})
+    by_sem = _DATA_CACHE["by_semantic"]
+    if semantic not in by_sem:
+        base = next(iter(by_sem.values()))
+        root = base.provenance.get("root", data_dir)
+        sem, name, notes = read_class_semantic(root, semantic, base.num_classes, base.class_names)
+        d = base.with_semantic(sem, name)
+        d.provenance = {**d.provenance, "notes": list(base.provenance.get("notes", [])) + notes}
+        by_sem[semantic] = d
+    return by_sem[semantic]
 #: environment variables that size the BLAS / OpenMP thread pools of a process
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -267,7 +288,6 @@ def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str, parent_pid: int |
 
     import torch
 
-    from zslkit.data.xlsa17 import load_xlsa17
     from zslkit.pipeline import train
 
     torch_threads = torch.get_num_threads()
@@ -278,13 +298,10 @@ def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str, parent_pid: int |
         with threadpool_limits(limits=cfg.threads_per_worker):
             t_start = time.time()
             t0 = time.perf_counter()
-            key = (cell["data"], cell["semantic"])
-            if key not in _DATA_CACHE:  # a worker runs several cells of one dataset: load it once
-                _DATA_CACHE.clear()
-                _DATA_CACHE[key] = load_xlsa17(cell["data"], semantic=cell["semantic"])
+            data = _cell_data(cell["data"], cell["semantic"])
             load_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            res = train(_train_config(cfg, cell), data=_DATA_CACHE[key])
+            res = train(_train_config(cfg, cell), data=data)
             wall = time.perf_counter() - t0
             # taken after the cell, so that a pool loaded during it would show up here too
             worker = {**thread_state(), "load_s": load_s, "t_start": t_start, "t_end": time.time()}
