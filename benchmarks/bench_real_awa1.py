@@ -30,6 +30,9 @@ Everything goes through zslkit's own commands, as a user runs them:
   predicted from the 40 seen rows through the real word2vec (SMO = VGSE's CR, WAvg, nearest seen
   class), their agreement with the true rows, and the ZSL T1 of ESZSL trained on the true seen
   attributes and tested with the predicted unseen rows.
+* ``ci``: the figures the CI regression tests must reproduce (``tests/real/test_awa1_headline.py``):
+  DAP, IAP and ESZSL on a fixed subset of the standard split (``tests/real/awa1_subset.py``), saved
+  as ``real_awa1_ci.json``.
 * ``report``: assembles ``benchmarks/results/real_awa1.{md,json}`` from the parts' records
   (``real_awa1_<part>.json``) and the standard-split study of ``bench_real_awa1_standard.py``.
 
@@ -40,6 +43,7 @@ Run (2 cores; the proposed grid takes hours, resumable)::
     python benchmarks/bench_real_awa1.py rezsl
     python benchmarks/bench_real_awa1.py vgse
     python benchmarks/bench_real_awa1.py relation
+    python benchmarks/bench_real_awa1.py ci          # the CI regression figures (tests/real/)
     python benchmarks/bench_real_awa1.py report
 """
 
@@ -372,6 +376,25 @@ def part_relation(args) -> None:
                            "wall_s": round(time.perf_counter() - t0, 1)})
 
 
+# --------------------------------------------------------------------------- CI figures
+
+def part_ci(args) -> None:
+    need_shared()
+    import tempfile
+
+    sys.path.insert(0, str(REPO))
+    from tests.real.awa1_subset import HEADLINE, PER_CLASS, TRANSFORM, build_subset, headline
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="zslkit-awa1-ci-") as tmp:
+        t1 = headline(build_subset(Path(tmp)))
+    rec = {"label": "REAL (AwA1, Lampert features, standard split, CI subset)", "T1": t1,
+           "subset": f"first {PER_CLASS} images of each class", "transform": TRANSFORM, "models": HEADLINE,
+           "gamma": 0.0, "wall_s": round(time.perf_counter() - t0, 1)}
+    print(rec)
+    save_part("ci", rec)
+
+
 # --------------------------------------------------------------------------- report
 
 def ms(xs: list[float]) -> str:
@@ -499,14 +522,14 @@ def part_report(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", choices=["import", "proposed", "rezsl", "vgse", "relation", "report"])
+    ap.add_argument("part", choices=["import", "proposed", "rezsl", "vgse", "relation", "ci", "report"])
     ap.add_argument("--scratch", default="/tmp/zslkit-real-awa1", help="where the datasets and runs go (outside "
                     "the repository: the AwA1 features are research-use only)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--models", nargs="*", default=None, help="proposed: a subset of the models")
     args = ap.parse_args()
     {"import": part_import, "proposed": part_proposed, "rezsl": part_rezsl, "vgse": part_vgse,
-     "relation": part_relation, "report": part_report}[args.part](args)
+     "relation": part_relation, "ci": part_ci, "report": part_report}[args.part](args)
 
 
 if __name__ == "__main__":
