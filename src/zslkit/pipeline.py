@@ -334,7 +334,7 @@ def _run_log(path: Path):
     """Copy zslkit's log records (INFO and above) of the run into ``path`` (the run directory's ``run.log``)."""
     from zslkit.utils.outputs import claim_output
 
-    claim_output(path)  # written in place (appended): declared in the run directory's manifest first
+    claim_output(path, growing=True)  # appended to in place: declared in the run directory's manifest first
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

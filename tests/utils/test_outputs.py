@@ -223,13 +223,16 @@ def test_remove_output_refuses_what_zslkit_did_not_write(tmp_path):
 def test_files_written_in_place_are_claimed_before_they_are_opened(tmp_path):
     out = tmp_path / "run"
     with output_dir(out, "run"):
-        with open(claim_output(out / "run.log"), "a") as fh:
+        with open(claim_output(out / "run.log", growing=True), "a") as fh:
             fh.write("line\n")
+        with open(claim_output(out / "cache.npy"), "wb") as fh:  # written in place, once
+            fh.write(b"x" * 10)
         with adopt_new_files(out / "tensorboard") as d:
             (d / "events.out.tfevents.1").write_text("e")
     entries = read_manifest(out)["entries"]
-    assert entries["run.log"]["type"] == "pending"  # a log keeps growing: owned by name
-    assert entries["tensorboard/events.out.tfevents.1"]["type"] == "pending"
+    assert entries["run.log"] == {"type": "pending", "growing": True}  # a log keeps growing: owned by name
+    assert entries["tensorboard/events.out.tfevents.1"] == {"type": "pending", "growing": True}
+    assert entries["cache.npy"]["type"] == "file" and entries["cache.npy"]["size"] == 10  # hashed once closed
     (out / "user.log").write_text("mine")
     with output_dir(out, "run"):
         with pytest.raises(ForeignFileError, match="user.log"):

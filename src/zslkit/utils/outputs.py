@@ -292,9 +292,7 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
             header = rec
             continue
         op, rel = rec.get("op"), rec.get("path")
-        if op == "kind":
-            header["kind"], header["scope"] = rec.get("kind", header.get("kind")), rec.get("scope", header.get("scope"))
-        elif not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
+        if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
             continue  # never trust a path that leaves the directory
         elif op == "gone":
             entries.pop(rel, None)
@@ -302,8 +300,7 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
             entries[rel] = {"type": op, **{k: v for k, v in rec.items() if k not in ("op", "path")}}
     if header is None:
         return None
-    return {"kind": header.get("kind", "files"), "scope": header.get("scope", "files"), "entries": entries,
-            "created": header.get("created")}
+    return {"kind": header.get("kind", "files"), "scope": header.get("scope", "files"), "entries": entries}
 
 
 def owns(directory: str | os.PathLike, rel: str) -> bool:
@@ -360,7 +357,7 @@ class OutputDir:
             self._journal.close()
             self._journal = None
         lines = [json.dumps({"zslkit_manifest": MANIFEST_FORMAT, "kind": self.kind, "scope": self.scope,
-                             "created": time.time(), "zslkit_version": _version()})]
+                             "updated": time.time(), "zslkit_version": _version()})]
         for rel, rec in sorted(self.entries.items()):
             lines.append(json.dumps({"op": rec["type"], "path": rel, **{k: v for k, v in rec.items() if k != "type"}}))
         dest = self.root / MANIFEST_NAME
@@ -391,9 +388,6 @@ class OutputDir:
             self._append({"op": op, "path": rel, **info})
 
     # ---- queries
-    def path(self, rel: str) -> Path:
-        return self.root / rel
-
     def owns(self, rel: str) -> bool:
         """Listed in the manifest, present and unchanged since zslkit wrote it."""
         e = self.entries.get(rel)
@@ -469,12 +463,14 @@ class OutputDir:
     def end_write(self, rel: str) -> None:
         self._record("file", rel, **file_identity(self.root / rel))
 
-    def claim(self, rel: str) -> Path:
-        """Declare ``rel`` a file zslkit writes in place (a log, a memory-mapped cache, an event file):
-        refused if a foreign file is there; listed as owned by name until :meth:`seal`."""
+    def claim(self, rel: str, growing: bool = False) -> Path:
+        """Declare ``rel`` a file zslkit writes in place (a memory-mapped cache; with ``growing``, a file
+        appended to across runs, such as a log or an event file): refused if a foreign file is there;
+        listed as owned by name until :meth:`seal` (a growing file stays so; others are hashed when the
+        directory is closed)."""
         self.begin_write(rel)
-        if self.entries[rel]["type"] == "file":
-            self._record("pending", rel)
+        if self.entries[rel]["type"] == "file" or (growing and not self.entries[rel].get("growing")):
+            self._record("pending", rel, **({"growing": True} if growing else {}))
         return self.root / rel
 
     def seal(self, rel: str) -> None:
@@ -709,7 +705,7 @@ def output_dir(path: str | os.PathLike, kind: str | None, *, overwrite: bool = F
                 for rel, e in list(od.entries.items()):
                     if e["type"] == "pending" and not os.path.lexists(root / rel):
                         od.entries.pop(rel)  # announced, never written: not listed
-                    elif e["type"] == "pending" and (root / rel).is_file() and not _growing(rel):
+                    elif e["type"] == "pending" and (root / rel).is_file() and not e.get("growing"):
                         od.entries[rel] = {"type": "file", **file_identity(root / rel)}
                 od._write_compact()
             if od._journal is not None:
@@ -724,12 +720,6 @@ def output_dir(path: str | os.PathLike, kind: str | None, *, overwrite: bool = F
                         root.rmdir()
                         if parent is not None:
                             parent._record("gone", parent.rel(root))
-
-
-def _growing(rel: str) -> bool:
-    """Files written in place that keep growing across runs (logs, event files): listed by name only."""
-    name = rel.rsplit("/", 1)[-1]
-    return name.endswith(".log") or name.startswith("events.out.tfevents")
 
 
 @contextlib.contextmanager
@@ -766,14 +756,14 @@ def output_file(path: str | os.PathLike, *, replace: bool = True, inputs: tuple 
             yield tmp
 
 
-def claim_output(path: str | os.PathLike) -> Path:
+def claim_output(path: str | os.PathLike, growing: bool = False) -> Path:
     """Declare a file that is about to be written in place (not through :func:`atomic_path`) inside an
-    open output directory; refused if a foreign file is there. Outside any open output directory
-    this is a no-op."""
+    open output directory (``growing``: appended to across runs, e.g. a log); refused if a foreign file
+    is there. Outside any open output directory this is a no-op."""
     p = Path(path)
     od = _active_for(p.parent)
     if od is not None:
-        od.claim(od.rel(p))
+        od.claim(od.rel(p), growing=growing)
     return p
 
 
@@ -795,7 +785,7 @@ def adopt_new_files(directory: str | os.PathLike) -> Iterator[Path]:
     finally:
         for name in sorted(set(os.listdir(d)) - before):
             if (d / name).is_file():
-                od._record("pending", od.rel(d / name))
+                od._record("pending", od.rel(d / name), growing=True)
 
 
 def seal_output(path: str | os.PathLike) -> None:
