@@ -248,24 +248,6 @@ def part_proposed(args) -> None:
 
 # --------------------------------------------------------------------------- ReZSL
 
-def value_error(pred: np.ndarray, semantic: np.ndarray, labels: np.ndarray) -> dict:
-    """Spearman(attribute value, error) over (class, attribute) cells and the error per value quintile."""
-    from scipy.stats import spearmanr
-
-    from zslkit.evaluation.imbalance import semantic_error_stats
-
-    st = semantic_error_stats(pred, semantic, labels)
-    target = semantic[st.classes] / np.linalg.norm(semantic[st.classes], axis=1, keepdims=True).clip(1e-10)
-    v, e = target.ravel(), st.class_attr_mean.ravel()
-    order = np.argsort(v, kind="stable")
-    bins = np.empty(v.size, dtype=np.int64)
-    bins[order] = np.arange(v.size) * 5 // v.size
-    per_q = [float(e[bins == b].mean()) for b in range(5)]
-    return {"spearman": float(spearmanr(v, e).statistic), "quintile_mean_error": per_q,
-            "top_over_bottom_quintile": per_q[4] / per_q[0] if per_q[0] > 0 else None,
-            "class_cv": float(st.class_cv), "attr_cv": float(st.attr_cv), "mse": float(st.attr_mean.mean())}
-
-
 def part_rezsl(args) -> None:
     need_shared()
     scratch = Path(args.scratch)
@@ -285,6 +267,7 @@ def part_rezsl(args) -> None:
     y.write_text(yaml.safe_dump(cfg, sort_keys=False))
     rec = run_grid_part("rezsl", y, out)
     from zslkit.evaluation.analysis import load_run
+    from zslkit.evaluation.imbalance import error_by_value
 
     analysis = {}
     for r in rec["cells"]:
@@ -292,7 +275,7 @@ def part_rezsl(args) -> None:
             continue
         _, a = load_run(out / "cells" / r["cell"])
         unseen = a["gzsl_is_unseen"].astype(bool)
-        analysis[r["model"]] = {split: value_error(a["pred_semantics"][sel], a["semantic"], a["gzsl_y_true"][sel])
+        analysis[r["model"]] = {split: error_by_value(a["pred_semantics"][sel], a["semantic"], a["gzsl_y_true"][sel])
                                 for split, sel in (("test_seen", ~unseen), ("test_unseen", unseen))}
     rec.update({"label": LABEL.format(split="proposed split, attributes"), "models": models, "seeds": seeds,
                 "authors_loss": AUTHORS_LOSS, "value_error_seed0": analysis})
@@ -478,8 +461,8 @@ def part_report(args) -> None:
         for model, a in rz["value_error_seed0"].items():
             for split, v in a.items():
                 lines.append(f"| {model} | {split} | {v['spearman']:+.3f} | "
-                             + " / ".join(f"{x:.2e}" for x in v["quintile_mean_error"])
-                             + f" | {v['top_over_bottom_quintile']:.2f} |")
+                             + " / ".join(f"{x:.2e}" for x in v["quantile_mean_error"])
+                             + f" | {v['top_over_bottom']:.2f} |")
         lines.append("")
     vg = load_part("vgse")
     if vg and prop:

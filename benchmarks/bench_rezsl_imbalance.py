@@ -41,7 +41,7 @@ import surrogate_reference as ref  # noqa: E402
 from zslkit.data.surrogate import SURROGATE_VERSION, generate_surrogate  # noqa: E402
 from zslkit.data.xlsa17 import load_xlsa17  # noqa: E402
 from zslkit.evaluation.analysis import analyze_run  # noqa: E402
-from zslkit.evaluation.imbalance import semantic_error_stats  # noqa: E402
+from zslkit.evaluation.imbalance import error_by_value  # noqa: E402
 from zslkit.pipeline import TrainConfig, train  # noqa: E402
 from zslkit.utils.outputs import atomic_write_json, atomic_write_text  # noqa: E402
 
@@ -52,17 +52,11 @@ SEEDS = (0, 1, 2)
 
 
 def value_error(pred: np.ndarray, semantic: np.ndarray, labels: np.ndarray) -> dict:
-    """Spearman(value, error) over (class, attribute) cells and the error per value quintile."""
-    st = semantic_error_stats(pred, semantic, labels)
-    target = semantic[st.classes] / np.linalg.norm(semantic[st.classes], axis=1, keepdims=True).clip(1e-10)
-    v, e = target.ravel(), st.class_attr_mean.ravel()
-    # quintiles by rank (equal-count groups; ties, e.g. the many zeros of SUN, broken by position)
-    order = np.argsort(v, kind="stable")
-    bins = np.empty(v.size, dtype=np.int64)
-    bins[order] = np.arange(v.size) * 5 // v.size
-    per_q = [float(e[bins == b].mean()) if np.any(bins == b) else float("nan") for b in range(5)]
-    return {"spearman": ref.spearman(list(v), list(e)), "quintile_mean_error": per_q,
-            "class_cv": st.class_cv, "attr_cv": st.attr_cv, "mse": float(st.attr_mean.mean())}
+    """Spearman(value, error) over (class, attribute) cells and the error per value quintile
+    (:func:`zslkit.evaluation.imbalance.error_by_value`)."""
+    d = error_by_value(pred, semantic, labels)
+    return {"spearman": d["spearman"], "quintile_mean_error": d["quantile_mean_error"], "class_cv": d["class_cv"],
+            "attr_cv": d["attr_cv"], "mse": d["mse"]}
 
 
 def study(ds: str, data, preset: str, lam1: float, p: float, p2: float, work: Path) -> tuple[list[str], dict]:

@@ -323,17 +323,10 @@ def _finished_build(cfg: BuildConfig, fingerprint: str) -> BuildReport | None:
     """The report of the finished build in ``cfg.out`` when it was made from the same inputs and
     settings (same fingerprint), after completing what a build killed at its very end left undone
     (the default feature cache removed, the directory read back); else None."""
-    import json
-
     out = Path(cfg.out)
-    try:
-        prov = json.loads((out / BUILD_FILE).read_text())
-    except (OSError, ValueError):
+    prov = _build_record(out, fingerprint)
+    if prov is None:
         return None
-    if not isinstance(prov, dict) or prov.get("fingerprint") != fingerprint:
-        return None
-    for sem in prov.get("semantics", [])[:1]:
-        load_xlsa17(out, semantic=sem)  # the directory must read back (raises on any inconsistency)
     if not (cfg.keep_cache or cfg.cache_dir) and owns(out, CACHE_DIR):
         remove_output(out / CACHE_DIR)  # zslkit's cache of this build (never a folder of the user's)
     counts = prov.get("counts", {})
@@ -809,6 +802,13 @@ def _feature_report(out: Path, prov: dict[str, Any], seconds: float, already: bo
 
 
 def _finished_feature_build(out: Path, fingerprint: str) -> BuildReport | None:
+    prov = _build_record(out, fingerprint)
+    return None if prov is None else _feature_report(out, prov, 0.0, already=True)
+
+
+def _build_record(out: Path, fingerprint: str) -> dict[str, Any] | None:
+    """``out``'s BUILD.json when it records a build of ``fingerprint`` (the same inputs and settings) and the
+    directory reads back (raises on any inconsistency); else None."""
     import json
 
     try:
@@ -819,4 +819,4 @@ def _finished_feature_build(out: Path, fingerprint: str) -> BuildReport | None:
         return None
     for sem in prov.get("semantics", [])[:1]:
         load_xlsa17(out, semantic=sem)
-    return _feature_report(out, prov, 0.0, already=True)
+    return prov

@@ -82,3 +82,25 @@ def test_analyze_errors(tmp_path, toy_dir):
     (r / "predictions.npz").write_bytes(b"garbage")
     with pytest.raises(ZSLDataError, match="unreadable"):
         analyze_run(r)
+
+
+def test_error_by_value_ranks_cells_and_groups_them_by_value():
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from zslkit.evaluation.imbalance import error_by_value
+
+    rng = np.random.default_rng(0)
+    semantic = rng.random((6, 10)) + 0.05
+    labels = np.repeat(np.arange(6), 20)
+    target = semantic / np.linalg.norm(semantic, axis=1, keepdims=True)
+    # the error of each cell grows with its value: prediction = target scaled down attribute-wise
+    pred = target[labels] * (1 - target[labels]) + rng.normal(0, 1e-4, (labels.size, 10))
+    d = error_by_value(pred, semantic, labels)
+    p = pred / np.linalg.norm(pred, axis=1, keepdims=True)
+    e = np.stack([((p[labels == c] - target[c]) ** 2).mean(0) for c in range(6)])
+    assert d["spearman"] == pytest.approx(spearmanr(target.ravel(), e.ravel()).statistic)
+    order = np.argsort(target.ravel(), kind="stable")
+    groups = np.array_split(e.ravel()[order], 5)
+    assert d["quantile_mean_error"] == pytest.approx([g.mean() for g in groups])
+    assert d["top_over_bottom"] == pytest.approx(groups[-1].mean() / groups[0].mean())

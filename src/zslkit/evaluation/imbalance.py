@@ -11,6 +11,11 @@ does, when ``normalize=True``) is summarised:
 * per class and attribute: mean error (``class_attr_mean``: C' x K), the matrix ReMSE re-weights;
 * imbalance scalars: coefficient of variation (std / mean) of the per-attribute and per-class
   mean errors; ReMSE aims to lower them.
+
+:func:`error_by_value` tests ReZSL's central observation, that the error of a (class, attribute)
+cell grows with the attribute's value: the Spearman correlation between the (RegNorm'ed) target value
+and the mean squared error over all (class, attribute) cells, and the mean error per quintile of the
+value.
 """
 
 from __future__ import annotations
@@ -89,3 +94,27 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray
             cm[index[int(t)], index[int(p)]] += 1
     rows = cm.sum(axis=1, keepdims=True)
     return np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+
+
+def error_by_value(pred: np.ndarray, semantic: np.ndarray, labels: np.ndarray, bins: int = 5) -> dict:
+    """Error against attribute value over the (class, attribute) cells of the images' classes.
+
+    Cells: each class c present in ``labels`` and attribute a; value v_ca = s_ca / ||s_c|| (RegNorm),
+    error e_ca = mean over the images of c of (s_hat_na / ||s_hat_n|| - v_ca)^2 (``class_attr_mean`` of
+    :func:`semantic_error_stats`). Returns ``spearman`` (Spearman rank correlation of v and e; scipy),
+    ``quantile_mean_error`` (the mean e of ``bins`` equal-count groups of cells by increasing v; ties
+    broken by position) and ``top_over_bottom`` (last group's mean over the first's), plus the
+    coefficients of variation and the mean error of :class:`ImbalanceStats`.
+    """
+    from scipy.stats import spearmanr
+
+    st = semantic_error_stats(pred, semantic, labels)
+    v = _l2(np.asarray(semantic, dtype=np.float64)[st.classes]).ravel()
+    e = st.class_attr_mean.ravel()
+    order = np.argsort(v, kind="stable")
+    group = np.empty(v.size, dtype=np.int64)
+    group[order] = np.arange(v.size) * bins // v.size
+    per = [float(e[group == b].mean()) for b in range(bins)]
+    return {"spearman": float(spearmanr(v, e).statistic), "quantile_mean_error": per,
+            "top_over_bottom": per[-1] / per[0] if per[0] > 0 else None, "class_cv": st.class_cv,
+            "attr_cv": st.attr_cv, "mse": float(st.attr_mean.mean())}
