@@ -1616,7 +1616,6 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix of the results files (e.g. 'before')")
     ap.add_argument("--quick", action="store_true", help="skip the slow kill-and-rerun demo cases")
     ap.add_argument("-k", default="", help="run only cases whose name contains this (results saved only with --tag)")
-    ap.add_argument("-k", default="", help="run only cases whose name contains this")
     ap.add_argument("--cls", default="", help="run only the cases of this class (e.g. foreign); results saved with "
                                                "the class in the file name")
     ap.add_argument("--scratch", default=None, help="work folder (default: a new temp dir, deleted afterwards)")
