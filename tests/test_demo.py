@@ -3,10 +3,12 @@
 import json
 import math
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from zslkit.demo import DemoConfig, run_demo
+from zslkit.demo import REAL_DATA_FINDINGS, DemoConfig, real_data_lines, run_demo
 from zslkit.errors import ConfigError
 
 
@@ -52,7 +54,8 @@ def test_demo_report_has_every_section(demo_out):
     out, _ = demo_out
     html = (out / "report.html").read_text()
     for title in ("Summary", "Models x class embeddings", "VGSE vs word vectors", "Seen-unseen (AUSUC) curves",
-                  "ReMSE vs MSE (semantic regressor)", "Confusion matrix", "Visual clusters", "Timings and files"):
+                  "ReMSE vs MSE (semantic regressor)", "Confusion matrix", "Visual clusters", "Timings and files",
+                  "Synthetic world vs real data"):
         assert f">{title}</h2>" in html, title
     assert "SYNTHETIC image world" in html
     # self-contained: figures embedded, no external references
@@ -84,3 +87,33 @@ def test_demo_config_errors():
         DemoConfig(models=["nosuchmodel"]).validate()
     with pytest.raises(ConfigError, match="demo world"):
         DemoConfig(world={"n_sen": 3}).world_config()
+
+
+REAL_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "real_awa1.json"
+
+
+def test_real_data_findings_match_the_benchmark_record():
+    """The demo's statement about the real data is the REAL benchmark's record, not a typed-in number."""
+    rec = json.loads(REAL_RESULTS.read_text())
+    f = REAL_DATA_FINDINGS
+    assert f["vgse_ahead_on_T1"] == rec["vgse_summary"]["ahead_on_T1"]
+    assert f["vgse_models"] == rec["vgse_summary"]["models"]
+    rz = rec["rezsl_summary"]
+    authors = next(v for k, v in rz.items() if "p=1.0" in k)
+    searched = next(v for k, v in rz.items() if "p=1.0" not in k)
+    assert len(authors["seeds"]) == len(searched["seeds"]) == 5
+    for key, v in (("remse_authors_minus_mse_T1", authors), ("remse_searched_minus_mse_T1", searched)):
+        mean, std = f[key]
+        assert mean == pytest.approx(np.mean(v["T1_minus_mse"]), abs=0.05)
+        assert std == pytest.approx(np.std(v["T1_minus_mse"]), abs=0.05)
+
+
+def test_real_data_lines_say_whether_the_synthetic_run_agrees():
+    comp = {"vgse_minus_word2vec": {}, "vgse_ahead_on_T1": 0, "n_models": 4,
+            "remse_minus_mse": {"att": {"T1": 0.3, "H": 0.0, "AUSUC": 0.0}}}
+    lines = real_data_lines(comp)
+    assert len(lines) == 2
+    real_majority = REAL_DATA_FINDINGS["vgse_ahead_on_T1"] > REAL_DATA_FINDINGS["vgse_models"] / 2
+    assert ("disagree" if real_majority else "agree") in lines[0]
+    assert "+0.3" in lines[1] and "authors' p/p2" in lines[1]
+    assert real_data_lines({}) == []
