@@ -1132,24 +1132,23 @@ def _(c: Ctx):
     return _evaluate_crafted(c, lambda st: st.update(model="weights"), "zslkit", "'model'")
 
 
-@case("accepted", "r3: evaluate --batch-size 0")
-def _(c: Ctx):
+def _evaluate_batch_size(c: Ctx, value: str) -> Outcome:
     from zslkit.training.checkpoint import save_checkpoint
 
     w, maps, state, _ = _maps_and_model(c)
     save_checkpoint(w / "model.pt", state)
-    return expect_error(c.cli("evaluate", w / "model.pt", "--data", maps, "--out", w / "r", "--batch-size", "0"),
+    return expect_error(c.cli("evaluate", w / "model.pt", "--data", maps, "--out", w / "r", "--batch-size", value),
                         "--batch-size")
+
+
+@case("accepted", "r3: evaluate --batch-size 0")
+def _(c: Ctx):
+    return _evaluate_batch_size(c, "0")
 
 
 @case("accepted", "r3: evaluate --batch-size -5")
 def _(c: Ctx):
-    from zslkit.training.checkpoint import save_checkpoint
-
-    w, maps, state, _ = _maps_and_model(c)
-    save_checkpoint(w / "model.pt", state)
-    return expect_error(c.cli("evaluate", w / "model.pt", "--data", maps, "--out", w / "r", "--batch-size", "-5"),
-                        "--batch-size")
+    return _evaluate_batch_size(c, "-5")
 
 
 @case("traceback", "r3: analyze --data MAPS --index 99999 (out of range)")

@@ -585,12 +585,10 @@ def part_report(args) -> None:
                   "|---|---|---|---|---|---|"]
         wins, wins_h, compared, summary = 0, 0, 0, {}
         for m in VGSE_MODELS:
-            by_h = {sem: {c["seed"]: c["H"] for c in cs} for sem, cs in (
-                ("vgse", next((cs for (mm, _), cs in gv.items() if mm == m), [])),
-                ("word2vec", gp.get((m, "word2vec"), [])))}
-            by_seed = {sem: {c["seed"]: c["T1"] for c in cs} for sem, cs in (
-                ("vgse", next((cs for (mm, _), cs in gv.items() if mm == m), [])),
-                ("word2vec", gp.get((m, "word2vec"), [])), ("att", gp.get((m, "att"), [])))}
+            cells = {"vgse": next((cs for (mm, _), cs in gv.items() if mm == m), []),
+                     "word2vec": gp.get((m, "word2vec"), []), "att": gp.get((m, "att"), [])}
+            by_h = {sem: {c["seed"]: c["H"] for c in cs} for sem, cs in cells.items()}
+            by_seed = {sem: {c["seed"]: c["T1"] for c in cs} for sem, cs in cells.items()}
             seeds = sorted(set(by_seed["vgse"]) & set(by_seed["word2vec"]))  # paired: the same seeds
             if not seeds:
                 continue

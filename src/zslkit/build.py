@@ -329,15 +329,7 @@ def _finished_build(cfg: BuildConfig, fingerprint: str) -> BuildReport | None:
         return None
     if not (cfg.keep_cache or cfg.cache_dir) and owns(out, CACHE_DIR):
         remove_output(out / CACHE_DIR)  # zslkit's cache of this build (never a folder of the user's)
-    counts = prov.get("counts", {})
-    return BuildReport(out=out, num_images=int(counts.get("images", 0)),
-                       feature_dim=int(prov.get("backbone", {}).get("feature_dim", 0)),
-                       num_seen=int(counts.get("seen", 0)), num_unseen=int(counts.get("unseen", 0)),
-                       num_attributes=int(counts.get("attributes", 0)), splits=dict(counts.get("splits", {})),
-                       val_folds=int(prov.get("settings", {}).get("val_folds", 0)),
-                       skipped=list(prov.get("skipped_images", [])),
-                       word_vector_dim=int((prov.get("word_vectors") or {}).get("dim", 0)),
-                       provenance=prov, already_built=True)
+    return _report_from_record(out, prov, 0.0, already=True)
 
 
 def _check_class_embeddings(cfg: Any) -> None:
@@ -787,23 +779,26 @@ def build_from_features(config: FeatureBuildConfig) -> BuildReport:
         atomic_write_json(out / BUILD_FILE, provenance)
         for sem in provenance["semantics"][:1]:
             load_xlsa17(out, semantic=sem)  # the directory must read back (raises on any inconsistency)
-        return _feature_report(out, provenance, time.perf_counter() - t_start)
+        return _report_from_record(out, provenance, time.perf_counter() - t_start)
 
 
-def _feature_report(out: Path, prov: dict[str, Any], seconds: float, already: bool = False) -> BuildReport:
+def _report_from_record(out: Path, prov: dict[str, Any], seconds: float, already: bool = False) -> BuildReport:
+    """The :class:`BuildReport` of a build from its BUILD.json record (an image build records its feature
+    width under "backbone", a build from precomputed features under "features")."""
     counts = prov.get("counts", {})
-    return BuildReport(out=out, num_images=int(counts.get("images", 0)),
-                       feature_dim=int(prov.get("features", {}).get("dim", 0)),
+    dim = prov["backbone"].get("feature_dim", 0) if "backbone" in prov else prov.get("features", {}).get("dim", 0)
+    return BuildReport(out=out, num_images=int(counts.get("images", 0)), feature_dim=int(dim),
                        num_seen=int(counts.get("seen", 0)), num_unseen=int(counts.get("unseen", 0)),
                        num_attributes=int(counts.get("attributes", 0)), splits=dict(counts.get("splits", {})),
                        val_folds=int(prov.get("settings", {}).get("val_folds", 0)),
+                       skipped=list(prov.get("skipped_images", [])),
                        word_vector_dim=int((prov.get("word_vectors") or {}).get("dim", 0)),
                        provenance=prov, already_built=already, seconds=seconds)
 
 
 def _finished_feature_build(out: Path, fingerprint: str) -> BuildReport | None:
     prov = _build_record(out, fingerprint)
-    return None if prov is None else _feature_report(out, prov, 0.0, already=True)
+    return None if prov is None else _report_from_record(out, prov, 0.0, already=True)
 
 
 def _build_record(out: Path, fingerprint: str) -> dict[str, Any] | None:
