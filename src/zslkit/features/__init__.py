@@ -28,7 +28,7 @@ TRANSFORMS: dict[str, tuple[dict[str, Any], str]] = {
     "chi2": ({"map": "additive_chi2"}, "per-block normalisation + additive chi-squared map (scikit-learn "
                                        "AdditiveChi2Sampler), block weights"),
     "expchi2": ({"map": "exp_chi2"}, "per-block normalisation + exponentiated chi-squared kernel, median "
-                                     "bandwidth, Nystroem map (scikit-learn), block weights"),
+                                     "bandwidth, Nystroem map (numba-fast with the fast extra), block weights"),
 }
 
 

@@ -16,8 +16,9 @@ block b with columns x_b of an image x, :class:`BlockTransform` computes
    ``"additive_chi2"``: scikit-learn's :class:`~sklearn.kernel_approximation.AdditiveChi2Sampler`
    (``sample_steps``, ``sample_interval``), phi(x) . phi(y) ~= k(x, y) = sum_j 2 x_j y_j / (x_j + y_j),
    width x (2 * sample_steps - 1) columns;
-   ``"exp_chi2"``: scikit-learn's :class:`~sklearn.kernel_approximation.Nystroem` with
-   ``kernel="chi2"``: the exponentiated chi-squared kernel
+   ``"exp_chi2"``: the Nystroem map of scikit-learn's :class:`~sklearn.kernel_approximation.Nystroem`
+   with ``kernel="chi2"`` (computed by :class:`zslkit.features.chi2.ExpChi2Nystroem`: the same landmarks
+   and output, distances about ten times faster): the exponentiated chi-squared kernel
    k(x, y) = exp(-chi2(x, y) / (bandwidth * m_b)), chi2(x, y) = sum_j (x_j - y_j)^2 / (x_j + y_j),
    where m_b is the median chi-squared distance between two disjoint random sets of ``median_rows``
    *training* images each (after normalisation; scikit-learn's ``additive_chi2_kernel``) — a
@@ -94,7 +95,8 @@ class BlockTransform(TransformerMixin, BaseEstimator):
         weights: per-block kernel weights (list aligned with ``blocks``, or mapping name -> weight).
         seed: seeds the landmark and pair draws.
         chunk_rows: rows processed at a time.
-        n_jobs: threads of the chi-squared distance computation ("exp_chi2"; None = 1).
+        n_jobs: threads of the chi-squared distance computation ("exp_chi2"; None = the process's
+            thread setting, ``OMP_NUM_THREADS``, else 1).
     """
 
     #: default search grid (none: transform settings are searched only when a grid names them)
@@ -209,8 +211,10 @@ class BlockTransform(TransformerMixin, BaseEstimator):
         """Fit block ``b`` (columns start:start+width) on the training rows: (mapper or None, median chi2
         distance or None, output width). Its random draws depend on (seed, b) only, so a block's map does
         not change when another block's weight does."""
-        from sklearn.kernel_approximation import AdditiveChi2Sampler, Nystroem
+        from sklearn.kernel_approximation import AdditiveChi2Sampler
         from sklearn.metrics.pairwise import additive_chi2_kernel
+
+        from zslkit.features.chi2 import ExpChi2Nystroem
 
         n = rows.size
         if self.map == "additive_chi2":
@@ -229,8 +233,8 @@ class BlockTransform(TransformerMixin, BaseEstimator):
                 raise ZSLDataError(f"block {name!r}: the median chi-squared distance between training images is "
                                    f"{med}: the images are (nearly) identical in this block")
             k = min(self.n_components, n)
-            mapper = Nystroem(kernel="chi2", gamma=1.0 / (self.bandwidth * med), n_components=k,
-                              random_state=int(rng.integers(0, 2**31 - 1)), n_jobs=self.n_jobs)
+            mapper = ExpChi2Nystroem(gamma=1.0 / (self.bandwidth * med), n_components=k,
+                                     random_state=int(rng.integers(0, 2**31 - 1)), threads=self.n_jobs)
             return mapper.fit(xb), med, k
         return None, None, width
 
