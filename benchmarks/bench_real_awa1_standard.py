@@ -58,6 +58,7 @@ class PeakRSS:
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
         self.t0 = time.perf_counter()
+        self.c0 = time.process_time()
         return self
 
     def _run(self):
@@ -66,6 +67,7 @@ class PeakRSS:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t0
+        self.cpu_seconds = time.process_time() - self.c0  # all threads of this process
         self._stop.set()
         self._t.join()
         self.peak = max(self.peak, _rss_now())
@@ -99,6 +101,7 @@ def run_model(data, model: str, transform: str | None, params: dict | None = Non
             "val_T1": {json.dumps(row["params"], sort_keys=True): row["val_T1"] for row in r.selection.table}
             if r.selection else {},
             "folds": r.selection.folds if r.selection else [], "timings_s": r.timings, "seconds": m.seconds,
+            "cpu_seconds": m.cpu_seconds, "load_average_after": os.getloadavg(),
             "peak_rss_gb": m.peak / 1e9, "transform_record": r.extra.get("transform")}
 
 
@@ -112,6 +115,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keep", default="", help="comma-separated models whose results are kept from the existing "
                     "output JSON (not rerun)")
+    ap.add_argument("--ablation-models", default="eszsl,dap", help="models of the ablation (comma-separated)")
+    ap.add_argument("--keep-ablation", default="", help="comma-separated models whose ablation rows are kept from "
+                    "the existing output JSON (not rerun)")
     ap.add_argument("--out", default=str(HERE / "results" / "real_awa1_standard"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -150,6 +156,9 @@ def main(argv=None) -> int:
             logging.info("model %s", model)
             res["models"][model] = run_model(data, model, transform, grid=GRIDS.get(model))
             _write(res, args.out)
+        for m in [m for m in args.keep_ablation.split(",") if m]:
+            old = json.loads(Path(args.out + ".json").read_text())
+            res["ablation"] += [a for a in old["ablation"] if a["model"] == m]
         if args.ablation:
             names = [n for n, _ in data.feature_blocks]
             settings = [("all", [1.0] * len(names))]
@@ -158,8 +167,9 @@ def main(argv=None) -> int:
             # ESZSL: its own validation search per setting (closed form: cheap); DAP: C fixed at the value
             # chosen with all blocks, no search and no GZSL calibration (one trainval fit per setting)
             dap_c = res["models"].get("dap", {}).get("chosen", {}).get("C", 1.0)
-            for model in ("eszsl", "dap"):
-                for name, w in settings:
+            for model in [m for m in args.ablation_models.split(",") if m]:
+                done = {a["blocks"] for a in res["ablation"] if a["model"] == model}
+                for name, w in [(n, w) for n, w in settings if n not in done]:
                     logging.info("ablation %s: %s", model, name)
                     fixed = {"transform__weights": w, **({"C": dap_c} if model == "dap" else {})}
                     r = run_model(data, model, transform, params=fixed, tune=model != "dap", grid=GRIDS.get(model))
@@ -190,11 +200,14 @@ def _markdown(res: dict) -> str:
          "Search grids: the models' defaults" + "".join(f"; {m}: {g}" for m, g in GRIDS.items()) + ". Models "
          "marked * were kept from an earlier run of the same script and settings (same process setup, not rerun).", "",
          "| model | T1 % (REAL) | published T1 % | gap to later figure | chosen on validation | GZSL U/S/H (REAL) | "
-         "time s | peak RSS GB |", "|---|---|---|---|---|---|---|---|"]
+         "time s | CPU s | load after | peak RSS GB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in res["models"].items():
         g = r["gzsl"]
         L.append(f"| {name}{'*' if r.get('kept_from_earlier_run') else ''} | {r['T1']:.2f} | {PUBLISHED.get(name, '')} | {r['T1'] - TARGET.get(name, np.nan):+.2f} | "
                  f"{_fmt(r['chosen'])} | {g['U']:.1f}/{g['S']:.1f}/{g['H']:.1f} | {r['seconds']:.0f} | "
+                 f"{r['cpu_seconds']:.0f} | {r['load_average_after'][0]:.1f} | {r['peak_rss_gb']:.2f} |"
+                 if "cpu_seconds" in r else
+                 f"{_fmt(r['chosen'])} | {g['U']:.1f}/{g['S']:.1f}/{g['H']:.1f} | {r['seconds']:.0f} | - | - | "
                  f"{r['peak_rss_gb']:.2f} |")
     L += ["", "## Time and peak resident memory per stage (REAL)", "", "| stage | time s | peak RSS GB |",
           "|---|---|---|"]
@@ -215,9 +228,16 @@ def _markdown(res: dict) -> str:
               "| blocks | DAP | ESZSL |", "|---|---|---|"]
         rows: dict = {}
         for a in res["ablation"]:
-            rows.setdefault(a["blocks"], {})[a["model"]] = a["T1"]
+            rows.setdefault(a["blocks"], {})[a["model"]] = f"{a['T1']:.2f}{'*' if a.get('distances') else ''}"
         for b, v in rows.items():
-            L.append(f"| {b} | {v.get('dap', float('nan')):.2f} | {v.get('eszsl', float('nan')):.2f} |")
+            L.append(f"| {b} | {v.get('dap', 'not run')} | {v.get('eszsl', 'not run')} |")
+        kept = [a for a in res["ablation"] if a.get("distances")]  # rows of a run before the numba kernel
+        if kept:
+            then = "; ".join(f"{a['model']} {a['T1']:.2f} then, {res['models'][a['model']]['T1']:.2f} now"
+                             for a in kept if a["blocks"] == "all" and a["model"] in res["models"])
+            L += ["", "Ablation cells marked * were kept from an earlier run of this script with the same settings "
+                  "(its chi-squared distances computed by scikit-learn instead of zslkit's numba kernel: the same "
+                  f"map up to float32 rounding; all blocks: {then})."]
     L += ["", f"Machine: {res['host']['cpus']} CPUs shared with other jobs (load average at start "
           f"{res['host']['load_average_at_start'][0]:.1f}); times are wall-clock under that load.", ""]
     return "\n".join(L)
