@@ -102,3 +102,16 @@ def on_files(files: Files, config) -> Files:
     changelog = ROOT / "CHANGELOG.md"
     files.append(File.generated(config, "changelog.md", content=changelog.read_text(encoding="utf-8")))
     return files
+
+
+#: Sphinx roles in the docstrings (``:class:`ZSLData```, ``:math:`W_1```): Markdown renders the role's
+#: argument as code and leaves the role's name in front of it; the API pages drop the name (and the
+#: ``~`` that shortens a dotted path) and keep the code. Nothing else of a docstring is changed.
+_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|const|math|ref|term):(?=<code>)")
+_TILDE = re.compile(r"<code>~(?:[\w.]+\.)?([\w]+)</code>")
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    if not page.file.src_uri.startswith("api/"):
+        return html
+    return _TILDE.sub(r"<code>\1</code>", _ROLE.sub("", html))
