@@ -440,9 +440,9 @@ def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float, od:
     t0 = time.perf_counter()
     failed: dict[str, dict[str, Any]] = {}
     if todo:
-        from tqdm.auto import tqdm
+        from zslkit.utils.progress import progress_bar
 
-        bar = tqdm(total=len(todo), desc="grid cells", disable=not progress)
+        bar = progress_bar(total=len(todo), desc="grid cells", unit="cell", disable=not progress)
         if executor is not None:
             futures = _submit(executor, cfg, todo, str(out.resolve()))  # jobs may run in another cwd
             cell_of = {id(f): c for f, c in zip(futures, todo)}

@@ -68,7 +68,7 @@ from typing import Any, Callable, ClassVar, Iterator
 import numpy as np
 import torch
 from scipy.linalg.blas import dger
-from tqdm.auto import tqdm
+from zslkit.utils.progress import progress_bar
 
 from zslkit.errors import ConfigError
 from zslkit.losses.ranking import (
@@ -347,7 +347,7 @@ class BilinearRankingModel(ZSLModel):
         out: dict[int, BilinearRankingModel] = {}
         history: list[dict[str, Any]] = []
         train_s = 0.0
-        bar = tqdm(range(1, max(snapshots) + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
+        bar = progress_bar(range(1, max(snapshots) + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
                    leave=False)
         for ep in bar:
             t0 = time.perf_counter()
@@ -392,7 +392,7 @@ class BilinearRankingModel(ZSLModel):
         out: dict[int, BilinearRankingModel] = {}
         history: list[dict[str, Any]] = []
         train_s = 0.0
-        bar = tqdm(range(1, max_ep + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
+        bar = progress_bar(range(1, max_ep + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
                    leave=False)
         # x^T W s_c for a batch in the cheaper association order for its shapes (the batch size matters:
         # on CUB shapes at batch 64 a step with (X W) S^T took 2.3x less time than with X (W S^T), though C < K:

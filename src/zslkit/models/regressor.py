@@ -389,12 +389,13 @@ def _seeded(seed: int) -> Iterator[torch.Generator]:
 
 
 def _progress(iterable, verbose: bool, desc: str, unit: str = "epoch"):
-    """tqdm bar over ``iterable`` when verbose, else a silent stand-in with the same API."""
+    """A progress reporter over ``iterable`` when verbose (:func:`zslkit.utils.progress.progress_bar`), else a
+    silent stand-in with the same API."""
     if not verbose:
         return _Quiet(iterable)
-    from tqdm.auto import tqdm
+    from zslkit.utils.progress import progress_bar
 
-    return tqdm(iterable, desc=desc, unit=unit, leave=False)
+    return progress_bar(iterable, desc=desc, unit=unit, leave=False)
 
 
 class _Quiet:

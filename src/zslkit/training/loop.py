@@ -334,9 +334,9 @@ class Trainer:
         steps = images = 0
         bar = None
         if self.progress and self.ctx.is_main:
-            from tqdm.auto import tqdm
+            from zslkit.utils.progress import progress_bar
 
-            bar = tqdm(total=len(self.sampler), desc=f"{self.desc} {epoch + 1}/{self.epochs}", unit="step",
+            bar = progress_bar(total=len(self.sampler), desc=f"{self.desc} {epoch + 1}/{self.epochs}", unit="step",
                        leave=False, dynamic_ncols=True)
         t0 = time.perf_counter()
         for idx, x in self._batches():

@@ -180,13 +180,11 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
                             best_model = (t1s[i][0], i, fitted)
                     log.debug("fold %s params %s: T1 %.2f", fold, points[i], t1s[i][-1])
                     bar.update(1)
-                    if bar.n == 1 and n_fits > 1:
-                        dt = time.perf_counter() - t_start
-                        log.info("first fit took %.1f s: the search needs about %.0f s more", dt, dt * (n_fits - 1))
                 del X, y, feats, labels, ev
             folds_data.append((vs, sem, kept))
     finally:
         bar.close()
+    log.info("%d validation fit(s) in %.1f s", n_fits, time.perf_counter() - t_start)
     if criterion == "H":
         table = [{"params": p, "val_T1": float(np.mean([m.T1 for m in ms])),
                   "val_H": _finite_mean([m.oracle_H for m in ms]),
@@ -230,8 +228,9 @@ def _finite_mean(values: list[float]) -> float:
 
 
 def _fit_bar(total: int, progress: bool, desc: str):
-    """A tqdm bar over the search's fits (a silent stand-in when not wanted)."""
-    from tqdm.auto import tqdm
+    """A progress reporter over the search's fits (:func:`zslkit.utils.progress.progress_bar`; a silent stand-in
+    when not wanted). Its remaining time is measured over the fits after the first, which pays for start-up."""
+    from zslkit.utils.progress import progress_bar
 
-    return tqdm(total=total, desc=f"{desc} validation search", unit="fit", disable=not progress or total <= 1,
-                position=0, leave=False)
+    return progress_bar(total=total, desc=f"{desc} validation search", unit="fit", disable=not progress or total <= 1,
+                        position=0, leave=False)
