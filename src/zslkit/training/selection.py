@@ -214,10 +214,35 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         if numeric and len(vals) > 2 and points[best][name] in (min(vals), max(vals)):
             edge.append(name)
     if edge:
-        log.log(logging.WARNING if warn_edge else logging.INFO,
-                "selected %s at the edge of its grid: consider widening the grid", edge)
+        from zslkit.registry import grid_option
+
+        for name in edge:
+            chosen = points[best][name]
+            log.log(logging.WARNING if warn_edge else logging.INFO,
+                    "selected %s=%r at the edge of its grid: widen the grid, e.g. %s (zslkit train / benchmark; in a "
+                    "YAML config the grid: or grids: mapping)", name, chosen,
+                    grid_option(name, widen_grid(searched[name], chosen)))
     return Selection(params=dict(points[best]), gamma=table[best]["val_gamma"], criterion=criterion, table=table,
                      folds=fold_names, at_grid_edge=edge)
+
+
+def widen_grid(values: Sequence[Any], chosen: Any) -> list[Any]:
+    """``values`` (numbers) sorted, with one more value beyond the end ``chosen`` lies at: the next step of a
+    geometric grid (all values positive: the ratio of the two values at that end) or else of an arithmetic
+    one; integers stay integers. What the edge-of-grid warning suggests searching next."""
+    vals = sorted(values)
+    if len(vals) < 2 or chosen not in (vals[0], vals[-1]):
+        return vals
+    top = chosen == vals[-1]
+    a, b = (vals[-2], vals[-1]) if top else (vals[1], vals[0])  # b: the edge, a: its neighbour
+    new = b * (b / a) if all(v > 0 for v in vals) else b + (b - a)
+    if all(isinstance(v, int) for v in vals):
+        new = int(round(new))
+        if new == b:
+            new = b + (1 if top else -1)
+    else:
+        new = float(f"{new:.6g}")
+    return [*vals, new] if top else [new, *vals]
 
 
 def _finite_mean(values: list[float]) -> float:
