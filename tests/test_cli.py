@@ -117,9 +117,11 @@ def test_attention_net_train_and_attention_maps(tmp_path):
     assert m["config"]["params"]["loss"] == "remse" and m["config"]["model"] == "attention_net"  # config.yaml's TrainConfig
     assert "images/s" in p.stdout
     p = run_cli("analyze", str(run))  # the same analysis as any run: curves, confusion, per-attribute errors
-    assert (run / "analysis.json").is_file() and "imbalance" in json.loads((run / "analysis.json").read_text())
+    written = tmp_path / "run-analysis"  # the default --out: beside the run
+    assert "imbalance" in json.loads((written / "analysis.json").read_text())
     p = run_cli("analyze", str(run), "--data", str(maps))
-    assert (run / "figures" / "attention_maps.png").read_bytes()[:4] == b"\x89PNG"
+    assert (written / "figures" / "attention_maps.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (run / "figures").exists() and not (run / "analysis.json").exists()
     p = run_cli("train", "--model", "attention_net", "--data", str(maps), "--out", str(run / "x"),
                 "--param", "epochs=0", check=False)
     assert p.returncode == 2 and "epochs" in p.stderr
@@ -246,3 +248,38 @@ def test_grid_option_on_train_and_benchmark(toy_dir, tmp_path):
     assert sorted(c["seed"] for c in cells) == [0, 2]  # a list of seeds, as a YAML grid's seeds:
     assert all(c["config"]["grid"] == {"alpha": ESZSL.param_grid["alpha"], "lam": [1]} for c in cells)
 
+
+def test_failed_train_logs_its_error_and_lets_the_directory_go(toy_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from zslkit.cli import main
+
+    run, given = tmp_path / "run", toy_dir / "res101.mat"
+    r = CliRunner().invoke(main, ["-q", "train", "--data", str(given), "--out", str(run)])
+    assert r.exit_code == 2 and r.output.count("error:") == 1, r.output
+    error = r.output.strip()[len("error: "):]
+    for needle in (str(given), "is a file", "expected an xlsa17 dataset directory", f"its folder {toy_dir} looks"):
+        assert needle in error, (needle, error)
+    log = (run / "run.log").read_text()
+    assert log.count(" ERROR ") == 1 and log.strip().endswith(f"run failed: {error}")
+    assert sorted(os.listdir(run)) == [".zslkit-manifest.jsonl", ".zslkit.lock", "run.log"]
+    assert (run / ".zslkit.lock").read_text() == ""  # names no holder
+    # the lock is free: another process takes the directory for the corrected run, and run.log keeps the failure
+    run_cli("-q", "train", "--data", str(toy_dir), "--out", str(run), "--no-tune")
+    assert (run / "metrics.json").is_file() and (run / "run.log").read_text().startswith(log)
+    p = run_cli("train", "--data", str(tmp_path / "nope.mat"), "--out", str(tmp_path / "r2"), check=False)
+    _one_error_line(p, "nope.mat: not found; expected an xlsa17 dataset directory")
+
+
+def test_analyze_writes_beside_the_runs_never_into_them(toy_dir, tmp_path):
+    run = tmp_path / "run"
+    run_cli("-q", "train", "--data", str(toy_dir), "--out", str(run), "--no-tune")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    p = run_cli("analyze", str(run))
+    assert (tmp_path / "run-analysis" / "figures" / "ausuc_curve.png").is_file()
+    assert f"wrote {tmp_path / 'run-analysis' / 'analysis.json'}" in p.stdout
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    for out in (run, run / "figures", tmp_path / "run" / ".."  / "run"):
+        p = run_cli("analyze", str(tmp_path / "run-analysis" / ".." / "run"), "--out", str(out), check=False)
+        _one_error_line(p, "which analyze only reads")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

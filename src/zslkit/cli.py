@@ -644,17 +644,21 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
               help="AttentionNet runs: image index to render (repeatable); default: 4 unseen test images.")
 @click.option("--top-k", default=6, show_default=True, type=int, help="AttentionNet runs: attributes per image.")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for figures/ and analysis.json [default: RUN_DIR itself]; new, empty or written by zslkit.")
+              help="Folder for figures/ and analysis.json: new, empty or written by zslkit, and none of the runs "
+                   "read [default: RUN_DIR-analysis, beside RUN_DIR].")
 def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None, indices: tuple[int, ...],
                 top_k: int, out: Path | None) -> None:
     """Figures of a run: AUSUC curve, confusion matrices, per-attribute errors and imbalance stats;
     for AttentionNet / GEM-ZSL runs (with --data MAPS_DIR) the per-attribute attention maps.
-    They go into RUN_DIR (figures/, analysis.json), or into --out."""
+    They go into --out (figures/, analysis.json), by default RUN_DIR-analysis beside the run; the runs
+    themselves are only read."""
     from zslkit.errors import ConfigError
+    from zslkit.report.analysis import analysis_dir
     from zslkit.utils.outputs import output_dir
 
     if top_k < 1:
         raise ConfigError(f"--top-k must be an integer >= 1, got {top_k}")
+    out = analysis_dir(run_dir, out, compare)
     if data_dir is not None:  # attention maps of an image-level run
         if not (run_dir / "model.pt").is_file():
             raise ConfigError(f"--data renders the attention maps of image-level runs; {run_dir} has no model.pt")
@@ -664,8 +668,8 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
         model, _ = load_image_model(run_dir / "model.pt")
         data = load_feature_maps(data_dir)
         idx = check_attention_request(data, list(indices) or [int(i) for i in data.splits["test_unseen"][:4]], top_k)
-        with output_dir(out or run_dir, "analysis" if out else "run"):
-            png = (out or run_dir) / "figures" / "attention_maps.png"
+        with output_dir(out, "analysis"):
+            png = out / "figures" / "attention_maps.png"
             analyze_attention(model, data, idx, png, top_k=top_k)
         click.echo(f"  attention_maps: {png}")
         if not (run_dir / "predictions.npz").is_file():
@@ -685,7 +689,7 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
                     s = v["summary"]
                     click.echo(f"  {lab} [{split}] mse {s['mse']:.4g}  attribute CV {s['attr_cv']:.3f}  "
                                f"class CV {s['class_cv']:.3f}")
-    click.echo(f"wrote {(out or run_dir) / 'analysis.json'}")
+    click.echo(f"wrote {out / 'analysis.json'}")
 
 
 @main.group()
