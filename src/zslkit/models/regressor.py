@@ -91,7 +91,7 @@ class SemanticRegressor(ZSLModel):
         feature_norm: "l2" (per image, times sqrt(D)), "standard" (per dimension, statistics
             of the training images) or "none".
         seed: seed of initialisation, shuffling and dropout.
-        verbose: show a tqdm progress bar over epochs (loss, samples/s).
+        verbose: show a progress bar over epochs (loss, samples/s).
         device: "cpu" (default), "cuda", "cuda:K" or "auto" (CUDA when there is one) to train on;
             initialisation and shuffling draw from CPU generators, so a seed gives the same start and
             batches on any device; the fitted network is moved back to the CPU for scoring.
@@ -399,7 +399,7 @@ def _progress(iterable, verbose: bool, desc: str, unit: str = "epoch"):
 
 
 class _Quiet:
-    """Stand-in for a tqdm bar when not verbose."""
+    """Stand-in for a progress bar when not verbose."""
 
     def __init__(self, iterable):
         self._it = iterable

@@ -257,5 +257,5 @@ def _fit_bar(total: int, progress: bool, desc: str):
     when not wanted). Its remaining time is measured over the fits after the first, which pays for start-up."""
     from zslkit.utils.progress import progress_bar
 
-    return progress_bar(total=total, desc=f"{desc} validation search", unit="fit", disable=not progress or total <= 1,
-                        position=0, leave=False)
+    return progress_bar(total=total, desc=f"{desc} validation search", unit="fit",
+                        disable=not progress or total <= 1, position=0, leave=False)

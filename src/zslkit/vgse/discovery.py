@@ -117,7 +117,7 @@ class DiscoverConfig:
     Run: seed, device ("cpu" | "cuda"), threads (torch intra-op threads during the run, restored
         afterwards; None = leave torch's setting; 1 is often fastest for the tiny demo models on a
         busy machine), fail_fast (stop at the first unreadable image), plots (montage + t-SNE),
-        progress (tqdm bars).
+        progress (progress bars).
     """
 
     images: str | None = None
@@ -732,8 +732,9 @@ def discover_demo(out: str | Path, seed: int = 0, world_config: Any = None, **ov
 
     Writes the world to ``out/world`` (images as one folder per class, class lists, word
     vectors in word2vec text format) and runs :func:`discover` on it into ``out`` itself (so
-    ``out/VGSE_SMO.mat``, as with any ``--out``) through the same file-based path a user takes. ``overrides`` replace :data:`DEMO_SETTINGS` /
-    :class:`DiscoverConfig` fields. **Synthetic-world results, not benchmark numbers.**
+    ``out/VGSE_SMO.mat``, as with any ``--out``) through the same file-based path a user takes.
+    ``overrides`` replace :data:`DEMO_SETTINGS` / :class:`DiscoverConfig` fields. **Synthetic-world results,
+    not benchmark numbers.**
     """
     from zslkit.utils.outputs import output_dir
 

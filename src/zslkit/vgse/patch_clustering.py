@@ -324,8 +324,8 @@ def _train(features, labels, class_w2v, neighbours, cfg, checkpoint_dir, fingerp
         order = torch.randperm(p, generator=gen)
         sums = {"loss": 0.0, "cls": 0.0, "sem": 0.0, "cons": 0.0, "ent": 0.0}
         steps = 0
-        bar = progress_bar(range(0, p, cfg.batch_size), disable=not progress, desc=f"PC epoch {epoch + 1}/{cfg.epochs}",
-                   leave=False)
+        bar = progress_bar(range(0, p, cfg.batch_size), disable=not progress,
+                           desc=f"PC epoch {epoch + 1}/{cfg.epochs}", leave=False)
         for s in bar:
             idx = order[s:s + cfg.batch_size]
             pick = torch.randint(0, neighbours.shape[1], (idx.numel(),), generator=gen)
