@@ -74,9 +74,21 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
     assert p.returncode == 2 and "error:" in p.stderr
 
 
-def test_unknown_model_names_choices(toy_dir, tmp_path):
+def test_unknown_names_suggest_the_closest_and_list_every_model(toy_dir, tmp_path):
     p = run_cli("train", "--data", str(toy_dir), "--model", "nosuchmodel", "--out", str(tmp_path / "r"), check=False)
     assert p.returncode == 2 and "unknown model 'nosuchmodel'" in p.stderr and "eszsl" in p.stderr
+    p = run_cli("train", "--data", str(toy_dir), "--model", "eszls", "--out", str(tmp_path / "r"), check=False)
+    _one_error_line(p, "unknown model 'eszls' (did you mean 'eszsl'?)", "'softmax_compat'",
+                    "image-level models: ['attention_net', 'basic_net', 'gem_zsl']")
+    p = run_cli("train", "--data", str(toy_dir), "--param", "alpah=1", "--out", str(tmp_path / "r"), check=False)
+    _one_error_line(p, "model 'eszsl' has no hyperparameter 'alpah' (did you mean 'alpha'?)")
+    p = run_cli("train", "--data", str(toy_dir), "--grid", "alpah=1,2", "--out", str(tmp_path / "r"), check=False)
+    _one_error_line(p, "--grid 'alpah=1,2'", "(did you mean 'alpha'?)")
+    p = run_cli("benchmark", "--data", str(toy_dir), "--model", "sea", "--out", str(tmp_path / "g"), check=False)
+    _one_error_line(p, "unknown model 'sea' (did you mean 'sae'?)")
+    p = run_cli("benchmark", "--data", str(toy_dir), "--model", "gem_zsl", "--out", str(tmp_path / "g"), check=False)
+    _one_error_line(p, "'gem_zsl' is an image-level model: a grid runs feature-level models only")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "g").exists()
 
 
 @pytest.mark.slow
@@ -105,15 +117,17 @@ def test_attention_net_train_and_attention_maps(tmp_path):
     assert m["config"]["params"]["loss"] == "remse" and m["config"]["model"] == "attention_net"  # config.yaml's TrainConfig
     assert "images/s" in p.stdout
     p = run_cli("analyze", str(run))  # the same analysis as any run: curves, confusion, per-attribute errors
-    assert (run / "analysis.json").is_file() and "imbalance" in json.loads((run / "analysis.json").read_text())
+    written = tmp_path / "run-analysis"  # the default --out: beside the run
+    assert "imbalance" in json.loads((written / "analysis.json").read_text())
     p = run_cli("analyze", str(run), "--data", str(maps))
-    assert (run / "figures" / "attention_maps.png").read_bytes()[:4] == b"\x89PNG"
+    assert (written / "figures" / "attention_maps.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (run / "figures").exists() and not (run / "analysis.json").exists()
     p = run_cli("train", "--model", "attention_net", "--data", str(maps), "--out", str(run / "x"),
                 "--param", "epochs=0", check=False)
     assert p.returncode == 2 and "epochs" in p.stderr
 
 
-def test_models_lists_descriptions():
+def test_models_lists_descriptions_defaults_and_grids():
     out = run_cli("models").stdout
     lines = [ln.strip() for ln in out.splitlines()]
     line = next(ln for ln in lines if ln.startswith("softmax_compat"))
@@ -121,6 +135,17 @@ def test_models_lists_descriptions():
     assert any(ln.startswith("eszsl") and "{0, 1}" in ln for ln in lines)
     for name in ("attention_net", "gem_zsl", "basic_net", "abp"):  # every registered model, described
         assert any(ln.startswith(name) and len(ln.split(maxsplit=1)) == 2 for ln in lines), name
+    i = next(i for i, ln in enumerate(lines) if ln.startswith("eszsl"))
+    assert lines[i + 1] == 'defaults: alpha=1000.0, lam=1.0, normalize_features=false, label_coding="01"'
+    assert lines[i + 2] == "searched: alpha=0.001,0.01,0.1,1.0,10.0,100.0,1000.0,10000.0,100000.0,1000000.0;"
+    assert lines[i + 3] == "lam=0.001,0.01,0.1,1.0,10.0,100.0,1000.0"  # the --grid syntax, one grid a line
+    # one model in detail: every hyperparameter, its default, type and default grid
+    rows = [ln.split() for ln in run_cli("models", "eszsl").stdout.splitlines()]
+    assert ["alpha", "1000.0", "float", "0.001,0.01,0.1,1.0,10.0,100.0,1000.0,10000.0,100000.0,1000000.0"] in rows
+    assert ["normalize_features", "false", "bool"] in rows
+    out = run_cli("models", "gem_zsl").stdout
+    assert "presets (--param preset=NAME: the authors' settings): awa2, cub, sun" in out and "lambda_cpt" in out
+    _one_error_line(run_cli("models", "eszls", check=False), "unknown model 'eszls' (did you mean 'eszsl'?)")
 
 
 def _one_error_line(p, *needles):
@@ -184,6 +209,8 @@ def test_seeds_above_2_32_minus_1_are_one_error_line_in_every_command(tmp_path, 
         _one_error_line(p, "must be an integer >= 0 and <= 4294967295", big)
     p = run_cli("benchmark", "--data", str(toy_dir), "--seeds", big, "--out", str(tmp_path / "g"), check=False)
     _one_error_line(p, "--seeds must be an integer in [1, 10000]", big)
+    p = run_cli("benchmark", "--data", str(toy_dir), "--seeds", f"0,{big}", "--out", str(tmp_path / "g"), check=False)
+    _one_error_line(p, "must be an integer >= 0 and <= 4294967295", big)
     assert not any((tmp_path / n).exists() for n in ("r", "s", "b", "v", "d", "g"))
 
 
@@ -192,3 +219,67 @@ def test_param_with_a_yaml_1_2_float(tmp_path, toy_dir):
             "--param", "epochs=1", "--out", str(tmp_path / "r"))
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert m["params"]["lr"] == 0.001 and m["config"]["params"]["lr"] == 0.001
+
+
+def test_seeds_are_a_list_or_a_count():
+    from zslkit.cli import _parse_seeds
+    from zslkit.errors import ConfigError
+
+    assert _parse_seeds("3") == [0, 1, 2]  # a bare integer: a count, as before
+    assert _parse_seeds("0,1,2") == [0, 1, 2] and _parse_seeds("5, 3") == [5, 3] and _parse_seeds("7,") == [7]
+    for bad in ("x", "0,x", "0,,1", "0", ","):
+        with pytest.raises(ConfigError, match="--seeds"):
+            _parse_seeds(bad)
+
+
+def test_grid_option_on_train_and_benchmark(toy_dir, tmp_path):
+    run = tmp_path / "run"
+    run_cli("-q", "train", "--data", str(toy_dir), "--out", str(run), "--grid", "alpha=0.1,10", "--grid", "lam=1")
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["config"]["grid"] == {"alpha": [0.1, 10], "lam": [1]} and len(m["selection"]["table"]) == 2
+    p = run_cli("train", "--data", str(toy_dir), "--out", str(tmp_path / "r"), "--grid", "lam=1", "--no-tune",
+                check=False)
+    _one_error_line(p, "--grid", "--no-tune")
+    grid = tmp_path / "grid"
+    run_cli("-q", "benchmark", "--data", str(toy_dir), "--seeds", "2,0", "--grid", "eszsl:lam=1", "--out", str(grid))
+    cells = [json.loads(f.read_text()) for f in grid.glob("cells/*/metrics.json")]
+    from zslkit.models.eszsl import ESZSL
+
+    assert sorted(c["seed"] for c in cells) == [0, 2]  # a list of seeds, as a YAML grid's seeds:
+    assert all(c["config"]["grid"] == {"alpha": ESZSL.param_grid["alpha"], "lam": [1]} for c in cells)
+
+
+def test_failed_train_logs_its_error_and_lets_the_directory_go(toy_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from zslkit.cli import main
+
+    run, given = tmp_path / "run", toy_dir / "res101.mat"
+    r = CliRunner().invoke(main, ["-q", "train", "--data", str(given), "--out", str(run)])
+    assert r.exit_code == 2 and r.output.count("error:") == 1, r.output
+    error = r.output.strip()[len("error: "):]
+    for needle in (str(given), "is a file", "expected an xlsa17 dataset directory", f"its folder {toy_dir} looks"):
+        assert needle in error, (needle, error)
+    log = (run / "run.log").read_text()
+    assert log.count(" ERROR ") == 1 and log.strip().endswith(f"run failed: {error}")
+    assert sorted(os.listdir(run)) == [".zslkit-manifest.jsonl", ".zslkit.lock", "run.log"]
+    assert (run / ".zslkit.lock").read_text() == ""  # names no holder
+    # the lock is free: another process takes the directory for the corrected run, and run.log keeps the failure
+    run_cli("-q", "train", "--data", str(toy_dir), "--out", str(run), "--no-tune")
+    assert (run / "metrics.json").is_file() and (run / "run.log").read_text().startswith(log)
+    p = run_cli("train", "--data", str(tmp_path / "nope.mat"), "--out", str(tmp_path / "r2"), check=False)
+    _one_error_line(p, "nope.mat: not found; expected an xlsa17 dataset directory")
+
+
+def test_analyze_writes_beside_the_runs_never_into_them(toy_dir, tmp_path):
+    run = tmp_path / "run"
+    run_cli("-q", "train", "--data", str(toy_dir), "--out", str(run), "--no-tune")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    p = run_cli("analyze", str(run))
+    assert (tmp_path / "run-analysis" / "figures" / "ausuc_curve.png").is_file()
+    assert f"wrote {tmp_path / 'run-analysis' / 'analysis.json'}" in p.stdout
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    for out in (run, run / "figures", tmp_path / "run" / ".."  / "run"):
+        p = run_cli("analyze", str(tmp_path / "run-analysis" / ".." / "run"), "--out", str(out), check=False)
+        _one_error_line(p, "which analyze only reads")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

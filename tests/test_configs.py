@@ -107,7 +107,9 @@ def test_train_yaml_values_are_checked_before_any_work(tmp_path, toy_dir):
                         ("params: {lam: abc}", "params: model 'eszsl' hyperparameter 'lam' = 'abc'"),
                         ("grid: {lam: []}", "grid: search grid of 'eszsl' hyperparameter 'lam' must be a non-empty"),
                         ("grid: {lam: [1, abc]}", "'lam' = 'abc' has the wrong type"),
-                        ("model: 'sae(normalize_w=abc)'", "'normalize_w' = 'abc' has the wrong type")):
+                        ("model: 'sae(normalize_w=abc)'", "'normalize_w' = 'abc' has the wrong type"),
+                        ("seeed: 1", r"unknown setting\(s\) \['seeed'\] \(did you mean 'seed'\?\) for TrainConfig"),
+                        ("model: eszls", r"unknown model 'eszls' \(did you mean 'eszsl'\?\)")):
         p.write_text(f"kind: train\ndata: {toy_dir}\n{body}\n")
         with pytest.raises(ConfigError, match=match):
             load_config(p)

@@ -137,7 +137,8 @@ def test_lock_names_the_holder_and_is_freed_when_it_is_killed(tmp_path):
     with DirLock(out):  # SIGKILL of the holder released the flock: never a stale lock
         with DirLock(out / "."):  # re-entrant within a process (same directory, any spelling)
             pass
-    assert (out / ".zslkit.lock").is_file()
+        assert json.loads((out / ".zslkit.lock").read_text())["pid"] == os.getpid()  # held: names its holder
+    assert (out / ".zslkit.lock").is_file() and (out / ".zslkit.lock").read_text() == ""  # let go: names nobody
 
 
 def test_output_dir_removes_leftovers_only_once_held(tmp_path):
@@ -324,7 +325,9 @@ def test_overwrite_keeps_what_the_user_put_into_a_runs_folders(toy_dir, tmp_path
     out = tmp_path / "run"
     base = ["-q", "train", "--data", str(toy_dir), "--out", str(out), "--no-tune"]
     assert CliRunner().invoke(main, base).exit_code == 0
-    assert CliRunner().invoke(main, ["-q", "analyze", str(out)]).exit_code == 0
+    from zslkit.report.analysis import analyze_run
+
+    analyze_run(out)  # figures written into the run itself (the library's default; the CLI writes beside it)
     before = _user_files(out, {"figures/mine.png": "p", "checkpoints/keep.pt": "c", "notes.md": "n"})
     r = CliRunner().invoke(main, [*base, "--model", "sae"])
     assert r.exit_code == 2 and "--overwrite" in r.output

@@ -97,6 +97,23 @@ def test_run_directory_records_provenance_curve_history_and_log(toy_dir, tmp_pat
     assert "INFO" in log  # the run's log records, whatever the console showed
 
 
+def test_a_failed_run_writes_its_error_into_run_log(toy_dir, tmp_path, monkeypatch):
+    import zslkit.pipeline as pipeline
+    from zslkit.pipeline import train_to_dir
+
+    out = tmp_path / "run"
+    with pytest.raises(ZSLDataError, match="semantic 'word2vc' \\(did you mean 'word2vec'\\?\\)") as info:
+        train_to_dir(TrainConfig(data=str(toy_dir), semantic="word2vc", tune=False), out)
+    lines = (out / "run.log").read_text().splitlines()
+    assert lines[-1].endswith(f"ERROR zslkit.pipeline: run failed: {info.value}")  # an input error: its one line
+    monkeypatch.setattr(pipeline, "_train_features", lambda cfg, data: 1 / 0)  # a bug: the traceback too
+    with pytest.raises(ZeroDivisionError):
+        train_to_dir(TrainConfig(data=str(toy_dir), tune=False), out)
+    log = (out / "run.log").read_text()
+    assert log.startswith("\n".join(lines)) and "run failed: ZeroDivisionError: division by zero" in log
+    assert log.rstrip().endswith("ZeroDivisionError: division by zero") and "Traceback" in log
+
+
 def test_no_seen_validation_images_leaves_gzsl_uncalibrated_not_nan(toy_dir):
     """Found by the YAML fuzz test: val_holdout=0.0039 leaves the validation folds without seen-class
     images, the oracle gamma of every fold is NaN, and a NaN gamma reached the test evaluation."""

@@ -14,7 +14,7 @@
    mean/std normalisation, globally average-pooled last stage (2048-d for ResNet-50/101).
    Features go through the memory-mapped, resumable cache of
    :mod:`zslkit.vgse.feature_cache` (a 1 x 1 "patch grid" is the whole image), so an
-   interrupted build resumes where it stopped; a tqdm bar shows progress;
+   interrupted build resumes where it stopped; a progress bar shows progress;
 3. split images and seen classes the xlsa17 way, seeded (:func:`make_xlsa17_splits`);
 4. write ``res101.mat``, ``att_splits.mat`` (without ``att`` when no attribute table is
    given), ``word2vec_splits.mat`` (with word vectors), the class lists and, last,
@@ -118,7 +118,7 @@ class BuildConfig:
         test_seen_fraction: share of each seen class's images held out as ``test_seen``.
         val_folds: validation class folds (0, or 2..number of seen classes).
     Other:
-        overwrite: replace a finished build in ``out``; progress: tqdm bar.
+        overwrite: replace a finished build in ``out``; progress: progress bar.
     """
 
     images: str

@@ -334,6 +334,11 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
 @click.option("--transform", default=None, metavar="SPEC",
               help="Feature transform fitted on the training images before the model (feature-level models): "
                    "normalize | chi2 | expchi2, optionally NAME(key=value, ...), e.g. 'expchi2(norm=l1)'.")
+@click.option("--grid", "grid_options", multiple=True, metavar="KEY=V1,V2,...",
+              help="Search KEY over these values on validation classes instead of over its default grid (the "
+                   "other hyperparameters the model searches keep their default grids); repeatable. Values are "
+                   "YAML, split at the commas outside brackets: --grid lam=0.01,0.1,1 --grid hidden=0,[512, 256]. "
+                   "`zslkit models NAME` shows the default grid.")
 @click.option("--no-tune", is_flag=True, help="Use the constructor defaults / --param values; no validation search.")
 @click.option("--val-fold", "val_folds", multiple=True, type=int, default=(1,), show_default=True,
               help="Validation class fold(s) for model selection.")
@@ -359,7 +364,8 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
                    "configuration is kept and reported; without this flag another one is an error).")
 @click.pass_context
 def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, semantic: str, out: Path, seed: int,
-              params: tuple[str, ...], transform: str | None, no_tune: bool, val_folds: tuple[int, ...], gamma: float | None,
+              params: tuple[str, ...], transform: str | None, grid_options: tuple[str, ...], no_tune: bool,
+              val_folds: tuple[int, ...], gamma: float | None,
               val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
               weights: Path | None, attribute_vectors: Path | None, device: str | None, overwrite: bool) -> None:
     """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
@@ -375,11 +381,15 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
     reported without recomputing, one of another configuration needs --overwrite."""
     from zslkit.errors import ConfigError
     from zslkit.pipeline import TrainConfig
-    from zslkit.registry import is_image_model
+    from zslkit.registry import is_image_model, search_grids
 
     fixed = _parse_params(params)
+    if grid_options and no_tune:
+        raise ConfigError("--grid sets what the validation search tries and --no-tune skips that search: give one "
+                          "of them")
     if loss is not None:
         fixed["loss"] = loss
+    grid = search_grids([model], grid_options, fixed=fixed).get(model) if grid_options else None
     image_level = is_image_model(model)
     if not image_level and (images or backbone or weights or attribute_vectors):
         raise ConfigError(f"--images, --backbone, --weights and --attribute-vectors are for image-level models "
@@ -388,7 +398,7 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
         fixed["backbone"] = backbone
     if weights is not None:
         fixed["backbone_weights"] = str(weights)
-    cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=fixed,
+    cfg = TrainConfig(data=str(data_dir), model=model, semantic=semantic, seed=seed, params=fixed, grid=grid,
                       tune=not no_tune, val_folds=list(val_folds), gamma=gamma,
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
                       relation_word_vectors=relation_word_vectors, images=None if images is None else str(images),
@@ -447,15 +457,42 @@ def _print_result(d: dict) -> None:
 MAX_GRID_SEEDS = 10_000
 
 
+def _parse_seeds(text: str) -> list[int]:
+    """``--seeds``: a list ``0,1,2`` (one seed: ``7,``), or a bare count N meaning the seeds 0..N-1."""
+    from zslkit.errors import ConfigError
+
+    items = [t.strip() for t in text.split(",")]
+    if len(items) > 1 and items[-1] == "":  # "7," is the list [7]
+        items.pop()
+    try:
+        values = [int(t) for t in items]
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: expected seeds separated by commas (--seeds 0,1,2) or a count N "
+                          "(the seeds 0..N-1)") from None
+    if len(items) == 1 and "," not in text:  # a bare integer: a count, as before lists were accepted
+        n = values[0]
+        if not 1 <= n <= MAX_GRID_SEEDS:  # seeds 0..N-1 are listed (and run) up front
+            raise ConfigError(f"--seeds must be an integer in [1, {MAX_GRID_SEEDS}] (seeds 0..N-1 are run), got {n}; "
+                              "or a list of seeds: --seeds 0,1,2")
+        return list(range(n))
+    return values
+
+
 @main.command("benchmark")
 @click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(path_type=Path),
               help="Dataset directory; repeatable.")
 @click.option("--semantic", "semantics", multiple=True, default=("att",), show_default=True, help="Repeatable.")
 @click.option("--model", "models", multiple=True, default=("eszsl",), show_default=True, help="Repeatable.")
-@click.option("--seeds", default=3, show_default=True, type=int, help="Number of seeds (0..N-1; N <= 10000).")
+@click.option("--seeds", default="3", show_default=True, metavar="S1,S2,...|N",
+              help="The seeds to run, as a list: --seeds 0,1,2 (one seed: --seeds 7,), like a YAML grid's seeds: [0, "
+                   "1, 2]. A bare integer N still means N seeds, 0..N-1 (N <= 10000).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--transform", default=None, metavar="SPEC",
               help="Feature transform of every cell, fitted on each run's training images (see zslkit models).")
+@click.option("--grid", "grid_options", multiple=True, metavar="[MODEL:]KEY=V1,V2,...",
+              help="Search KEY over these values instead of over its default grid, for every --model (MODEL: only "
+                   "that model, by name; e.g. --grid eszsl:lam=0.01,0.1,1); repeatable, values as in `zslkit train "
+                   "--grid`.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Parallel worker processes.")
 @click.option("--threads-per-worker", default=1, show_default=True, type=int)
 @click.option("--submitit-folder", default=None, type=click.Path(file_okay=False, path_type=Path),
@@ -464,18 +501,16 @@ MAX_GRID_SEEDS = 10_000
               help="submitit backend (with --submitit-folder): auto = SLURM if available, else local processes.")
 @click.option("--slurm-partition", default=None, help="SLURM partition (with --submitit-folder).")
 @click.option("--timeout-min", default=60, show_default=True, type=int, help="Time limit per cell job (submitit).")
-def benchmark_cmd(data_dirs, semantics, models, seeds: int, out: Path, transform: str | None, workers: int,
-                  threads_per_worker: int, submitit_folder: Path | None, cluster: str, slurm_partition: str | None,
-                  timeout_min: int) -> None:
+def benchmark_cmd(data_dirs, semantics, models, seeds: str, out: Path, transform: str | None,
+                  grid_options: tuple[str, ...], workers: int, threads_per_worker: int, submitit_folder: Path | None,
+                  cluster: str, slurm_partition: str | None, timeout_min: int) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
-    from zslkit.errors import ConfigError
     from zslkit.grid import GridConfig, run_grid
+    from zslkit.registry import search_grids
 
-    if not 1 <= seeds <= MAX_GRID_SEEDS:  # seeds 0..N-1 are listed (and run) up front
-        raise ConfigError(f"--seeds must be an integer in [1, {MAX_GRID_SEEDS}] (seeds 0..N-1 are run), got {seeds}")
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
-                     seeds=list(range(seeds)), out=str(out), workers=workers, threads_per_worker=threads_per_worker,
-                     transform=transform)
+                     seeds=_parse_seeds(seeds), out=str(out), workers=workers, threads_per_worker=threads_per_worker,
+                     transform=transform, grids=search_grids(list(models), grid_options))
     executor = None
     if submitit_folder is not None:
         from zslkit.cluster import submitit_executor
@@ -609,17 +644,21 @@ def evaluate_cmd(model_path: Path, data_dir: Path, out: Path, fmt: str, attribut
               help="AttentionNet runs: image index to render (repeatable); default: 4 unseen test images.")
 @click.option("--top-k", default=6, show_default=True, type=int, help="AttentionNet runs: attributes per image.")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for figures/ and analysis.json [default: RUN_DIR itself]; new, empty or written by zslkit.")
+              help="Folder for figures/ and analysis.json: new, empty or written by zslkit, and none of the runs "
+                   "read [default: RUN_DIR-analysis, beside RUN_DIR].")
 def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None, indices: tuple[int, ...],
                 top_k: int, out: Path | None) -> None:
     """Figures of a run: AUSUC curve, confusion matrices, per-attribute errors and imbalance stats;
     for AttentionNet / GEM-ZSL runs (with --data MAPS_DIR) the per-attribute attention maps.
-    They go into RUN_DIR (figures/, analysis.json), or into --out."""
+    They go into --out (figures/, analysis.json), by default RUN_DIR-analysis beside the run; the runs
+    themselves are only read."""
     from zslkit.errors import ConfigError
+    from zslkit.report.analysis import analysis_dir
     from zslkit.utils.outputs import output_dir
 
     if top_k < 1:
         raise ConfigError(f"--top-k must be an integer >= 1, got {top_k}")
+    out = analysis_dir(run_dir, out, compare)
     if data_dir is not None:  # attention maps of an image-level run
         if not (run_dir / "model.pt").is_file():
             raise ConfigError(f"--data renders the attention maps of image-level runs; {run_dir} has no model.pt")
@@ -629,8 +668,8 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
         model, _ = load_image_model(run_dir / "model.pt")
         data = load_feature_maps(data_dir)
         idx = check_attention_request(data, list(indices) or [int(i) for i in data.splits["test_unseen"][:4]], top_k)
-        with output_dir(out or run_dir, "analysis" if out else "run"):
-            png = (out or run_dir) / "figures" / "attention_maps.png"
+        with output_dir(out, "analysis"):
+            png = out / "figures" / "attention_maps.png"
             analyze_attention(model, data, idx, png, top_k=top_k)
         click.echo(f"  attention_maps: {png}")
         if not (run_dir / "predictions.npz").is_file():
@@ -650,7 +689,7 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
                     s = v["summary"]
                     click.echo(f"  {lab} [{split}] mse {s['mse']:.4g}  attribute CV {s['attr_cv']:.3f}  "
                                f"class CV {s['class_cv']:.3f}")
-    click.echo(f"wrote {(out or run_dir) / 'analysis.json'}")
+    click.echo(f"wrote {out / 'analysis.json'}")
 
 
 @main.group()
@@ -668,20 +707,30 @@ def vgse() -> None:
 @click.option("--unseen", type=click.Path(path_type=Path), help="Unseen class names, one per line.")
 @click.option("--word-vectors", type=click.Path(path_type=Path),
               help="word2vec (.bin/.txt) or GloVe file, or 'wordllama' (offline text model, the text extra).")
-@click.option("--backbone-weights", "weights", type=click.Path(path_type=Path), help="Local ResNet weight file.")
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path),
+              help="Local torchvision weight file of --backbone (nothing is downloaded).")
+@click.option("--backbone-weights", "old_weights", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
+              help="Deprecated name of --weights.")
 @click.option("--backbone", default="resnet101", show_default=True)
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory (or the .mat to write).")
-@click.option("--grid", "patch_grid", default="3x3", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: new, empty or written by zslkit. VGSE_SMO.mat (VGSE_WAvg.mat with --relation "
+                   "wavg), the .npy/.csv embeddings, relation.csv, figures and the caches a rerun resumes from are "
+                   "written directly into it (with --demo also the synthetic world, into OUT/world).")
+@click.option("--patch-grid", default=None, metavar="RxC",
+              help="Patches cropped from each image, rows x columns [default: 3x3].")
+@click.option("--grid", "old_patch_grid", default=None, hidden=True, help="Deprecated name of --patch-grid.")
 @click.option("--clusters", "n_clusters", default=150, show_default=True, type=int)
 @click.option("--epochs", default=20, show_default=True, type=int)
 @click.option("--relation", default="smo", show_default=True, type=click.Choice(["smo", "wavg"]))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Any other DiscoverConfig field.")
-def vgse_discover(demo, data_dir, images, classes, unseen, word_vectors, weights, backbone, out, patch_grid,
-                  n_clusters, epochs, relation, seed, params) -> None:
-    """Discover VGSE class embeddings (.mat in the VGSE_SMO.mat layout, .npy, .csv, plots)."""
+def vgse_discover(demo, data_dir, images, classes, unseen, word_vectors, weights, old_weights, backbone, out,
+                  patch_grid, old_patch_grid, n_clusters, epochs, relation, seed, params) -> None:
+    """Discover VGSE class embeddings (.mat in the VGSE_SMO.mat layout, .npy, .csv, plots) into --out."""
     from zslkit.vgse.discovery import DiscoverConfig, discover, discover_demo
 
+    weights = _renamed_option(weights, old_weights, "--weights", "--backbone-weights")
+    patch_grid = _renamed_option(patch_grid, old_patch_grid, "--patch-grid", "--grid") or "3x3"
     if demo:
         click.secho("SYNTHETIC image world: these embeddings are for demonstration only", fg="yellow")
         res = discover_demo(out, seed=seed)
@@ -704,6 +753,20 @@ def vgse_discover(demo, data_dir, images, classes, unseen, word_vectors, weights
                   **_parse_params(params)}
         res = discover(DiscoverConfig.from_dict(values))
     click.echo(res.summary())
+
+
+def _renamed_option(value, old_value, name: str, old_name: str):
+    """The value of option ``name`` given under ``old_name``, its deprecated spelling (still accepted, with a
+    warning on stderr), or under ``name``; both at once is an error."""
+    from zslkit.errors import ConfigError
+
+    if old_value is None:
+        return value
+    if value is not None:
+        raise ConfigError(f"{old_name} is the old name of {name}: give {name} only")
+    click.secho(f"warning: {old_name} is deprecated and will be removed in a later release; use {name}", fg="yellow",
+                err=True)
+    return old_value
 
 
 def _print_table(rows: list[dict], columns: list[str]) -> None:
@@ -731,22 +794,74 @@ def report_cmd(paths: tuple[Path, ...], out: Path, title: str | None, top_k: int
 
 
 @main.command("models")
-def models_cmd() -> None:
-    """List the registered models."""
-    from zslkit.registry import IMAGE_MODELS, model_description, model_names
+@click.argument("name", required=False)
+def models_cmd(name: str | None) -> None:
+    """List the registered models with their default hyperparameters and search grids, and the feature
+    transforms. With NAME: that model's every hyperparameter, with its default, type and default grid."""
+    import textwrap
+
+    from zslkit.registry import (IMAGE_MODELS, default_grid, format_value, model_description, model_hyperparameters,
+                                 model_names)
+
+    if name is not None:
+        _print_model(name)
+        return
+    pad = " " * 17
+
+    def wrapped(label: str, items: list[str], sep: str = ", ") -> None:
+        click.echo(textwrap.fill(sep.join(items), width=118, initial_indent=f"{pad}{label}: ",
+                                 subsequent_indent=pad + " " * (len(label) + 2), break_on_hyphens=False,
+                                 break_long_words=False))
 
     click.echo("feature-level (zslkit train --model NAME --data XLSA17_DIR):")
-    for name in model_names():
-        desc = model_description(name)
-        click.echo(f"  {name:15s}{desc}" if desc else f"  {name}")
-    click.echo("image-level (zslkit train --model NAME --data MAPS_DIR, or --data XLSA17_DIR --images IMAGE_ROOT):")
-    for name, desc in IMAGE_MODELS.items():
-        click.echo(f"  {name:15s}{desc}")
+    for model in model_names():
+        desc = model_description(model)
+        click.echo(f"  {model:15s}{desc}" if desc else f"  {model}")
+        wrapped("defaults", [f"{k}={format_value(v)}" for k, v in model_hyperparameters(model).items()])
+        grid = default_grid(model)
+        if grid:
+            wrapped("searched", [f"{k}={','.join(format_value(x) for x in v)}" for k, v in grid.items()], "; ")
+    click.echo("image-level (zslkit train --model NAME --data MAPS_DIR, or --data XLSA17_DIR --images IMAGE_ROOT; "
+               "no search grid: the epoch count and gamma are chosen on validation classes; settings and presets: "
+               "zslkit models NAME):")
+    for model, desc in IMAGE_MODELS.items():
+        click.echo(f"  {model:15s}{desc}")
     from zslkit.features import TRANSFORMS
 
     click.echo("feature transforms (zslkit train --transform NAME or 'NAME(key=value, ...)'):")
-    for name, (_, desc) in TRANSFORMS.items():
-        click.echo(f"  {name:15s}{desc}")
+    for tname, (_, desc) in TRANSFORMS.items():
+        click.echo(f"  {tname:15s}{desc}")
+    click.echo("Fix a hyperparameter: --param KEY=VALUE; search other values: --grid KEY=V1,V2,... (zslkit train, "
+               "zslkit benchmark).")
+
+
+def _print_model(name: str) -> None:
+    """``zslkit models NAME``: one model in detail."""
+    from zslkit.config import type_name
+    from zslkit.registry import (IMAGE_MODELS, default_grid, format_value, hyperparameter_types, model_description,
+                                 model_hyperparameters, parse_model_spec)
+
+    name = parse_model_spec(name)[0]
+    image = name in IMAGE_MODELS
+    hints = hyperparameter_types(name)  # an unknown name: one error line, with the closest name
+    desc = IMAGE_MODELS[name] if image else model_description(name)
+    click.echo(f"{name}: {desc}" if desc else name)
+    click.echo(f"{'image' if image else 'feature'}-level: zslkit train --model {name} --data "
+               f"{'MAPS_DIR' if image else 'XLSA17_DIR'}")
+    grid = default_grid(name)
+    rows = [{"hyperparameter": k, "default": format_value(v), "type": type_name(hints[k]) if k in hints else "",
+             "searched by default": ",".join(format_value(x) for x in grid.get(k, []))}
+            for k, v in model_hyperparameters(name).items()]
+    _print_table(rows, ["hyperparameter", "default", "type", "searched by default"])
+    if image:
+        from zslkit.image_pipeline import PRESETS
+
+        click.echo(f"presets (--param preset=NAME: the authors' settings): {', '.join(sorted(PRESETS.get(name, {})))}")
+        click.echo("no search grid: the epoch count (select_epochs) and gamma are chosen on validation classes; set "
+                   "a value with --param KEY=VALUE")
+    else:
+        click.echo("fix a value: --param KEY=VALUE; search other values: --grid KEY=V1,V2,... (zslkit train, zslkit "
+                   "benchmark), or in a YAML config grid: {KEY: [V1, V2, ...]}")
 
 
 @main.command("demo")

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from zslkit.errors import ConfigError
+from zslkit.errors import ConfigError, did_you_mean
 
 #: most values (scalars, lists, mappings; an alias counted at each use) a YAML text may expand to
 MAX_NODES = 20_000
@@ -160,7 +160,8 @@ def check_fields(cls: type, data: Any, where: str, exclude: typing.Iterable[str]
     allowed = sorted(set(fields) - excluded)
     unknown = sorted(str(k) for k in set(data) - set(allowed))
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {unknown} for {cls.__name__}; valid: {allowed}")
+        raise ConfigError(f"{where}: unknown setting(s) {unknown}{did_you_mean(unknown[0], allowed)} for "
+                          f"{cls.__name__}; valid: {allowed}")
     hints = typing.get_type_hints(cls)
     for k, v in data.items():
         if not _type_ok(v, hints[k]):
@@ -176,7 +177,8 @@ def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     unknown = sorted(str(k) for k in set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {unknown} for {cls.__name__}; valid: {sorted(fields)}")
+        raise ConfigError(f"{where}: unknown setting(s) {unknown}{did_you_mean(unknown[0], fields)} for "
+                          f"{cls.__name__}; valid: {sorted(fields)}")
     missing = [n for n, f in fields.items() if f.default is dataclasses.MISSING
                and f.default_factory is dataclasses.MISSING and n not in data]  # type: ignore[misc]
     if missing:

@@ -205,9 +205,9 @@ def _run_demo(out: Path, cfg: DemoConfig, progress: bool, echo: Callable[[str], 
     cells = [(m, s) for m in cfg.models for s in cfg.semantics]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from zslkit.utils.progress import progress_bar
 
-        bar = tqdm(total=len(cells), desc="models", unit="run")
+        bar = progress_bar(total=len(cells), desc="models", unit="run")
     for model, sem in cells:
         tcfg = TrainConfig(data=str(wd.root), model=model, semantic=wd.semantics[sem], seed=cfg.seed,
                            val_folds=list(range(1, cfg.val_folds + 1)))

@@ -99,13 +99,11 @@ class GridConfig:
         if self.workers < 1 or self.threads_per_worker < 1:
             raise ConfigError(f"workers and threads_per_worker must be >= 1, got {self.workers}, "
                               f"{self.threads_per_worker}")
-        from zslkit.registry import model_names
+        from zslkit.registry import model_names, parse_model_spec, unknown_model_error
 
-        from zslkit.registry import parse_model_spec
-
-        unknown = [m for m in self.models if parse_model_spec(m)[0] not in model_names()]
-        if unknown:
-            raise ConfigError(f"unknown model(s) {unknown}; choose from {model_names()}")
+        for m in self.models:
+            if parse_model_spec(m)[0] not in model_names():
+                raise unknown_model_error(parse_model_spec(m)[0], f"grid model {m!r}", grid=True)
         from zslkit.features import check_transform_params, split_transform_params
         from zslkit.registry import check_hyperparameters
 
@@ -440,9 +438,9 @@ def _run_grid(cfg: GridConfig, progress: bool, executor: Any, poll_s: float, od:
     t0 = time.perf_counter()
     failed: dict[str, dict[str, Any]] = {}
     if todo:
-        from tqdm.auto import tqdm
+        from zslkit.utils.progress import progress_bar
 
-        bar = tqdm(total=len(todo), desc="grid cells", disable=not progress)
+        bar = progress_bar(total=len(todo), desc="grid cells", unit="cell", disable=not progress)
         if executor is not None:
             futures = _submit(executor, cfg, todo, str(out.resolve()))  # jobs may run in another cwd
             cell_of = {id(f): c for f, c in zip(futures, todo)}

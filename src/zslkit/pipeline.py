@@ -331,7 +331,9 @@ def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
 
 @contextlib.contextmanager
 def _run_log(path: Path):
-    """Copy zslkit's log records (INFO and above) of the run into ``path`` (the run directory's ``run.log``)."""
+    """Copy zslkit's log records (INFO and above) of the run into ``path`` (the run directory's ``run.log``);
+    a run that fails writes its error there last (an error of the input as its one line, anything else with
+    the traceback), so that the run directory says why it holds no result."""
     from zslkit.utils.outputs import claim_output
 
     claim_output(path, growing=True)  # appended to in place: declared in the run directory's manifest first
@@ -346,6 +348,18 @@ def _run_log(path: Path):
     logger.addHandler(handler)
     try:
         yield
+    except BaseException as exc:
+        from zslkit.errors import ZSLKitError
+
+        if isinstance(exc, KeyboardInterrupt):
+            message, exc_info = "run interrupted (KeyboardInterrupt); rerun the same command to start it again", None
+        elif isinstance(exc, ZSLKitError):
+            message, exc_info = f"run failed: {' '.join(str(exc).split())}", None
+        else:
+            message, exc_info = f"run failed: {type(exc).__name__}: {exc}", (type(exc), exc, exc.__traceback__)
+        # into run.log only: the console shows the error once, where the command reports it
+        handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, message, (), exc_info))
+        raise
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)

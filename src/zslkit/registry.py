@@ -20,9 +20,9 @@ import inspect
 import math
 import re
 import typing
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
-from zslkit.errors import ConfigError
+from zslkit.errors import ConfigError, did_you_mean
 
 #: largest float32: a hyperparameter above it overflows in the models' float32 arithmetic
 FLOAT32_MAX = 3.4028234663852886e38
@@ -83,7 +83,7 @@ def _register_builtin(name: str | None = None) -> None:
             MODELS[key] = getattr(importlib.import_module(module), cls)
 
 
-def _split_top_level(text: str, spec: str) -> list[str]:
+def _split_top_level(text: str, spec: str, what: str = "model specification") -> list[str]:
     """Split on the commas outside brackets and quotes: ``"a=[1, 2], b=x"`` -> ``["a=[1, 2]", " b=x"]``."""
     items, depth, quote, start = [], 0, None, 0
     for i, ch in enumerate(text):
@@ -96,12 +96,12 @@ def _split_top_level(text: str, spec: str) -> list[str]:
         elif ch in ")]}":
             depth -= 1
             if depth < 0:
-                raise ConfigError(f"bad model specification {spec!r}: unbalanced {ch!r}")
+                raise ConfigError(f"bad {what} {spec!r}: unbalanced {ch!r}")
         elif ch == "," and depth == 0:
             items.append(text[start:i])
             start = i + 1
     if depth or quote:
-        raise ConfigError(f"bad model specification {spec!r}: unclosed {'quote' if quote else 'bracket'}")
+        raise ConfigError(f"bad {what} {spec!r}: unclosed {'quote' if quote else 'bracket'}")
     items.append(text[start:])
     return items
 
@@ -182,8 +182,8 @@ def check_params_of(cls: type, kind: str, base: str, params: dict[str, Any], pre
     defaults, hints, var_kw = _signature(cls)
     for key, value in params.items():
         if key not in defaults and not var_kw:
-            raise ConfigError(f"{pre}{kind} {base!r} has no hyperparameter {key!r}; its hyperparameters: "
-                              f"{sorted(defaults)}")
+            raise ConfigError(f"{pre}{kind} {base!r} has no hyperparameter {key!r}{did_you_mean(key, defaults)}; "
+                              f"its hyperparameters: {sorted(defaults)}")
         values: Iterable[Any] = [value]
         if grid:
             if not isinstance(value, (list, tuple)) or len(value) == 0:
@@ -208,7 +208,20 @@ def model_class(name: str) -> type:
     try:
         return MODELS[name]
     except KeyError:
-        raise ConfigError(f"unknown model {name!r}; choose one of {model_names()}") from None
+        raise unknown_model_error(name) from None
+
+
+def unknown_model_error(name: str, where: str = "", grid: bool = False) -> ConfigError:
+    """The error for a name that is not a registered model: the closest name and every model there is,
+    feature-level and image-level. ``grid``: the name is one of a benchmark grid's models, which are
+    feature-level only (an image-level name is then refused as such)."""
+    pre = f"{where}: " if where else ""
+    image = sorted(IMAGE_MODELS)
+    if grid and name in IMAGE_MODELS:
+        return ConfigError(f"{pre}{name!r} is an image-level model: a grid runs feature-level models only "
+                           f"({model_names()}); train {name!r} with `zslkit train`")
+    return ConfigError(f"{pre}unknown model {name!r}{did_you_mean(name, [*model_names(), *image])}; feature-level "
+                       f"models: {model_names()}; image-level models{' (not in a grid)' if grid else ''}: {image}")
 
 
 def get_model(spec: str, **params: Any):
@@ -247,3 +260,132 @@ def is_image_model(spec: str) -> bool:
 def model_description(name: str) -> str:
     """One-line description of a built-in model ("" for a user-registered one)."""
     return _DESCRIPTIONS.get(name, "")
+
+
+# --------------------------------------------------------------------------- hyperparameters and search grids
+
+def model_hyperparameters(name: str) -> dict[str, Any]:
+    """Every hyperparameter of model ``name`` (a plain name) with the value it takes when not set: the
+    constructor defaults of a feature-level model; the :class:`~zslkit.image_pipeline.ImageModelConfig`
+    fields of an image-level one (its ``preset`` parameter starts from the authors' settings instead)."""
+    if name in IMAGE_MODELS:
+        from zslkit.image_pipeline import ImageModelConfig
+
+        defaults = _signature(ImageModelConfig)[0]
+        return {k: v for k, v in defaults.items() if k not in ("model", "out_dir")}
+    return dict(_signature(model_class(name))[0])
+
+
+def hyperparameter_types(name: str) -> dict[str, Any]:
+    """The annotated type of each hyperparameter of :func:`model_hyperparameters` (those without one are left out)."""
+    if name in IMAGE_MODELS:
+        from zslkit.image_pipeline import ImageModelConfig
+
+        return dict(_signature(ImageModelConfig)[1])
+    return dict(_signature(model_class(name))[1])
+
+
+def default_grid(spec: str) -> dict[str, list]:
+    """The search grid validation uses for model ``spec`` when none is given (``param_grid`` of its class;
+    empty for image-level models, whose epoch count and gamma are chosen on validation classes), without
+    the hyperparameters the spec fixes inline."""
+    name, inline = parse_model_spec(spec)
+    if name in IMAGE_MODELS:
+        return {}
+    return {k: list(v) for k, v in getattr(model_class(name), "param_grid", {}).items() if k not in inline}
+
+
+def format_value(value: Any) -> str:
+    """A value as ``--param``/``--grid`` read it back (YAML): ``0.001``, ``true``, ``null``, ``[512, 256]``,
+    ``semantic->visual``; a string YAML would read otherwise, or with a comma, is quoted."""
+    import json
+
+    from zslkit.config import parse_value
+
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        try:
+            plain = "," not in value and parse_value(value, "value") == value
+        except ConfigError:
+            plain = False
+        return value if plain else json.dumps(value)
+    return json.dumps(value)
+
+
+def grid_option(key: str, values: Iterable[Any]) -> str:
+    """``--grid KEY=V1,V2,...``: the command-line option that searches ``key`` over ``values``."""
+    return f"--grid {key}={','.join(format_value(v) for v in values)}"
+
+
+def parse_grid_option(text: str, where: str = "--grid") -> tuple[str | None, str, list[Any]]:
+    """One ``--grid [MODEL:]KEY=V1,V2,...`` option -> ``(MODEL or None, KEY, [values])``.
+
+    Values are YAML (:func:`zslkit.config.parse_value`) separated by the commas outside brackets and
+    quotes, so ``hidden=0,[512, 256]`` is two values; a single YAML list (``lam=[0.1, 1]``) works too.
+    """
+    key, sep, raw = text.partition("=")
+    model, _, key = key.strip().rpartition(":")
+    key, model = key.strip(), model.strip() or None
+    name = re.compile(r"^[A-Za-z_][\w-]*$")
+    if not sep or not name.match(key) or (model is not None and not name.match(model)) or not raw.strip():
+        raise ConfigError(f"{where} {text!r}: expected [MODEL:]KEY=V1,V2,... (e.g. --grid lam=0.1,1,10 or "
+                          "--grid eszsl:lam=0.1,1,10)")
+    from zslkit.config import parse_value
+
+    items = _split_top_level(raw, text, what="--grid value list")
+    if any(not item.strip() for item in items):
+        raise ConfigError(f"{where} {text!r}: an empty value in the list (two commas in a row, or one at an end)")
+    values = [parse_value(item.strip(), f"{where} {key}") for item in items]
+    if len(values) == 1 and isinstance(values[0], list):
+        values = values[0]
+    if not values:
+        raise ConfigError(f"{where} {text!r}: no values")
+    return model, key, values
+
+
+def search_grids(models: Sequence[str], options: Sequence[str], fixed: dict[str, Any] | None = None,
+                 where: str = "--grid") -> dict[str, dict[str, list]]:
+    """The search grid of each of ``models`` (specs) under ``--grid [MODEL:]KEY=V1,V2,...`` ``options``: its
+    default grid (:func:`default_grid`) with each option's KEY searched over the option's values instead.
+
+    An option without ``MODEL:`` applies to every model. Model keys are checked against each model's
+    constructor (unknown names with the closest one, types), a key the model's spec or ``fixed``
+    (``--param``) fixes is refused, and so is an option naming no model of ``models``. Keys prefixed
+    ``transform__`` are passed on for the run's transform to check. Models no option applies to get no
+    entry (they keep their default grid).
+    """
+    from zslkit.features import TRANSFORM_PREFIX
+
+    grids: dict[str, dict[str, list]] = {}
+    given: dict[str, set[str]] = {}
+    for text in options:
+        model, key, values = parse_grid_option(text, where)
+        bases = {m: parse_model_spec(m)[0] for m in models}
+        targets = [m for m in models if model is None or model in (m, bases[m])]
+        if not targets:
+            raise ConfigError(f"{where} {text!r}: {model!r} is none of the models run here {list(models)}")
+        for m in targets:
+            name, inline = parse_model_spec(m)
+            if name in IMAGE_MODELS:
+                raise ConfigError(f"{where} {text!r}: image-level models have no search grid (their epoch count and "
+                                  "gamma are chosen on validation classes); set their settings with --param")
+            if key in inline or key in (fixed or {}):
+                how = f"in the model name {m!r}" if key in inline else "by --param"
+                raise ConfigError(f"{where} {text!r}: {key!r} is fixed {how}; a hyperparameter is either fixed or "
+                                  "searched")
+            if not key.startswith(TRANSFORM_PREFIX):
+                try:
+                    check_hyperparameters(m, {key: values}, f"{where} {text!r}", grid=True)
+                except ConfigError as exc:
+                    if model is not None or len(models) == 1:
+                        raise
+                    raise ConfigError(f"{exc} (without MODEL: the option applies to every model; "
+                                      f"{where} MODEL:{key}=... applies to one)") from None
+            if key in given.setdefault(m, set()):
+                raise ConfigError(f"{where} {text!r}: {key!r} of model {m!r} is given a grid twice")
+            given[m].add(key)
+            grids.setdefault(m, default_grid(m))[key] = values
+    return grids

@@ -439,3 +439,20 @@ def test_zsldata_repr_is_a_summary_not_the_arrays(toy_data):
     r = repr(toy_data)
     assert r.startswith("ZSLData(") and "classes (30 seen, 10 unseen)" in r and "SURROGATE" in r
     assert len(r) < 200 and "array" not in r
+
+
+def test_a_file_or_a_missing_path_given_as_the_dataset_says_what_a_dataset_directory_is(toy_dir, tmp_path):
+    from zslkit.data.xlsa17 import load_xlsa17
+
+    with pytest.raises(ZSLDataError) as info:
+        load_xlsa17(toy_dir / "att_splits.mat")
+    assert str(info.value) == (f"{toy_dir / 'att_splits.mat'}: is a file, not a directory; expected an xlsa17 dataset "
+                               "directory (a folder holding res101.mat, or the features zslkit data build wrote, and "
+                               f"att_splits.mat); its folder {toy_dir} looks like one")
+    (tmp_path / "x.mat").write_bytes(b"")
+    with pytest.raises(ZSLDataError, match=r"x.mat: is a file, not a directory; expected an xlsa17 dataset directory"
+                                           r" \(a folder holding res101.mat, or the features zslkit data build wrote, "
+                                           r"and att_splits.mat\)$"):
+        load_xlsa17(tmp_path / "x.mat")
+    with pytest.raises(ZSLDataError, match=r"nope: not found; expected an xlsa17 dataset directory"):
+        load_xlsa17(tmp_path / "nope")

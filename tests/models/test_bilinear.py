@@ -143,10 +143,14 @@ def test_standardised_features(toy_data):
     assert zsl_t1(m, toy_data) > 30.0
 
 
-def test_verbose_progress_bar(toy_data, capsys):
-    ALE(epochs=2, verbose=True).fit(*trainval(toy_data))
-    err = capsys.readouterr().err
-    assert "ALE" in err and "loss" in err and "samples_s" in err
+def test_verbose_progress(toy_data, caplog, monkeypatch):
+    from zslkit.utils import progress
+
+    monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.0)  # a line at every epoch (stderr is no terminal here)
+    with caplog.at_level("INFO", logger="zslkit.progress"):
+        ALE(epochs=2, verbose=True).fit(*trainval(toy_data))
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "zslkit.progress")
+    assert text.startswith("ALE: 1/2 epoch") and "loss=" in text and "samples_s=" in text
 
 
 def test_clone_and_params():

@@ -65,12 +65,17 @@ def test_scores_are_cosines_of_predicted_semantics(fitted, toy_data):
     assert fitted.predict_semantics(X[:0]).shape == (0, toy_data.semantic.shape[1])
 
 
-def test_history_throughput_and_progress_bar(toy_data, capsys):
-    m = _fit(toy_data, epochs=3, verbose=True)
+def test_history_throughput_and_progress(toy_data, caplog, monkeypatch):
+    from zslkit.utils import progress
+
+    monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.0)  # a line at every epoch (stderr is no terminal here)
+    with caplog.at_level("INFO", logger="zslkit.progress"):
+        m = _fit(toy_data, epochs=3, verbose=True)
     assert [h["epoch"] for h in m.history_] == [1, 2, 3]
     assert all(np.isfinite(h["loss"]) and h["ce"] is not None and h["reg"] is not None for h in m.history_)
     assert m.throughput_ > 0
-    assert "regressor" in capsys.readouterr().err  # tqdm writes to stderr
+    lines = [r.getMessage() for r in caplog.records if r.name == "zslkit.progress"]
+    assert lines[0].startswith("regressor: 1/3 epoch") and "loss=" in lines[-1]
 
 
 def test_same_seed_same_scores_different_seed_different(toy_data):

@@ -94,7 +94,7 @@ def test_cli_report_and_analyze_print_the_table(runs_root, tmp_path):
     assert res.exit_code == 0, res.output
     assert "ESZSL · att" in res.output and (tmp_path / "r.html").is_file()
     res = CliRunner().invoke(main, ["-q", "analyze", str(runs_root / "eszsl_s0"), "--compare",
-                                    str(runs_root / "eszsl_s1")])
+                                    str(runs_root / "eszsl_s1"), "--out", str(tmp_path / "analysis")])
     assert res.exit_code == 0, res.output
     assert "chance T1" in res.output and "AUSUC" in res.output
 

@@ -65,7 +65,9 @@ def test_cli_evaluates_an_authors_checkpoint(tmp_path, tiny_maps, maps_dir):
     assert info["gamma"] == 0.1 and model.attention_dim == 16
     res = CliRunner().invoke(main, ["-q", "analyze", str(out), "--data", str(maps_dir)])
     assert res.exit_code == 0, res.output
-    assert (out / "figures" / "attention_maps.png").is_file() and (out / "analysis.json").is_file()
+    written = out.parent / f"{out.name}-analysis"  # beside the run, which analyze only reads
+    assert (written / "figures" / "attention_maps.png").is_file() and (written / "analysis.json").is_file()
+    assert not (out / "figures").exists() and not (out / "analysis.json").exists()
 
 
 def test_evaluate_without_gamma_is_uncalibrated_and_reports_the_oracle(tiny_maps):

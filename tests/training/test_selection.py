@@ -109,6 +109,21 @@ def test_grid_edge_warns_for_user_grids_only(toy_data, caplog):
         levels_default = {r.levelname for r in caplog.records if "edge of its grid" in r.message}
     assert user.at_grid_edge == default.at_grid_edge == ["alpha"]  # recorded either way
     assert levels_user == {"WARNING"} and levels_default == {"INFO"}
+    # the warning says how to widen the grid, in the syntax the command line reads back
+    msg = next(r.getMessage() for r in caplog.records if "edge of its grid" in r.getMessage())
+    assert "selected alpha=1.0 at the edge of its grid" in msg
+    assert "--grid alpha=1e-06,1.0,1000000.0,1000000000.0" in msg and "grid:" in msg
+
+
+def test_widen_grid_adds_the_next_step_beyond_the_chosen_end():
+    from zslkit.training.selection import widen_grid
+
+    assert widen_grid([0.01, 0.1, 1.0], 1.0) == [0.01, 0.1, 1.0, 10.0]  # geometric: one more factor
+    assert widen_grid([1.0, 0.1, 0.01], 0.01) == [0.001, 0.01, 0.1, 1.0]
+    assert widen_grid([5, 10, 20], 5) == [2, 5, 10, 20] and widen_grid([5, 10, 20], 20) == [5, 10, 20, 40]
+    assert widen_grid([0, 1, 2], 0) == [-1, 0, 1, 2]  # a zero: arithmetic steps
+    assert widen_grid([-1.0, 0.0, 1.0], 1.0) == [-1.0, 0.0, 1.0, 2.0]
+    assert widen_grid([1, 2], 2) == [1, 2, 4] and widen_grid([1, 2, 3], 2) == [1, 2, 3]  # inside: unchanged
 
 
 def test_t1_search_sweeps_gzsl_once_and_matches_the_full_protocol(toy_data, monkeypatch):

@@ -18,11 +18,17 @@ def test_vgse_discover_cli(tiny_world, tmp_path):
             "--clusters", str(s["n_clusters"]), "--epochs", str(s["epochs"])]
     for e in extra:
         args += ["--param", e]
-    run_cli(*args)
+    p = run_cli(*args)
+    assert "warning: --grid is deprecated" in p.stderr and "use --patch-grid" in p.stderr  # the old name still works
     mats = list((tmp_path / "out").rglob("*.mat"))
-    assert mats, "no .mat exported"
+    assert mats == [tmp_path / "out" / "VGSE_SMO.mat"], mats  # directly in --out
     names = [ln.strip() for ln in open(s["classes"]) if ln.strip()]
     emb, _ = read_semantic_matrix(mats[0], len(names), class_names=names)
     assert emb.shape == (len(names), s["n_clusters"]) and np.all(np.isfinite(emb))
     p = run_cli("vgse", "discover", "--out", str(tmp_path / "o2"), check=False)
     assert p.returncode == 2 and "--images" in p.stderr
+    p = run_cli("vgse", "discover", "--demo", "--out", str(tmp_path / "o3"), "--weights", s["classes"],
+                "--backbone-weights", s["classes"], check=False)
+    assert p.returncode == 2 and p.stderr.strip() == "error: --backbone-weights is the old name of --weights: give " \
+                                                     "--weights only"
+    assert not (tmp_path / "o3").exists()

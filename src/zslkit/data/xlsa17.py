@@ -31,7 +31,7 @@ import numpy as np
 from zslkit.data.matfile import load_mat, mat_strings, save_mat
 from zslkit.data.semantic_files import orient_class_matrix, read_semantic_matrix
 from zslkit.data.zsldata import ZSLData, check_split_indices
-from zslkit.errors import ZSLDataError
+from zslkit.errors import ZSLDataError, did_you_mean
 from zslkit.utils.finite import all_finite
 from zslkit.utils.provenance import file_sha256
 
@@ -444,8 +444,8 @@ def read_class_semantic(root: str | os.PathLike, semantic: str, num_classes: int
         else:
             sem_path = Path(semantic)
             if not sem_path.is_file():
-                raise ZSLDataError(f"semantic {semantic!r} is neither one of {sorted(SEMANTIC_FILES)} nor an "
-                                   "existing file")
+                raise ZSLDataError(f"semantic {semantic!r}{did_you_mean(semantic, SEMANTIC_FILES)} is neither one of "
+                                   f"{sorted(SEMANTIC_FILES)} nor an existing file")
             name = sem_path.name
         sem, note = read_semantic_matrix(sem_path, num_classes, class_names=class_names)
         notes += [note] if note else []
@@ -476,6 +476,23 @@ def features_file(root: str | os.PathLike) -> str:
                        f"found {mats[:10]}")
 
 
+#: what an xlsa17 dataset directory is, as error messages say it
+DATASET_DIR = "an xlsa17 dataset directory (a folder holding res101.mat, or the features zslkit data build wrote, " \
+              "and att_splits.mat)"
+
+
+def check_dataset_dir(root: str | os.PathLike) -> Path:
+    """``root`` as a :class:`Path` if it is a directory; else a :class:`ZSLDataError` naming what was given (a
+    file, or nothing there) and what is expected, with the file's folder when that looks like a dataset."""
+    root = Path(root)
+    if root.is_dir():
+        return root
+    if root.is_file():
+        hint = f"; its folder {root.parent} looks like one" if (root.parent / "att_splits.mat").is_file() else ""
+        raise ZSLDataError(f"{root}: is a file, not a directory; expected {DATASET_DIR}{hint}")
+    raise ZSLDataError(f"{root}: not found; expected {DATASET_DIR}")
+
+
 def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str | None = None,
                 splits: str = "att_splits.mat", layout: str = "auto") -> ZSLData:
     """Load an xlsa17 dataset directory into a :class:`ZSLData`.
@@ -493,9 +510,7 @@ def load_xlsa17(root: str | os.PathLike, semantic: str = "att", res101: str | No
         layout: feature layout of ``res101`` (see :func:`read_res101`).
     """
     root = Path(root)
-    if not root.is_dir():
-        what = "is a file, expected a dataset directory" if root.is_file() else "dataset directory not found"
-        raise ZSLDataError(f"{root}: {what}")
+    check_dataset_dir(root)
     res101 = res101 or features_file(root)
     r = read_res101(root / res101, layout=layout)
     a = read_att_splits(root / splits)

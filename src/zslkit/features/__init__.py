@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zslkit.errors import ConfigError
+from zslkit.errors import ConfigError, did_you_mean
 from zslkit.features.transforms import MAPS, NORMS, BlockTransform, check_blocks, normalize_block
 
 __all__ = ["BlockTransform", "TRANSFORMS", "TRANSFORM_PREFIX", "check_blocks", "check_transform_params",
@@ -39,7 +39,8 @@ def _parse(spec: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"transform must be a spec string such as 'expchi2(norm=l1)', got {spec!r}")
     name, inline = parse_model_spec(spec)
     if name not in TRANSFORMS:
-        raise ConfigError(f"unknown transform {name!r} in {spec!r}; choose one of {sorted(TRANSFORMS)}")
+        raise ConfigError(f"unknown transform {name!r} in {spec!r}{did_you_mean(name, TRANSFORMS)}; choose one of "
+                          f"{sorted(TRANSFORMS)}")
     return name, inline
 
 

@@ -330,7 +330,7 @@ class ABP(ZSLModel):
             non-negative; G has a ReLU output).
         normalize_semantic: L2-normalise class semantic rows (the authors do not).
         seed: seed of every random draw (initialisation, codes, batches, noise, synthesis).
-        verbose: tqdm progress bar over iterations (loss, samples/s per epoch-equivalent).
+        verbose: progress bar over iterations (loss, samples/s per epoch-equivalent).
 
     Attributes (after ``fit``):
         generator_: the trained translator G (eval mode).

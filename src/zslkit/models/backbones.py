@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from zslkit.errors import CheckpointError, ConfigError, ZSLDataError
+from zslkit.errors import CheckpointError, ConfigError, ZSLDataError, did_you_mean
 
 __all__ = ["BACKBONES", "RESNETS", "TINY", "VITS", "ImageLevelModel", "build_backbone", "resnet_backbone",
            "tiny_backbone", "vit_backbone"]
@@ -67,7 +67,8 @@ def resnet_backbone(arch: str = "resnet101", state_dict: dict[str, Tensor] | Non
             from scratch). Missing or unexpected keys raise :class:`CheckpointError` listing them.
     """
     if arch not in RESNETS:
-        raise ConfigError(f"unknown ResNet backbone {arch!r}; choose one of {sorted(RESNETS)}")
+        raise ConfigError(f"unknown ResNet backbone {arch!r}{did_you_mean(arch, RESNETS)}; choose one of "
+                          f"{sorted(RESNETS)}")
     import torchvision
 
     net = getattr(torchvision.models, arch)(weights=None)
@@ -116,7 +117,7 @@ def vit_backbone(arch: str = "vit_b_16", state_dict: dict[str, Tensor] | None = 
             (torchvision's ViT weights are for 224 px).
     """
     if arch not in VITS:
-        raise ConfigError(f"unknown ViT backbone {arch!r}; choose one of {sorted(VITS)}")
+        raise ConfigError(f"unknown ViT backbone {arch!r}{did_you_mean(arch, VITS)}; choose one of {sorted(VITS)}")
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
         raise ConfigError(f"image_size must be an integer >= 32, got {image_size!r}")
     import torchvision
@@ -155,7 +156,7 @@ def build_backbone(arch: str, state_dict: dict[str, Tensor] | None = None, image
         return vit_backbone(arch, state_dict, image_size=image_size)
     if arch in TINY:
         return tiny_backbone(state_dict)
-    raise ConfigError(f"unknown backbone {arch!r}; choose one of {sorted(BACKBONES)}")
+    raise ConfigError(f"unknown backbone {arch!r}{did_you_mean(arch, BACKBONES)}; choose one of {sorted(BACKBONES)}")
 
 
 def check_real(name: str, value: Any, positive: bool = False) -> float:

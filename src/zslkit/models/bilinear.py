@@ -68,7 +68,7 @@ from typing import Any, Callable, ClassVar, Iterator
 import numpy as np
 import torch
 from scipy.linalg.blas import dger
-from tqdm.auto import tqdm
+from zslkit.utils.progress import progress_bar
 
 from zslkit.errors import ConfigError
 from zslkit.losses.ranking import (
@@ -165,7 +165,7 @@ class BilinearRankingModel(ZSLModel):
             setting. Default 1: each SGD step multiplies small matrices (B x D by D x Cs), which
             intra-op threads barely speed up, and on a shared, oversubscribed machine they slow
             training down by more than an order of magnitude (measured 40x on 2 busy cores).
-        verbose: show a tqdm progress bar over epochs (loss, samples/s).
+        verbose: show a progress bar over epochs (loss, samples/s).
 
     Attributes after fit:
         W_: (D x K) float32 compatibility matrix.
@@ -347,8 +347,8 @@ class BilinearRankingModel(ZSLModel):
         out: dict[int, BilinearRankingModel] = {}
         history: list[dict[str, Any]] = []
         train_s = 0.0
-        bar = tqdm(range(1, max(snapshots) + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
-                   leave=False)
+        bar = progress_bar(range(1, max(snapshots) + 1), desc=type(self).__name__, unit="epoch",
+                           disable=not self.verbose, leave=False)
         for ep in bar:
             t0 = time.perf_counter()
             W, tot_loss, violated = per_sample_epoch(W, Xd, yc, Sd, rng.permutation(n), rule, lr, margin,
@@ -392,8 +392,8 @@ class BilinearRankingModel(ZSLModel):
         out: dict[int, BilinearRankingModel] = {}
         history: list[dict[str, Any]] = []
         train_s = 0.0
-        bar = tqdm(range(1, max_ep + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
-                   leave=False)
+        bar = progress_bar(range(1, max_ep + 1), desc=type(self).__name__, unit="epoch", disable=not self.verbose,
+                           leave=False)
         # x^T W s_c for a batch in the cheaper association order for its shapes (the batch size matters:
         # on CUB shapes at batch 64 a step with (X W) S^T took 2.3x less time than with X (W S^T), though C < K:
         # benchmarks/results/bilinear_order.txt)

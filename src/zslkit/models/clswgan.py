@@ -189,7 +189,7 @@ class CLSWGAN(ZSLModel):
             or "none" (features must then be non-negative and of moderate scale).
         normalize_semantic: L2-normalise class semantic rows.
         seed: seed of every random draw (initialisation, batches, noise).
-        verbose: tqdm progress bar over generator steps (losses, samples/s per epoch-equivalent).
+        verbose: progress bar over generator steps (losses, samples/s per epoch-equivalent).
         device: where the GAN (and its regulariser's classifier) trains: "cpu" (default), "cuda",
             "cuda:K" or "auto". Noise, batches and initialisation come from CPU generators, so a seed
             gives the same draws on any device; the trained generator is moved back to the CPU, where

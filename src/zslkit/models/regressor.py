@@ -91,7 +91,7 @@ class SemanticRegressor(ZSLModel):
         feature_norm: "l2" (per image, times sqrt(D)), "standard" (per dimension, statistics
             of the training images) or "none".
         seed: seed of initialisation, shuffling and dropout.
-        verbose: show a tqdm progress bar over epochs (loss, samples/s).
+        verbose: show a progress bar over epochs (loss, samples/s).
         device: "cpu" (default), "cuda", "cuda:K" or "auto" (CUDA when there is one) to train on;
             initialisation and shuffling draw from CPU generators, so a seed gives the same start and
             batches on any device; the fitted network is moved back to the CPU for scoring.
@@ -389,16 +389,17 @@ def _seeded(seed: int) -> Iterator[torch.Generator]:
 
 
 def _progress(iterable, verbose: bool, desc: str, unit: str = "epoch"):
-    """tqdm bar over ``iterable`` when verbose, else a silent stand-in with the same API."""
+    """A progress reporter over ``iterable`` when verbose (:func:`zslkit.utils.progress.progress_bar`), else a
+    silent stand-in with the same API."""
     if not verbose:
         return _Quiet(iterable)
-    from tqdm.auto import tqdm
+    from zslkit.utils.progress import progress_bar
 
-    return tqdm(iterable, desc=desc, unit=unit, leave=False)
+    return progress_bar(iterable, desc=desc, unit=unit, leave=False)
 
 
 class _Quiet:
-    """Stand-in for a tqdm bar when not verbose."""
+    """Stand-in for a progress bar when not verbose."""
 
     def __init__(self, iterable):
         self._it = iterable

@@ -52,7 +52,7 @@ from typing import Any, Callable, ClassVar, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from zslkit.utils.progress import progress_bar
 
 from zslkit.errors import ConfigError
 from zslkit.models.base import ZSLModel, check_fit_inputs
@@ -199,8 +199,8 @@ class SoftmaxCompat(ZSLModel):
         out: dict[int, SoftmaxCompat] = {}
         history: list[dict[str, Any]] = []
         train_s = 0.0
-        bar = tqdm(range(1, max(snapshots) + 1), desc="SoftmaxCompat", unit="epoch", disable=not self.verbose,
-                   leave=False)
+        bar = progress_bar(range(1, max(snapshots) + 1), desc="SoftmaxCompat", unit="epoch",
+                           disable=not self.verbose, leave=False)
         for ep in bar:
             t0 = time.perf_counter()
             tot = torch.zeros((), dtype=torch.float64, device=dev)

@@ -2,7 +2,9 @@
 
 Reads ``metrics.json`` and ``predictions.npz`` of a run directory (and of runs to compare with, e.g.
 the same regressor trained with MSE and with ReMSE) and writes into ``OUT/figures/`` (``OUT``: the
-run directory itself, or the folder the user names with ``--out``): the
+folder the user names with ``--out``, by default a new folder ``RUN_DIR-analysis`` beside the run,
+:func:`analysis_dir`; never one of the runs read; :func:`analyze_run` called without ``out`` writes
+into the run directory itself, as the demo does for its own runs): the
 seen-unseen curves, the GZSL and ZSL confusions and, for models that predict semantic vectors, the
 per-attribute errors (:mod:`zslkit.report.figures`); plus ``RUN_DIR/analysis.json`` with the
 comparison table and the per-attribute / per-class error mean and variance summaries on seen and
@@ -20,7 +22,30 @@ from zslkit.report.figures import attribute_error_figure, confusion_figure, seen
 from zslkit.report.runs import RunRecord, attribute_names_of, check_run_metrics, comparison_table, group_runs, run_label
 from zslkit.utils.outputs import atomic_write_json
 
-__all__ = ["analyze_run"]
+__all__ = ["analysis_dir", "analyze_run"]
+
+
+def analysis_dir(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
+                 compare: Sequence[str | os.PathLike] = ()) -> Path:
+    """The folder ``zslkit analyze`` writes into: ``out``, or by default ``RUN_DIR-analysis`` beside the run
+    directory. Neither may be one of the runs read (``run_dir``, ``compare``) nor lie inside one: an analysis
+    never changes the runs it reads.
+
+    Raises:
+        ConfigError: ``out`` is, or is inside, one of the runs.
+    """
+    from zslkit.errors import ConfigError
+
+    run = Path(run_dir).resolve()
+    target = Path(out) if out is not None else run.parent / f"{run.name}-analysis"
+    resolved = target.resolve()
+    for d in (run_dir, *compare):
+        src = Path(d).resolve()
+        if resolved == src or src in resolved.parents:
+            raise ConfigError(f"--out {target}: {'is' if resolved == src else 'lies inside'} the run directory {d}, "
+                              "which analyze only reads; choose a folder of its own (default: "
+                              f"{run.parent / (run.name + '-analysis')})")
+    return target
 
 
 def analyze_run(run_dir: str | os.PathLike, compare: Sequence[str | os.PathLike] = (),

@@ -481,9 +481,9 @@ def extract_feature_maps(backbone: torch.nn.Module, images: Any, out_path: str |
     done = 0
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from zslkit.utils.progress import progress_bar
 
-        bar = tqdm(total=n, desc="feature maps", unit="img")
+        bar = progress_bar(total=n, desc="feature maps", unit="img")
     with atomic_path(out_path) as tmp:
         for x in loader:
             fmap = backbone(x.to(dev, non_blocking=True)).float().cpu().numpy()

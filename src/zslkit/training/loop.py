@@ -15,7 +15,7 @@ parts)``, an optimiser (+ optional epoch-wise scheduler), a batch sampler
   configuration fingerprint must match (``epochs`` may grow);
 * DistributedDataParallel when launched by torchrun (:mod:`zslkit.training.distributed`):
   rank-0-only I/O and progress bars, losses averaged over processes;
-* tqdm progress bars and a metrics log (``log.jsonl`` and ``metrics.csv``, rewritten
+* progress bars (:mod:`zslkit.utils.progress`) and a metrics log (``log.jsonl`` and ``metrics.csv``, rewritten
   atomically after every epoch from the history in the checkpoint, so that a resumed run's
   log has no duplicate or missing epochs; TensorBoard scalars under ``tensorboard/`` when
   the ``tensorboard`` package is installed).
@@ -216,7 +216,7 @@ class Trainer:
             whose fingerprint differs (except in ``resume_ignore`` fields).
         meta: plain dict stored verbatim in every checkpoint (e.g. the model config).
         num_workers: DataLoader workers (0: batches are read in the main process).
-        progress: show tqdm progress bars (rank 0 only).
+        progress: report progress (rank 0 only; :func:`zslkit.utils.progress.progress_bar`).
         desc: progress-bar label.
         grad_clip: max gradient norm, or None.
     """
@@ -334,10 +334,10 @@ class Trainer:
         steps = images = 0
         bar = None
         if self.progress and self.ctx.is_main:
-            from tqdm.auto import tqdm
+            from zslkit.utils.progress import progress_bar
 
-            bar = tqdm(total=len(self.sampler), desc=f"{self.desc} {epoch + 1}/{self.epochs}", unit="step",
-                       leave=False, dynamic_ncols=True)
+            bar = progress_bar(total=len(self.sampler), desc=f"{self.desc} {epoch + 1}/{self.epochs}", unit="step",
+                               leave=False, dynamic_ncols=True)
         t0 = time.perf_counter()
         for idx, x in self._batches():
             x = x.to(self.device, non_blocking=True)

@@ -180,13 +180,11 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
                             best_model = (t1s[i][0], i, fitted)
                     log.debug("fold %s params %s: T1 %.2f", fold, points[i], t1s[i][-1])
                     bar.update(1)
-                    if bar.n == 1 and n_fits > 1:
-                        dt = time.perf_counter() - t_start
-                        log.info("first fit took %.1f s: the search needs about %.0f s more", dt, dt * (n_fits - 1))
                 del X, y, feats, labels, ev
             folds_data.append((vs, sem, kept))
     finally:
         bar.close()
+    log.info("%d validation fit(s) in %.1f s", n_fits, time.perf_counter() - t_start)
     if criterion == "H":
         table = [{"params": p, "val_T1": float(np.mean([m.T1 for m in ms])),
                   "val_H": _finite_mean([m.oracle_H for m in ms]),
@@ -216,10 +214,35 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
         if numeric and len(vals) > 2 and points[best][name] in (min(vals), max(vals)):
             edge.append(name)
     if edge:
-        log.log(logging.WARNING if warn_edge else logging.INFO,
-                "selected %s at the edge of its grid: consider widening the grid", edge)
+        from zslkit.registry import grid_option
+
+        for name in edge:
+            chosen = points[best][name]
+            log.log(logging.WARNING if warn_edge else logging.INFO,
+                    "selected %s=%r at the edge of its grid: widen the grid, e.g. %s (zslkit train / benchmark; in a "
+                    "YAML config the grid: or grids: mapping)", name, chosen,
+                    grid_option(name, widen_grid(searched[name], chosen)))
     return Selection(params=dict(points[best]), gamma=table[best]["val_gamma"], criterion=criterion, table=table,
                      folds=fold_names, at_grid_edge=edge)
+
+
+def widen_grid(values: Sequence[Any], chosen: Any) -> list[Any]:
+    """``values`` (numbers) sorted, with one more value beyond the end ``chosen`` lies at: the next step of a
+    geometric grid (all values positive: the ratio of the two values at that end) or else of an arithmetic
+    one; integers stay integers. What the edge-of-grid warning suggests searching next."""
+    vals = sorted(values)
+    if len(vals) < 2 or chosen not in (vals[0], vals[-1]):
+        return vals
+    top = chosen == vals[-1]
+    a, b = (vals[-2], vals[-1]) if top else (vals[1], vals[0])  # b: the edge, a: its neighbour
+    new = b * (b / a) if all(v > 0 for v in vals) else b + (b - a)
+    if all(isinstance(v, int) for v in vals):
+        new = int(round(new))
+        if new == b:
+            new = b + (1 if top else -1)
+    else:
+        new = float(f"{new:.6g}")
+    return [*vals, new] if top else [new, *vals]
 
 
 def _finite_mean(values: list[float]) -> float:
@@ -230,8 +253,9 @@ def _finite_mean(values: list[float]) -> float:
 
 
 def _fit_bar(total: int, progress: bool, desc: str):
-    """A tqdm bar over the search's fits (a silent stand-in when not wanted)."""
-    from tqdm.auto import tqdm
+    """A progress reporter over the search's fits (:func:`zslkit.utils.progress.progress_bar`; a silent stand-in
+    when not wanted). Its remaining time is measured over the fits after the first, which pays for start-up."""
+    from zslkit.utils.progress import progress_bar
 
-    return tqdm(total=total, desc=f"{desc} validation search", unit="fit", disable=not progress or total <= 1,
-                position=0, leave=False)
+    return progress_bar(total=total, desc=f"{desc} validation search", unit="fit",
+                        disable=not progress or total <= 1, position=0, leave=False)

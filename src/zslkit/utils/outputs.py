@@ -7,7 +7,8 @@ be the user's). The rules:
 
 1. **Lock.** A directory is written only while its lock is held: an advisory ``flock`` on
    ``DIR/.zslkit.lock`` (:class:`DirLock`). A second process gets a :class:`LockedError` naming the
-   holder. The kernel releases the lock however the holder ends, so it is never stale.
+   holder. The kernel releases the lock however the holder ends, so it is never stale; a holder that
+   lets go normally (a command that finished or failed) also empties the file, which then names nobody.
 2. **Manifest.** A directory is zslkit's only if it carries zslkit's manifest,
    ``DIR/.zslkit-manifest.jsonl``: every file and folder zslkit created there, each file with its
    size, modification time and SHA-256. A new or empty directory becomes zslkit's when a command
@@ -131,6 +132,8 @@ def _holder(path: Path) -> str:
         info = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
         return "another process (holder unknown)"
+    if not isinstance(info, dict) or "pid" not in info:  # emptied by a holder letting go: a new one is starting
+        return "another process (holder unknown)"
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("since", 0)))
     return f"pid {info.get('pid', '?')} ({info.get('command', '?')}, since {since})"
 
@@ -204,6 +207,10 @@ class DirLock:
             if entry[1] == 0:
                 del _held[self._key]  # type: ignore[arg-type]
                 if entry[0] is not None:
+                    with contextlib.suppress(OSError):  # the file names no holder once it is let go
+                        entry[0].seek(0)
+                        entry[0].truncate()
+                        entry[0].flush()
                     entry[0].close()  # releases the flock
 
 

@@ -196,7 +196,7 @@ def pretrain_tiny(model: TinyCNN, images: list[np.ndarray], labels: np.ndarray, 
     Returns:
         history: per epoch ``{"epoch", "loss", "acc", "seconds"}``.
     """
-    from tqdm import tqdm
+    from zslkit.utils.progress import progress_bar
 
     if epochs <= 0 or not images:
         return []
@@ -214,7 +214,8 @@ def pretrain_tiny(model: TinyCNN, images: list[np.ndarray], labels: np.ndarray, 
             t0 = time.perf_counter()
             order = rng.permutation(len(images))
             tot, correct, count = 0.0, 0, 0
-            for b in tqdm(range(0, len(order), batch_size), disable=not progress, desc=f"tiny pretrain {epoch + 1}"):
+            for b in progress_bar(range(0, len(order), batch_size), disable=not progress,
+                                  desc=f"tiny pretrain {epoch + 1}", leave=False):
                 idx = order[b:b + batch_size]
                 x = torch.stack([_random_crop(images[i], size, crop_scale, rng) for i in idx])
                 x = (x - mean_t) / std_t

@@ -117,7 +117,7 @@ class DiscoverConfig:
     Run: seed, device ("cpu" | "cuda"), threads (torch intra-op threads during the run, restored
         afterwards; None = leave torch's setting; 1 is often fastest for the tiny demo models on a
         busy machine), fail_fast (stop at the first unreadable image), plots (montage + t-SNE),
-        progress (tqdm bars).
+        progress (progress bars).
     """
 
     images: str | None = None
@@ -731,9 +731,10 @@ def discover_demo(out: str | Path, seed: int = 0, world_config: Any = None, **ov
     """VGSE discovery on the synthetic image world with the tiny CNN (no inputs needed).
 
     Writes the world to ``out/world`` (images as one folder per class, class lists, word
-    vectors in word2vec text format) and runs :func:`discover` on it into ``out/vgse`` through
-    the same file-based path a user takes. ``overrides`` replace :data:`DEMO_SETTINGS` /
-    :class:`DiscoverConfig` fields. **Synthetic-world results, not benchmark numbers.**
+    vectors in word2vec text format) and runs :func:`discover` on it into ``out`` itself (so
+    ``out/VGSE_SMO.mat``, as with any ``--out``) through the same file-based path a user takes.
+    ``overrides`` replace :data:`DEMO_SETTINGS` / :class:`DiscoverConfig` fields. **Synthetic-world results,
+    not benchmark numbers.**
     """
     from zslkit.utils.outputs import output_dir
 
@@ -742,11 +743,11 @@ def discover_demo(out: str | Path, seed: int = 0, world_config: Any = None, **ov
 
     if seed_error(seed):
         raise ConfigError(seed_error(seed))
-    with output_dir(out, "demo"):  # the world is written here too
+    with output_dir(out, "vgse"):  # a VGSE output folder that holds the world it was discovered from too
         _, files = write_demo_world(out / "world", seed, world_config)
         settings = {**DEMO_SETTINGS, "seed": seed, **overrides}
         cfg = DiscoverConfig(images=str(files.train_dir), classes=str(files.classes), unseen=str(files.unseen),
-                             word_vectors=str(files.word_vectors), out=str(out / "vgse"), **settings)
+                             word_vectors=str(files.word_vectors), out=str(out), **settings)
         result = discover(cfg)
     result.resumed["synthetic"] = True
     return result

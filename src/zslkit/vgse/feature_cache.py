@@ -165,9 +165,9 @@ def _extract(images: ImageList, extractor: PatchExtractor, backbone: nn.Module, 
     feats = np.load(feat_path, mmap_mode="r+")
     backbone = backbone.to(device).eval()
     t0 = time.perf_counter()
-    from tqdm import tqdm
+    from zslkit.utils.progress import progress_bar
 
-    bar = tqdm(total=n, initial=start, disable=not progress, desc=desc, unit="img")
+    bar = progress_bar(total=n, initial=start, disable=not progress, desc=desc, unit="img")
     try:
         for b0 in range(start, n, bs):
             idx = range(b0, min(b0 + bs, n))

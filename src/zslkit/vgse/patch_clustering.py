@@ -277,7 +277,7 @@ def train_patch_clustering(features: torch.Tensor, labels: torch.Tensor,
 
 def _train(features, labels, class_w2v, neighbours, cfg, checkpoint_dir, fingerprint, encoder, encoder_module,
            progress, on_epoch) -> PCTrainResult:
-    from tqdm import tqdm
+    from zslkit.utils.progress import progress_bar
 
     p, d_f = features.shape
     n_classes = int(class_w2v.shape[0])
@@ -324,8 +324,8 @@ def _train(features, labels, class_w2v, neighbours, cfg, checkpoint_dir, fingerp
         order = torch.randperm(p, generator=gen)
         sums = {"loss": 0.0, "cls": 0.0, "sem": 0.0, "cons": 0.0, "ent": 0.0}
         steps = 0
-        bar = tqdm(range(0, p, cfg.batch_size), disable=not progress, desc=f"PC epoch {epoch + 1}/{cfg.epochs}",
-                   leave=False)
+        bar = progress_bar(range(0, p, cfg.batch_size), disable=not progress,
+                           desc=f"PC epoch {epoch + 1}/{cfg.epochs}", leave=False)
         for s in bar:
             idx = order[s:s + cfg.batch_size]
             pick = torch.randint(0, neighbours.shape[1], (idx.numel(),), generator=gen)
