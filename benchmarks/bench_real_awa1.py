@@ -285,9 +285,16 @@ def cell_records(grid_out: Path) -> list[dict]:
     return rows
 
 
-def run_grid_part(name: str, yaml_path: Path, grid_out: Path) -> dict:
-    print(f"running grid {yaml_path} (resumable; finished cells are kept)", flush=True)
-    r = run_child(["run", str(yaml_path)])
+def run_grid_part(name: str, yaml_path: Path, grid_out: Path, collect: bool = False) -> dict:
+    """Run the grid (resumable) and record its finished cells; ``collect``: record them without running
+    (the grid process's time and memory are then the earlier record's)."""
+    if collect:
+        earlier = load_part(name) or {}
+        r = {"wall_s": earlier.get("wall_s"), "peak_rss_gb": earlier.get("peak_rss_gb_grid_process"),
+             "returncode": earlier.get("returncode"), "stderr": ""}
+    else:
+        print(f"running grid {yaml_path} (resumable; finished cells are kept)", flush=True)
+        r = run_child(["run", str(yaml_path)])
     rows = cell_records(grid_out)
     failed = []
     if (grid_out / "results.csv").is_file():
@@ -310,7 +317,7 @@ def part_proposed(args) -> None:
     seeds = args.seeds if args.seeds is not None else [0, 1, 2]
     y = grid_yaml(scratch / "grid_proposed.yaml", data, args.semantics or ["att", "word2vec"], models, seeds, out,
                   args.workers)
-    rec = run_grid_part("proposed", y, out)
+    rec = run_grid_part("proposed", y, out, collect=args.collect)
     rec.update({"label": LABEL.format(split="proposed split"), "transform": TRANSFORM, "models": list(models)})
     save_part("proposed", rec)
 
@@ -336,7 +343,7 @@ def part_rezsl(args) -> None:
     cfg["grids"] = {models[0]: base_grid, models[1]: base_grid,
                     models[2]: {**base_grid, "p": [0.1, 0.5, 1.0], "p2": [0.0, 0.1, 0.75]}}
     y.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    rec = run_grid_part("rezsl", y, out)
+    rec = run_grid_part("rezsl", y, out, collect=args.collect)
     from zslkit.evaluation.analysis import load_run
     from zslkit.evaluation.imbalance import error_by_value
 
@@ -376,7 +383,7 @@ def part_vgse(args) -> None:
     models = tuple(args.models) if args.models else VGSE_MODELS
     y = grid_yaml(scratch / "grid_vgse.yaml", data, [str(vout / "VGSE_SMO.mat")], models, seeds, out,
                   args.workers)
-    rec = run_grid_part("vgse", y, out)
+    rec = run_grid_part("vgse", y, out, collect=args.collect)
     rec.update({"label": LABEL.format(split="proposed split"), "models": list(models),
                 "discover": {"wall_s": r["wall_s"], "peak_rss_gb": r["peak_rss_gb"], "timings_s": meta["timings_s"],
                              "cluster_stats": meta["cluster_stats"], "config": meta["config"],
@@ -632,6 +639,8 @@ def main() -> None:
     ap.add_argument("--scratch", default="/tmp/zslkit-real-awa1", help="where the datasets and runs go (outside "
                     "the repository: the AwA1 features are research-use only)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--collect", action="store_true", help="proposed / rezsl / vgse: record the grid's finished "
+                    "cells without running it (e.g. after a run was stopped)")
     ap.add_argument("--models", nargs="*", default=None, help="proposed / vgse: a subset of the models")
     ap.add_argument("--semantics", nargs="*", default=None, help="proposed: a subset of att, word2vec")
     ap.add_argument("--seeds", type=int, nargs="*", default=None, help="proposed / vgse: a subset of seeds 0-2 "
