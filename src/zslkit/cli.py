@@ -369,7 +369,7 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
               val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
               weights: Path | None, attribute_vectors: Path | None, device: str | None, overwrite: bool) -> None:
     """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
-    predictions.npz).
+    predictions.npz; feature-level models add model.json + model.npz, which zslkit predict applies).
 
     Image-level models (attention_net, gem_zsl, basic_net) train on a feature-map directory, or
     end to end on an xlsa17 directory with --images (and --backbone/--weights); --param sets any
@@ -501,16 +501,20 @@ def _parse_seeds(text: str) -> list[int]:
               help="submitit backend (with --submitit-folder): auto = SLURM if available, else local processes.")
 @click.option("--slurm-partition", default=None, help="SLURM partition (with --submitit-folder).")
 @click.option("--timeout-min", default=60, show_default=True, type=int, help="Time limit per cell job (submitit).")
+@click.option("--no-save-models", is_flag=True,
+              help="Do not write each cell's fitted model (model.json + model.npz; large for clswgan/abp, which "
+                   "keep the training features).")
 def benchmark_cmd(data_dirs, semantics, models, seeds: str, out: Path, transform: str | None,
                   grid_options: tuple[str, ...], workers: int, threads_per_worker: int, submitit_folder: Path | None,
-                  cluster: str, slurm_partition: str | None, timeout_min: int) -> None:
+                  cluster: str, slurm_partition: str | None, timeout_min: int, no_save_models: bool) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
     from zslkit.grid import GridConfig, run_grid
     from zslkit.registry import search_grids
 
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
                      seeds=_parse_seeds(seeds), out=str(out), workers=workers, threads_per_worker=threads_per_worker,
-                     transform=transform, grids=search_grids(list(models), grid_options))
+                     transform=transform, grids=search_grids(list(models), grid_options),
+                     save_models=not no_save_models)
     executor = None
     if submitit_folder is not None:
         from zslkit.cluster import submitit_executor
@@ -690,6 +694,42 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
                     click.echo(f"  {lab} [{split}] mse {s['mse']:.4g}  attribute CV {s['attr_cv']:.3f}  "
                                f"class CV {s['class_cv']:.3f}")
     click.echo(f"wrote {out / 'analysis.json'}")
+
+
+@main.command("predict")
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--run", "run_option", default=None, type=click.Path(path_type=Path),
+              help="The run directory (zslkit train --out RUN), if not given as RUN_DIR.")
+@click.option("--features", default=None, type=click.Path(path_type=Path),
+              help="Features to classify, one image a row: .npy, .npz, .mat, .h5 or .csv (as data build --features "
+                   "reads), as wide as the run's training features.")
+@click.option("--data", "data_dir", default=None, type=click.Path(path_type=Path),
+              help="A dataset directory instead: all its images (rows named by its image files).")
+@click.option("--classes", default="unseen", show_default=True, metavar="unseen|seen|all|FILE",
+              help="Candidate classes: the run's unseen (test) classes, its seen classes, all of them (GZSL, "
+                   "calibrated with the run's validation gamma), or a file of class names, one a line.")
+@click.option("--top-k", default=1, show_default=True, type=int, help="Classes written per image, best first.")
+@click.option("--no-calibration", is_flag=True, help="Do not subtract the run's gamma from seen-class scores.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .csv file to write: image, predicted, score (then class_2, score_2, ... with --top-k).")
+def predict_cmd(run_dir: Path | None, run_option: Path | None, features: Path | None, data_dir: Path | None,
+                classes: str, top_k: int, no_calibration: bool, out: Path) -> None:
+    """Apply the model of a feature-level run (its model.json + model.npz) to new features and write each
+    image's predicted class to a CSV file."""
+    from zslkit.errors import ConfigError
+    from zslkit.predict import predict_file
+
+    if run_dir is not None and run_option is not None and run_dir != run_option:
+        raise ConfigError(f"two run directories given ({run_dir} and --run {run_option}); give one")
+    run = run_dir if run_dir is not None else run_option
+    if run is None:
+        raise ConfigError("no run directory: give it as RUN_DIR or --run RUN_DIR")
+    res = predict_file(run, out, features=features, data=data_dir, classes=classes, top_k=top_k,
+                       calibrated=not no_calibration)
+    shown = ", ".join(f"{k} {v}" for k, v in list(res["counts"].items())[:5])
+    more = f", ... ({len(res['counts'])} classes predicted)" if len(res["counts"]) > 5 else ""
+    click.echo(f"{res['images']} images, {res['classes']} candidate classes ({classes}): {shown}{more}")
+    click.echo(f"wrote {out}")
 
 
 @main.group()

@@ -7,8 +7,9 @@ evaluates on the test split. Image-level models (AttentionNet, GEM-ZSL, BasicNet
 :mod:`zslkit.image_pipeline`): the data is a feature-map directory, or an xlsa17 directory
 plus ``images`` (the folder its ``image_files`` are under); epochs and gamma are chosen on
 validation classes by the episodic engine. Both return a :class:`RunResult` that saves itself
-as the same run directory (``config.yaml``, ``predictions.npz``, ``metrics.json``; image-level
-runs add ``model.pt`` and their checkpoints).
+as the same run directory (``config.yaml``, ``predictions.npz``, ``metrics.json``; feature-level
+runs add their fitted model, ``model.json`` + ``model.npz``, which :func:`zslkit.predict.load_run`
+reads back; image-level runs add ``model.pt`` and their checkpoints).
 """
 
 from __future__ import annotations
@@ -145,8 +146,11 @@ class RunResult:
     timings: dict[str, float]
     #: arrays for ``zslkit analyze`` (predictions, predicted semantics); saved as predictions.npz
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    #: the trained model (not saved by :meth:`save`; image-level runs write model.pt themselves)
+    #: the trained model (image-level runs write model.pt themselves)
     model: Any = field(default=None, repr=False)
+    #: feature-level runs: the fitted model with its transform, class matrix, class names and gamma, ready to
+    #: score new features; :meth:`save` writes it as model.json + model.npz (:func:`zslkit.predict.load_run`)
+    run_model: Any = field(default=None, repr=False)
     #: per-epoch records of iterative training (image-level models)
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
     #: further metrics.json entries (image-level models: model config, throughput, world size)
@@ -212,6 +216,8 @@ class RunResult:
         * ``predictions.npz``: per-image predictions (and predicted semantic vectors) for ``zslkit analyze``;
         * ``curve.json``: the seen-unseen curve (gamma, U, S), kept out of ``metrics.json``;
         * ``history.json``: per-epoch losses of iterative models (when the model has them);
+        * ``model.json`` + ``model.npz``: the fitted model of a feature-level run (:attr:`run_model`: estimator,
+          feature transform, class matrix, class names, gamma; JSON and arrays, no pickle);
         * ``metrics.json``: the numbers, selection, timings, and ``provenance`` (versions, commit,
           command, time, host, threads, CPU, checksums of the data files), plus ``extra`` keys.
         """
@@ -229,6 +235,8 @@ class RunResult:
             history = self.history or getattr(self.model, "history_", None)
             if history:
                 atomic_write_json(out / "history.json", history)
+            if self.run_model is not None:
+                self.run_model.save(out)
             d = {**self.to_dict(with_curve=False), "provenance": provenance(self.data_files), **(extra or {})}
             atomic_write_json(out / "metrics.json", d)  # last: marks the run complete
         return out
@@ -276,7 +284,8 @@ def _differences(saved: dict[str, Any], config: TrainConfig) -> str:
 
 
 #: the files every run directory holds (image-level runs add model.pt, checkpoints, ...)
-RUN_FILES = ("config.yaml", "metrics.json", "predictions.npz", "curve.json", "history.json", "run.log")
+RUN_FILES = ("config.yaml", "metrics.json", "predictions.npz", "curve.json", "history.json", "run.log", "model.json",
+             "model.npz")
 
 
 def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
@@ -487,9 +496,17 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     if hasattr(model, "predict_semantics"):  # regression models: enables the imbalance analysis
         pred = np.asarray(model.predict_semantics(features[metrics.predictions["gzsl_idx"]]), dtype=np.float32)
     arrays = prediction_arrays(metrics, data.semantic, data.seen_classes, data.unseen_classes, data.class_names, pred)
+    from zslkit.predict import RunModel
+
+    run_model = RunModel(model=model, transform=transform, semantic=np.asarray(data.semantic),
+                         class_names=list(data.class_names), seen_classes=np.asarray(data.seen_classes),
+                         unseen_classes=np.asarray(data.unseen_classes), gamma=float(gamma),
+                         n_features=int(data.features.shape[1]),
+                         info={"model": cfg.model, "transform": cfg.transform, "semantic": cfg.semantic,
+                               "data": str(cfg.data), "seed": cfg.seed, "params": params})
     return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
                      dataset=summary, timings=timings, arrays=arrays, model=model, data_files=_data_files(cfg, data),
-                     extra=extra)
+                     extra=extra, run_model=run_model)
 
 
 #: the file each named semantic is read from (``att``/``original_att`` are in att_splits.mat)
