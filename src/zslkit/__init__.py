@@ -9,6 +9,7 @@ Packages, by concept:
 * :mod:`zslkit.losses` -- ReMSE and ranking losses.
 * :mod:`zslkit.evaluation` -- ZSL/GZSL protocol, AUSUC, imbalance analysis.
 * :mod:`zslkit.predict` -- :func:`load_run`: the saved model of a run, ready to score new features.
+* :mod:`zslkit.tracking` -- experiment tracking (TensorBoard) of every training run.
 """
 
 from zslkit.errors import CheckpointError, ConfigError, ZSLDataError, ZSLKitError

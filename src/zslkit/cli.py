@@ -359,6 +359,9 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
                    "their own; convert the authors' .pkl files with `zslkit data convert-w2v`).")
 @click.option("--device", default=None, help="Torch models: cpu | cuda | cuda:K | auto (default: the model's, CPU; "
                                              "image-level models: auto).")
+@click.option("--tensorboard", default=None, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Log the run to TensorBoard event files in DIR: configuration, per-epoch losses, each grid "
+                   "point's validation scores, final metrics (needs the tracking extra).")
 @click.option("--overwrite", is_flag=True,
               help="Replace a finished run of another configuration in --out (a finished run of the same "
                    "configuration is kept and reported; without this flag another one is an error).")
@@ -367,7 +370,8 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
               params: tuple[str, ...], transform: str | None, grid_options: tuple[str, ...], no_tune: bool,
               val_folds: tuple[int, ...], gamma: float | None,
               val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
-              weights: Path | None, attribute_vectors: Path | None, device: str | None, overwrite: bool) -> None:
+              weights: Path | None, attribute_vectors: Path | None, device: str | None, tensorboard: Path | None,
+              overwrite: bool) -> None:
     """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
     predictions.npz; feature-level models add model.json + model.npz, which zslkit predict applies).
 
@@ -403,7 +407,7 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
                       relation_word_vectors=relation_word_vectors, images=None if images is None else str(images),
                       attribute_vectors=None if attribute_vectors is None else str(attribute_vectors), device=device,
-                      transform=transform)
+                      transform=transform, tensorboard=None if tensorboard is None else str(tensorboard))
     _train_and_print(cfg, out, overwrite)
 
 
@@ -501,12 +505,15 @@ def _parse_seeds(text: str) -> list[int]:
               help="submitit backend (with --submitit-folder): auto = SLURM if available, else local processes.")
 @click.option("--slurm-partition", default=None, help="SLURM partition (with --submitit-folder).")
 @click.option("--timeout-min", default=60, show_default=True, type=int, help="Time limit per cell job (submitit).")
+@click.option("--tensorboard", default=None, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Log every cell to TensorBoard event files in DIR/CELL (needs the tracking extra).")
 @click.option("--no-save-models", is_flag=True,
               help="Do not write each cell's fitted model (model.json + model.npz; large for clswgan/abp, which "
                    "keep the training features).")
 def benchmark_cmd(data_dirs, semantics, models, seeds: str, out: Path, transform: str | None,
                   grid_options: tuple[str, ...], workers: int, threads_per_worker: int, submitit_folder: Path | None,
-                  cluster: str, slurm_partition: str | None, timeout_min: int, no_save_models: bool) -> None:
+                  cluster: str, slurm_partition: str | None, timeout_min: int, tensorboard: Path | None,
+                  no_save_models: bool) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
     from zslkit.grid import GridConfig, run_grid
     from zslkit.registry import search_grids
@@ -514,7 +521,7 @@ def benchmark_cmd(data_dirs, semantics, models, seeds: str, out: Path, transform
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
                      seeds=_parse_seeds(seeds), out=str(out), workers=workers, threads_per_worker=threads_per_worker,
                      transform=transform, grids=search_grids(list(models), grid_options),
-                     save_models=not no_save_models)
+                     tensorboard=None if tensorboard is None else str(tensorboard), save_models=not no_save_models)
     executor = None
     if submitit_folder is not None:
         from zslkit.cluster import submitit_executor

@@ -73,6 +73,8 @@ class GridConfig:
     threads_per_worker: int = 1
     #: feature transform of every cell (see TrainConfig.transform); "transform__" keys in params/grids set it
     transform: str | None = None
+    #: TensorBoard event files of every cell, each in tensorboard/CELL (see TrainConfig.tensorboard); None = none
+    tensorboard: str | None = None
     #: write each cell's fitted model (model.json + model.npz) into its directory, for zslkit predict
     save_models: bool = True
 
@@ -209,7 +211,8 @@ def _train_config(cfg: GridConfig, cell: dict[str, Any]):
                        params=dict(cfg.params.get(cell["model"], cfg.params.get(base, {}))),
                        grid=cfg.grids.get(cell["model"], cfg.grids.get(base)),
                        val_folds=list(cfg.val_folds), val_semantic=cfg.val_semantic,
-                       relation_word_vectors=cfg.relation_word_vectors, transform=cfg.transform)
+                       relation_word_vectors=cfg.relation_word_vectors, transform=cfg.transform,
+                       tensorboard=None if cfg.tensorboard is None else str(Path(cfg.tensorboard) / cell_id(cell)))
 
 
 #: the dataset a worker holds: (data dir, its ZSLData as first loaded, {semantic: ZSLData sharing those features})

@@ -71,6 +71,10 @@ class TrainConfig:
     #: a spec such as "expchi2(norm=l1)" (:mod:`zslkit.features`), or None. Its parameters may be fixed
     #: or searched like the model's, prefixed "transform__" in ``params`` / ``grid``.
     transform: str | None = None
+    #: write TensorBoard event files of the run into this folder (:mod:`zslkit.tracking`: the configuration,
+    #: per-epoch losses, every grid point's validation scores, the final metrics); None = no tracking. Needs
+    #: the ``tracking`` extra. It changes what is logged, not what is computed (a finished run is not redone)
+    tensorboard: str | None = None
 
     def validate(self) -> "TrainConfig":
         """Check every setting before any work starts; raises :class:`ConfigError` naming it.
@@ -124,6 +128,12 @@ class TrainConfig:
             raise ConfigError(f"val_semantic must be 'auto', 'same' or 'relation', got {self.val_semantic!r}")
         if self.relation_method not in ("smo", "wavg"):
             raise ConfigError(f"relation_method must be 'smo' or 'wavg', got {self.relation_method!r}")
+        if self.tensorboard is not None:
+            if not isinstance(self.tensorboard, str) or not self.tensorboard.strip():
+                raise ConfigError(f"tensorboard must be a folder name, got {self.tensorboard!r}")
+            from zslkit.tracking import check_tensorboard
+
+            check_tensorboard("tensorboard (--tensorboard)")
         return self
 
     def uses_relation_validation(self) -> bool:
@@ -252,7 +262,7 @@ class RunResult:
 
 
 #: TrainConfig fields that change how a run is shown, not what it computes (ignored when resuming)
-RUNTIME_FIELDS = ("progress",)
+RUNTIME_FIELDS = ("progress", "tensorboard")
 
 
 def _comparable(config: dict[str, Any] | TrainConfig) -> dict[str, Any]:
@@ -392,26 +402,41 @@ def _fold_semantic(cfg: TrainConfig, data: ZSLData):
     return relation_fold_semantic(wv, method=cfg.relation_method, alpha=cfg.relation_alpha)
 
 
-def train(config: TrainConfig, data: Any = None, out_dir: str | Path | None = None) -> RunResult:
+def train(config: TrainConfig, data: Any = None, out_dir: str | Path | None = None, logger: Any = None) -> RunResult:
     """Run one experiment (see module docstring) and, with ``out_dir``, save its run directory.
 
     ``data`` skips loading when already in memory (a :class:`ZSLData` for feature-level models,
     an :class:`~zslkit.training.feature_maps.AttentionData` for image-level ones). Image-level
     models checkpoint into ``out_dir`` while they train (and resume from it with
     ``params={"resume": True}``); under torchrun only global rank 0 writes.
-    """
-    cfg = config.validate()
-    if is_image_model(cfg.model):
-        from zslkit.image_pipeline import train_from_config
 
-        return train_from_config(cfg, data=data, out_dir=out_dir)
-    result = _train_features(cfg, data)
-    if out_dir is not None:
-        result.save(out_dir)
+    ``logger`` (an :class:`zslkit.tracking.ExperimentLogger`, owned by the caller) receives the run's configuration,
+    per-epoch losses, the validation score of every grid point and the final metrics; by default a
+    :class:`~zslkit.tracking.TensorBoardLogger` on ``config.tensorboard`` when that is set.
+    """
+    import os
+
+    from zslkit.tracking import log_metrics, open_logger
+
+    cfg = config.validate()
+    rank0 = os.environ.get("RANK", "0") == "0"
+    with open_logger(cfg.tensorboard if rank0 else None, logger if rank0 else None) as tr:
+        tr.log_params({k: v for k, v in asdict(cfg).items() if k not in RUNTIME_FIELDS})
+        if is_image_model(cfg.model):
+            from zslkit.image_pipeline import train_from_config
+
+            # without a logger of the caller's the engine keeps its default (event files in out_dir/tensorboard)
+            explicit = logger is not None or cfg.tensorboard is not None
+            result = train_from_config(cfg, data=data, out_dir=out_dir, logger=tr if explicit else None)
+        else:
+            result = _train_features(cfg, data, tr)
+            if out_dir is not None:
+                result.save(out_dir)
+        log_metrics(tr, result.to_dict(with_curve=False), result.timings)
     return result
 
 
-def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
+def _train_features(cfg: TrainConfig, data: ZSLData | None, logger: Any = None) -> RunResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if data is None:
@@ -457,7 +482,7 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
                            criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data),
                            warn_edge=cfg.grid is not None,  # the built-in grids' edges are for the record only
-                           progress=cfg.progress, transform=transform, transform_grid=transform_grid)
+                           progress=cfg.progress, transform=transform, transform_grid=transform_grid, logger=logger)
         chosen_model, chosen_transform = split_transform_params(selection.params)
         model.set_params(**chosen_model)
         if transform is not None:
@@ -482,6 +507,8 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     t0 = time.perf_counter()
     model.fit(features[tv], data.labels[tv], data.semantic)
     timings["fit"] = time.perf_counter() - t0
+    if logger is not None:
+        logger.log_history(getattr(model, "history_", None) or [], "train/")
     t0 = time.perf_counter()
     metrics = evaluate(scores_fn_for(model, data.semantic), features, data.labels, data.test_split(),
                        gamma=gamma)
