@@ -825,19 +825,34 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 
 @main.command("report")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path),
+@click.option("--out", default=None, type=click.Path(path_type=Path),
               help="The .html file to write (or a directory zslkit wrote: DIR/report.html).")
+@click.option("--csv", "csv_out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also (or only) write every run's results as one CSV row: metrics, model, semantic, seed, "
+                   "hyperparameters (param.*) and settings (config.*).")
 @click.option("--title", default=None, help="Report title.")
 @click.option("--top-k", default=30, show_default=True, type=int, help="Attributes shown in per-attribute error figures.")
-def report_cmd(paths: tuple[Path, ...], out: Path, title: str | None, top_k: int) -> None:
+def report_cmd(paths: tuple[Path, ...], out: Path | None, csv_out: Path | None, title: str | None, top_k: int) -> None:
     """One self-contained HTML report of any run directories and grids (summary with mean ± std over seeds,
-    chance level, selected hyperparameters, seen-unseen curves, confusions, per-attribute errors, provenance)."""
+    chance level, selected hyperparameters, seen-unseen curves, confusions, per-attribute errors, provenance),
+    and/or (--csv) their results as a table, one row per run."""
+    from zslkit.errors import ConfigError
     from zslkit.report.runs import build_report, collect_runs, comparison_table, group_runs, report_path
 
-    report_path(out)  # a bad --out fails before anything is read or drawn
-    path = build_report(paths, out, title=title, top_k_attributes=top_k)
-    _print_table(comparison_table(group_runs(collect_runs(paths))), ["run", "seeds", "T1", "U", "S", "H", "AUSUC"])
-    click.echo(f"wrote {path}")
+    if out is None and csv_out is None:
+        raise ConfigError("give --out REPORT.html, --csv RESULTS.csv, or both")
+    if out is not None:
+        report_path(out)  # a bad --out fails before anything is read or drawn
+    if csv_out is not None:
+        from zslkit.report.results import write_results_csv
+
+        n = write_results_csv(paths, csv_out)
+        click.echo(f"wrote {csv_out} ({n} runs)")
+    if out is not None:
+        path = build_report(paths, out, title=title, top_k_attributes=top_k)
+        _print_table(comparison_table(group_runs(collect_runs(paths))), ["run", "seeds", "T1", "U", "S", "H",
+                                                                          "AUSUC"])
+        click.echo(f"wrote {path}")
 
 
 @main.command("models")
