@@ -359,6 +359,9 @@ def data_build(ctx: click.Context, images, feature_files, labels, att_splits, fe
                    "their own; convert the authors' .pkl files with `zslkit data convert-w2v`).")
 @click.option("--device", default=None, help="Torch models: cpu | cuda | cuda:K | auto (default: the model's, CPU; "
                                              "image-level models: auto).")
+@click.option("--tensorboard", default=None, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Log the run to TensorBoard event files in DIR: configuration, per-epoch losses, each grid "
+                   "point's validation scores, final metrics (needs the tracking extra).")
 @click.option("--overwrite", is_flag=True,
               help="Replace a finished run of another configuration in --out (a finished run of the same "
                    "configuration is kept and reported; without this flag another one is an error).")
@@ -367,9 +370,10 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
               params: tuple[str, ...], transform: str | None, grid_options: tuple[str, ...], no_tune: bool,
               val_folds: tuple[int, ...], gamma: float | None,
               val_semantic: str, relation_word_vectors: str, images: Path | None, backbone: str | None,
-              weights: Path | None, attribute_vectors: Path | None, device: str | None, overwrite: bool) -> None:
+              weights: Path | None, attribute_vectors: Path | None, device: str | None, tensorboard: Path | None,
+              overwrite: bool) -> None:
     """Train a ZSL model on a dataset and write the run directory RUN_DIR (metrics.json, config.yaml,
-    predictions.npz).
+    predictions.npz; feature-level models add model.json + model.npz, which zslkit predict applies).
 
     Image-level models (attention_net, gem_zsl, basic_net) train on a feature-map directory, or
     end to end on an xlsa17 directory with --images (and --backbone/--weights); --param sets any
@@ -403,7 +407,7 @@ def train_cmd(ctx: click.Context, data_dir: Path, model: str, loss: str | None, 
                       progress=not ctx.find_root().params.get("quiet", False), val_semantic=val_semantic,
                       relation_word_vectors=relation_word_vectors, images=None if images is None else str(images),
                       attribute_vectors=None if attribute_vectors is None else str(attribute_vectors), device=device,
-                      transform=transform)
+                      transform=transform, tensorboard=None if tensorboard is None else str(tensorboard))
     _train_and_print(cfg, out, overwrite)
 
 
@@ -501,16 +505,23 @@ def _parse_seeds(text: str) -> list[int]:
               help="submitit backend (with --submitit-folder): auto = SLURM if available, else local processes.")
 @click.option("--slurm-partition", default=None, help="SLURM partition (with --submitit-folder).")
 @click.option("--timeout-min", default=60, show_default=True, type=int, help="Time limit per cell job (submitit).")
+@click.option("--tensorboard", default=None, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Log every cell to TensorBoard event files in DIR/CELL (needs the tracking extra).")
+@click.option("--no-save-models", is_flag=True,
+              help="Do not write each cell's fitted model (model.json + model.npz; large for clswgan/abp, which "
+                   "keep the training features).")
 def benchmark_cmd(data_dirs, semantics, models, seeds: str, out: Path, transform: str | None,
                   grid_options: tuple[str, ...], workers: int, threads_per_worker: int, submitit_folder: Path | None,
-                  cluster: str, slurm_partition: str | None, timeout_min: int) -> None:
+                  cluster: str, slurm_partition: str | None, timeout_min: int, tensorboard: Path | None,
+                  no_save_models: bool) -> None:
     """Run the grid datasets x semantics x models x seeds (resumable); write results.csv/.md."""
     from zslkit.grid import GridConfig, run_grid
     from zslkit.registry import search_grids
 
     cfg = GridConfig(data=[str(d) for d in data_dirs], semantics=list(semantics), models=list(models),
                      seeds=_parse_seeds(seeds), out=str(out), workers=workers, threads_per_worker=threads_per_worker,
-                     transform=transform, grids=search_grids(list(models), grid_options))
+                     transform=transform, grids=search_grids(list(models), grid_options),
+                     tensorboard=None if tensorboard is None else str(tensorboard), save_models=not no_save_models)
     executor = None
     if submitit_folder is not None:
         from zslkit.cluster import submitit_executor
@@ -692,6 +703,42 @@ def analyze_cmd(run_dir: Path, compare: tuple[Path, ...], data_dir: Path | None,
     click.echo(f"wrote {out / 'analysis.json'}")
 
 
+@main.command("predict")
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--run", "run_option", default=None, type=click.Path(path_type=Path),
+              help="The run directory (zslkit train --out RUN), if not given as RUN_DIR.")
+@click.option("--features", default=None, type=click.Path(path_type=Path),
+              help="Features to classify, one image a row: .npy, .npz, .mat, .h5 or .csv (as data build --features "
+                   "reads), as wide as the run's training features.")
+@click.option("--data", "data_dir", default=None, type=click.Path(path_type=Path),
+              help="A dataset directory instead: all its images (rows named by its image files).")
+@click.option("--classes", default="unseen", show_default=True, metavar="unseen|seen|all|FILE",
+              help="Candidate classes: the run's unseen (test) classes, its seen classes, all of them (GZSL, "
+                   "calibrated with the run's validation gamma), or a file of class names, one a line.")
+@click.option("--top-k", default=1, show_default=True, type=int, help="Classes written per image, best first.")
+@click.option("--no-calibration", is_flag=True, help="Do not subtract the run's gamma from seen-class scores.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .csv file to write: image, predicted, score (then class_2, score_2, ... with --top-k).")
+def predict_cmd(run_dir: Path | None, run_option: Path | None, features: Path | None, data_dir: Path | None,
+                classes: str, top_k: int, no_calibration: bool, out: Path) -> None:
+    """Apply the model of a feature-level run (its model.json + model.npz) to new features and write each
+    image's predicted class to a CSV file."""
+    from zslkit.errors import ConfigError
+    from zslkit.predict import predict_file
+
+    if run_dir is not None and run_option is not None and run_dir != run_option:
+        raise ConfigError(f"two run directories given ({run_dir} and --run {run_option}); give one")
+    run = run_dir if run_dir is not None else run_option
+    if run is None:
+        raise ConfigError("no run directory: give it as RUN_DIR or --run RUN_DIR")
+    res = predict_file(run, out, features=features, data=data_dir, classes=classes, top_k=top_k,
+                       calibrated=not no_calibration)
+    shown = ", ".join(f"{k} {v}" for k, v in list(res["counts"].items())[:5])
+    more = f", ... ({len(res['counts'])} classes predicted)" if len(res["counts"]) > 5 else ""
+    click.echo(f"{res['images']} images, {res['classes']} candidate classes ({classes}): {shown}{more}")
+    click.echo(f"wrote {out}")
+
+
 @main.group()
 def vgse() -> None:
     """VGSE: discover class embeddings from images (patch clustering + class relation)."""
@@ -778,19 +825,34 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 
 @main.command("report")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path),
+@click.option("--out", default=None, type=click.Path(path_type=Path),
               help="The .html file to write (or a directory zslkit wrote: DIR/report.html).")
+@click.option("--csv", "csv_out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also (or only) write every run's results as one CSV row: metrics, model, semantic, seed, "
+                   "hyperparameters (param.*) and settings (config.*).")
 @click.option("--title", default=None, help="Report title.")
 @click.option("--top-k", default=30, show_default=True, type=int, help="Attributes shown in per-attribute error figures.")
-def report_cmd(paths: tuple[Path, ...], out: Path, title: str | None, top_k: int) -> None:
+def report_cmd(paths: tuple[Path, ...], out: Path | None, csv_out: Path | None, title: str | None, top_k: int) -> None:
     """One self-contained HTML report of any run directories and grids (summary with mean ± std over seeds,
-    chance level, selected hyperparameters, seen-unseen curves, confusions, per-attribute errors, provenance)."""
+    chance level, selected hyperparameters, seen-unseen curves, confusions, per-attribute errors, provenance),
+    and/or (--csv) their results as a table, one row per run."""
+    from zslkit.errors import ConfigError
     from zslkit.report.runs import build_report, collect_runs, comparison_table, group_runs, report_path
 
-    report_path(out)  # a bad --out fails before anything is read or drawn
-    path = build_report(paths, out, title=title, top_k_attributes=top_k)
-    _print_table(comparison_table(group_runs(collect_runs(paths))), ["run", "seeds", "T1", "U", "S", "H", "AUSUC"])
-    click.echo(f"wrote {path}")
+    if out is None and csv_out is None:
+        raise ConfigError("give --out REPORT.html, --csv RESULTS.csv, or both")
+    if out is not None:
+        report_path(out)  # a bad --out fails before anything is read or drawn
+    if csv_out is not None:
+        from zslkit.report.results import write_results_csv
+
+        n = write_results_csv(paths, csv_out)
+        click.echo(f"wrote {csv_out} ({n} runs)")
+    if out is not None:
+        path = build_report(paths, out, title=title, top_k_attributes=top_k)
+        _print_table(comparison_table(group_runs(collect_runs(paths))), ["run", "seeds", "T1", "U", "S", "H",
+                                                                          "AUSUC"])
+        click.echo(f"wrote {path}")
 
 
 @main.command("models")

@@ -73,6 +73,10 @@ class GridConfig:
     threads_per_worker: int = 1
     #: feature transform of every cell (see TrainConfig.transform); "transform__" keys in params/grids set it
     transform: str | None = None
+    #: TensorBoard event files of every cell, each in tensorboard/CELL (see TrainConfig.tensorboard); None = none
+    tensorboard: str | None = None
+    #: write each cell's fitted model (model.json + model.npz) into its directory, for zslkit predict
+    save_models: bool = True
 
     def validate(self) -> "GridConfig":
         """Check the grid before any cell runs; raises :class:`ConfigError` naming the setting."""
@@ -207,7 +211,8 @@ def _train_config(cfg: GridConfig, cell: dict[str, Any]):
                        params=dict(cfg.params.get(cell["model"], cfg.params.get(base, {}))),
                        grid=cfg.grids.get(cell["model"], cfg.grids.get(base)),
                        val_folds=list(cfg.val_folds), val_semantic=cfg.val_semantic,
-                       relation_word_vectors=cfg.relation_word_vectors, transform=cfg.transform)
+                       relation_word_vectors=cfg.relation_word_vectors, transform=cfg.transform,
+                       tensorboard=None if cfg.tensorboard is None else str(Path(cfg.tensorboard) / cell_id(cell)))
 
 
 #: the dataset a worker holds: (data dir, its ZSLData as first loaded, {semantic: ZSLData sharing those features})
@@ -307,6 +312,8 @@ def _run_cell(cfg: GridConfig, cell: dict[str, Any], out: str, parent_pid: int |
         torch.set_num_threads(torch_threads)
     cell_dir = Path(out) / "cells" / cell_id(cell)
     extra = {"cell_wall_s": wall, "worker": worker}
+    if not cfg.save_models:
+        res.run_model = None
     res.save(cell_dir, extra=extra)  # metrics.json last: its presence marks the cell done
     d = {**res.to_dict(), **extra}
     return _row(cell, d)

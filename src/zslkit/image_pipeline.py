@@ -495,7 +495,7 @@ def _build_loss(cfg: ImageModelConfig, data: AttentionData, classes: np.ndarray,
 
 def _run_phase(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, *, classes: np.ndarray,
                train_idx: np.ndarray, epochs: int, run_dir: Path | None, phase: str,
-               callbacks: Sequence[Callback]) -> tuple[nn.Module, Trainer]:
+               callbacks: Sequence[Callback], logger: Any = None) -> tuple[nn.Module, Trainer]:
     """Build model, loss, optimiser, sampler; train ``epochs`` (resuming if asked)."""
     seed_everything(cfg.seed)  # identical initialisation on every process
     model = build_image_model(cfg, data)
@@ -539,7 +539,7 @@ def _run_phase(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, *, 
                       fingerprint={**cfg.fingerprint(), "phase": phase,
                                    **_data_fingerprint(data, train_idx, classes)},
                       meta={"model_config": model.config(), "phase": phase}, num_workers=cfg.num_workers,
-                      progress=cfg.progress, desc=f"{cfg.model} {phase}", grad_clip=cfg.grad_clip)
+                      progress=cfg.progress, desc=f"{cfg.model} {phase}", grad_clip=cfg.grad_clip, logger=logger)
     trainer.fit(resume=cfg.resume)
     return model, trainer
 
@@ -550,7 +550,7 @@ def _run_phase(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, *, 
 
 
 def train_image_model(config: ImageModelConfig, data: AttentionData, callbacks: Sequence[Callback] = (),
-                      train_config: Any = None) -> Any:
+                      train_config: Any = None, logger: Any = None) -> Any:
     """Train and evaluate an image-level model (see module docstring); works under torchrun as is.
 
     Args:
@@ -559,6 +559,9 @@ def train_image_model(config: ImageModelConfig, data: AttentionData, callbacks: 
         callbacks: extra :class:`~zslkit.training.loop.Callback` s for the final phase.
         train_config: the :class:`zslkit.pipeline.TrainConfig` this run came from (recorded in
             ``config.yaml``); None builds one from ``config``.
+        logger: an :class:`zslkit.tracking.ExperimentLogger` receiving every epoch's record of both phases
+            (``MODEL selection/KEY``, ``MODEL final/KEY``); None = TensorBoard event files in the run
+            directory's ``tensorboard/`` when the package is installed.
 
     Returns a :class:`zslkit.pipeline.RunResult` (on every process); its ``model`` is the trained
     network. With ``out_dir``, global rank 0 writes the run directory of the module docstring.
@@ -571,13 +574,13 @@ def train_image_model(config: ImageModelConfig, data: AttentionData, callbacks: 
     cfg = config.validate()
     ctx = init_distributed(cfg.device)
     try:
-        return _train(cfg, data, ctx, callbacks, train_config)
+        return _train(cfg, data, ctx, callbacks, train_config, logger)
     finally:
         shutdown_distributed(ctx)
 
 
 def _train(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, callbacks: Sequence[Callback],
-           train_config: Any) -> Any:
+           train_config: Any, logger: Any = None) -> Any:
     from zslkit.utils.outputs import output_dir
 
     out = Path(cfg.out_dir) if cfg.out_dir else None
@@ -585,11 +588,11 @@ def _train(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, callbac
         raise ConfigError("resume=True needs out_dir (the run directory to resume)")
     # only the main process writes; the run directory is zslkit's (new, empty or its own)
     with output_dir(out, "run") if ctx.is_main and out is not None else contextlib.nullcontext():
-        return _train_phases(cfg, data, ctx, callbacks, train_config, out)
+        return _train_phases(cfg, data, ctx, callbacks, train_config, out, logger)
 
 
 def _train_phases(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, callbacks: Sequence[Callback],
-                  train_config: Any, out: Path | None) -> Any:
+                  train_config: Any, out: Path | None, logger: Any = None) -> Any:
     from zslkit.pipeline import RunResult, TrainConfig
 
     timings: dict[str, float] = {}
@@ -619,7 +622,7 @@ def _train_phases(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, 
             cb = EvaluateCallback(data, vs.eval, prefix="val", batch_size=cfg.eval_batch_size)
             _, trainer = _run_phase(cfg, data, ctx, classes=vs.train_classes, train_idx=vs.train_idx,
                                     epochs=cfg.epochs, run_dir=None if out is None else out / "selection",
-                                    phase="selection", callbacks=[cb])
+                                    phase="selection", callbacks=[cb], logger=logger)
             table = [{k: v for k, v in r.items() if k == "epoch" or k == "loss" or k.startswith("val_")}
                      for r in trainer.history]
             key = "val_T1" if cfg.criterion == "T1" else "val_H"
@@ -643,7 +646,7 @@ def _train_phases(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, 
     # -- phase 2: all trainval images ---------------------------------------------------
     t0 = time.perf_counter()
     model, trainer = _run_phase(cfg, data, ctx, classes=data.seen_classes, train_idx=data.splits["trainval"],
-                                epochs=epochs, run_dir=out, phase="final", callbacks=callbacks)
+                                epochs=epochs, run_dir=out, phase="final", callbacks=callbacks, logger=logger)
     timings["final"] = time.perf_counter() - t0
     stopped_early = len(trainer.history) < epochs
 
@@ -683,7 +686,7 @@ def _train_phases(cfg: ImageModelConfig, data: AttentionData, ctx: DistContext, 
 
 
 def train_from_config(train_config: Any, data: AttentionData | None = None, out_dir: str | Path | None = None,
-                      callbacks: Sequence[Callback] = ()) -> Any:
+                      callbacks: Sequence[Callback] = (), logger: Any = None) -> Any:
     """Run an image-level model from a :class:`zslkit.pipeline.TrainConfig` (what :func:`zslkit.pipeline.train` does).
 
     ``train_config.model`` names the model (optionally ``NAME(key=value)``); ``params`` are
@@ -731,7 +734,7 @@ def train_from_config(train_config: Any, data: AttentionData | None = None, out_
             raise ConfigError(f"{name} needs a feature-map directory (zslkit.training.feature_maps), or an xlsa17 "
                               f"directory with images (--images IMAGE_ROOT); {cfg.data} is not a feature-map "
                               f"directory and no image root was given")
-    return train_image_model(icfg, data, callbacks, train_config=cfg)
+    return train_image_model(icfg, data, callbacks, train_config=cfg, logger=logger)
 
 
 def _data_files(data: AttentionData) -> list[str]:

@@ -7,8 +7,9 @@ evaluates on the test split. Image-level models (AttentionNet, GEM-ZSL, BasicNet
 :mod:`zslkit.image_pipeline`): the data is a feature-map directory, or an xlsa17 directory
 plus ``images`` (the folder its ``image_files`` are under); epochs and gamma are chosen on
 validation classes by the episodic engine. Both return a :class:`RunResult` that saves itself
-as the same run directory (``config.yaml``, ``predictions.npz``, ``metrics.json``; image-level
-runs add ``model.pt`` and their checkpoints).
+as the same run directory (``config.yaml``, ``predictions.npz``, ``metrics.json``; feature-level
+runs add their fitted model, ``model.json`` + ``model.npz``, which :func:`zslkit.predict.load_run`
+reads back; image-level runs add ``model.pt`` and their checkpoints).
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class TrainConfig:
     #: a spec such as "expchi2(norm=l1)" (:mod:`zslkit.features`), or None. Its parameters may be fixed
     #: or searched like the model's, prefixed "transform__" in ``params`` / ``grid``.
     transform: str | None = None
+    #: write TensorBoard event files of the run into this folder (:mod:`zslkit.tracking`: the configuration,
+    #: per-epoch losses, every grid point's validation scores, the final metrics); None = no tracking. Needs
+    #: the ``tracking`` extra. It changes what is logged, not what is computed (a finished run is not redone)
+    tensorboard: str | None = None
 
     def validate(self) -> "TrainConfig":
         """Check every setting before any work starts; raises :class:`ConfigError` naming it.
@@ -123,6 +128,12 @@ class TrainConfig:
             raise ConfigError(f"val_semantic must be 'auto', 'same' or 'relation', got {self.val_semantic!r}")
         if self.relation_method not in ("smo", "wavg"):
             raise ConfigError(f"relation_method must be 'smo' or 'wavg', got {self.relation_method!r}")
+        if self.tensorboard is not None:
+            if not isinstance(self.tensorboard, str) or not self.tensorboard.strip():
+                raise ConfigError(f"tensorboard must be a folder name, got {self.tensorboard!r}")
+            from zslkit.tracking import check_tensorboard
+
+            check_tensorboard("tensorboard (--tensorboard)")
         return self
 
     def uses_relation_validation(self) -> bool:
@@ -145,8 +156,11 @@ class RunResult:
     timings: dict[str, float]
     #: arrays for ``zslkit analyze`` (predictions, predicted semantics); saved as predictions.npz
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    #: the trained model (not saved by :meth:`save`; image-level runs write model.pt themselves)
+    #: the trained model (image-level runs write model.pt themselves)
     model: Any = field(default=None, repr=False)
+    #: feature-level runs: the fitted model with its transform, class matrix, class names and gamma, ready to
+    #: score new features; :meth:`save` writes it as model.json + model.npz (:func:`zslkit.predict.load_run`)
+    run_model: Any = field(default=None, repr=False)
     #: per-epoch records of iterative training (image-level models)
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
     #: further metrics.json entries (image-level models: model config, throughput, world size)
@@ -212,6 +226,8 @@ class RunResult:
         * ``predictions.npz``: per-image predictions (and predicted semantic vectors) for ``zslkit analyze``;
         * ``curve.json``: the seen-unseen curve (gamma, U, S), kept out of ``metrics.json``;
         * ``history.json``: per-epoch losses of iterative models (when the model has them);
+        * ``model.json`` + ``model.npz``: the fitted model of a feature-level run (:attr:`run_model`: estimator,
+          feature transform, class matrix, class names, gamma; JSON and arrays, no pickle);
         * ``metrics.json``: the numbers, selection, timings, and ``provenance`` (versions, commit,
           command, time, host, threads, CPU, checksums of the data files), plus ``extra`` keys.
         """
@@ -229,6 +245,8 @@ class RunResult:
             history = self.history or getattr(self.model, "history_", None)
             if history:
                 atomic_write_json(out / "history.json", history)
+            if self.run_model is not None:
+                self.run_model.save(out)
             d = {**self.to_dict(with_curve=False), "provenance": provenance(self.data_files), **(extra or {})}
             atomic_write_json(out / "metrics.json", d)  # last: marks the run complete
         return out
@@ -244,7 +262,7 @@ class RunResult:
 
 
 #: TrainConfig fields that change how a run is shown, not what it computes (ignored when resuming)
-RUNTIME_FIELDS = ("progress",)
+RUNTIME_FIELDS = ("progress", "tensorboard")
 
 
 def _comparable(config: dict[str, Any] | TrainConfig) -> dict[str, Any]:
@@ -276,7 +294,8 @@ def _differences(saved: dict[str, Any], config: TrainConfig) -> str:
 
 
 #: the files every run directory holds (image-level runs add model.pt, checkpoints, ...)
-RUN_FILES = ("config.yaml", "metrics.json", "predictions.npz", "curve.json", "history.json", "run.log")
+RUN_FILES = ("config.yaml", "metrics.json", "predictions.npz", "curve.json", "history.json", "run.log", "model.json",
+             "model.npz")
 
 
 def train_to_dir(config: TrainConfig, out: str | Path, overwrite: bool = False,
@@ -383,26 +402,41 @@ def _fold_semantic(cfg: TrainConfig, data: ZSLData):
     return relation_fold_semantic(wv, method=cfg.relation_method, alpha=cfg.relation_alpha)
 
 
-def train(config: TrainConfig, data: Any = None, out_dir: str | Path | None = None) -> RunResult:
+def train(config: TrainConfig, data: Any = None, out_dir: str | Path | None = None, logger: Any = None) -> RunResult:
     """Run one experiment (see module docstring) and, with ``out_dir``, save its run directory.
 
     ``data`` skips loading when already in memory (a :class:`ZSLData` for feature-level models,
     an :class:`~zslkit.training.feature_maps.AttentionData` for image-level ones). Image-level
     models checkpoint into ``out_dir`` while they train (and resume from it with
     ``params={"resume": True}``); under torchrun only global rank 0 writes.
-    """
-    cfg = config.validate()
-    if is_image_model(cfg.model):
-        from zslkit.image_pipeline import train_from_config
 
-        return train_from_config(cfg, data=data, out_dir=out_dir)
-    result = _train_features(cfg, data)
-    if out_dir is not None:
-        result.save(out_dir)
+    ``logger`` (an :class:`zslkit.tracking.ExperimentLogger`, owned by the caller) receives the run's configuration,
+    per-epoch losses, the validation score of every grid point and the final metrics; by default a
+    :class:`~zslkit.tracking.TensorBoardLogger` on ``config.tensorboard`` when that is set.
+    """
+    import os
+
+    from zslkit.tracking import log_metrics, open_logger
+
+    cfg = config.validate()
+    rank0 = os.environ.get("RANK", "0") == "0"
+    with open_logger(cfg.tensorboard if rank0 else None, logger if rank0 else None) as tr:
+        tr.log_params({k: v for k, v in asdict(cfg).items() if k not in RUNTIME_FIELDS})
+        if is_image_model(cfg.model):
+            from zslkit.image_pipeline import train_from_config
+
+            # without a logger of the caller's the engine keeps its default (event files in out_dir/tensorboard)
+            explicit = logger is not None or cfg.tensorboard is not None
+            result = train_from_config(cfg, data=data, out_dir=out_dir, logger=tr if explicit else None)
+        else:
+            result = _train_features(cfg, data, tr)
+            if out_dir is not None:
+                result.save(out_dir)
+        log_metrics(tr, result.to_dict(with_curve=False), result.timings)
     return result
 
 
-def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
+def _train_features(cfg: TrainConfig, data: ZSLData | None, logger: Any = None) -> RunResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if data is None:
@@ -448,7 +482,7 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
         selection = select(model, data, grid=grid, folds=cfg.val_folds, holdout=cfg.val_holdout, seed=cfg.seed,
                            criterion=cfg.criterion, fold_semantic=_fold_semantic(cfg, data),
                            warn_edge=cfg.grid is not None,  # the built-in grids' edges are for the record only
-                           progress=cfg.progress, transform=transform, transform_grid=transform_grid)
+                           progress=cfg.progress, transform=transform, transform_grid=transform_grid, logger=logger)
         chosen_model, chosen_transform = split_transform_params(selection.params)
         model.set_params(**chosen_model)
         if transform is not None:
@@ -473,6 +507,8 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     t0 = time.perf_counter()
     model.fit(features[tv], data.labels[tv], data.semantic)
     timings["fit"] = time.perf_counter() - t0
+    if logger is not None:
+        logger.log_history(getattr(model, "history_", None) or [], "train/")
     t0 = time.perf_counter()
     metrics = evaluate(scores_fn_for(model, data.semantic), features, data.labels, data.test_split(),
                        gamma=gamma)
@@ -487,9 +523,17 @@ def _train_features(cfg: TrainConfig, data: ZSLData | None) -> RunResult:
     if hasattr(model, "predict_semantics"):  # regression models: enables the imbalance analysis
         pred = np.asarray(model.predict_semantics(features[metrics.predictions["gzsl_idx"]]), dtype=np.float32)
     arrays = prediction_arrays(metrics, data.semantic, data.seen_classes, data.unseen_classes, data.class_names, pred)
+    from zslkit.predict import RunModel
+
+    run_model = RunModel(model=model, transform=transform, semantic=np.asarray(data.semantic),
+                         class_names=list(data.class_names), seen_classes=np.asarray(data.seen_classes),
+                         unseen_classes=np.asarray(data.unseen_classes), gamma=float(gamma),
+                         n_features=int(data.features.shape[1]),
+                         info={"model": cfg.model, "transform": cfg.transform, "semantic": cfg.semantic,
+                               "data": str(cfg.data), "seed": cfg.seed, "params": params})
     return RunResult(config=cfg, metrics=metrics, selection=selection, params=params, surrogate=data.surrogate,
                      dataset=summary, timings=timings, arrays=arrays, model=model, data_files=_data_files(cfg, data),
-                     extra=extra)
+                     extra=extra, run_model=run_model)
 
 
 #: the file each named semantic is read from (``att``/``original_att`` are in att_splits.mat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -306,3 +307,20 @@ def test_rezsl_presets_are_the_authors_configs():
     basic.validate()
     with pytest.raises(ConfigError, match="unknown basic_net preset"):
         AttentionNetConfig.from_preset("imagenet", model="basic_net")
+
+
+def test_every_epoch_goes_to_the_tracker_or_to_tensorboard_in_the_run(straight, tiny_maps):
+    from zslkit.tracking import MemoryLogger
+
+    t = MemoryLogger()
+    res = image_pipeline.train_image_model(config(None), tiny_maps, logger=t)
+    assert t.series("attention_net final/loss") == [(r["epoch"], pytest.approx(r["loss"])) for r in res.history]
+    assert [s for s, _ in t.series("attention_net final/lr")] == [1, 2, 3]
+    if importlib.util.find_spec("tensorboard") is None:  # pragma: no cover - the test extra installs it
+        return
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(straight.out_dir / "tensorboard"))  # no logger given: event files in the run
+    ea.Reload()
+    assert [(e.step, pytest.approx(e.value)) for e in ea.Scalars("attention_net final/loss")] == \
+        [(r["epoch"], r["loss"]) for r in straight.history]

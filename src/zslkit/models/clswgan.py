@@ -431,6 +431,19 @@ class CLSWGAN(ZSLModel):
             model._cache = OrderedDict()
             yield params, model
 
+    # -- state ----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The fitted model without its cache of per-candidate-set classifiers (derived, rebuilt on use):
+        what pickle and :mod:`zslkit.models.io` store."""
+        state = dict(super().__getstate__())
+        state.pop("_cache", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._cache = OrderedDict()
+
     # -- scoring ------------------------------------------------------------------------
 
     def generate(self, S: np.ndarray, n_per_class: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:

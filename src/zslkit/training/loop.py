@@ -17,8 +17,9 @@ parts)``, an optimiser (+ optional epoch-wise scheduler), a batch sampler
   rank-0-only I/O and progress bars, losses averaged over processes;
 * progress bars (:mod:`zslkit.utils.progress`) and a metrics log (``log.jsonl`` and ``metrics.csv``, rewritten
   atomically after every epoch from the history in the checkpoint, so that a resumed run's
-  log has no duplicate or missing epochs; TensorBoard scalars under ``tensorboard/`` when
-  the ``tensorboard`` package is installed).
+  log has no duplicate or missing epochs); each epoch's record goes to a
+  :class:`zslkit.tracking.ExperimentLogger` as ``DESC/KEY`` scalars: the one given (``logger``), else
+  TensorBoard event files under ``RUN_DIR/tensorboard/`` when the ``tensorboard`` package is installed.
 
 The recipe of the image-level models (AttentionNet, GEM-ZSL, BasicNet: selection on
 validation classes, final training, test) is :mod:`zslkit.image_pipeline`.
@@ -219,6 +220,9 @@ class Trainer:
         progress: report progress (rank 0 only; :func:`zslkit.utils.progress.progress_bar`).
         desc: progress-bar label.
         grad_clip: max gradient norm, or None.
+        logger: an :class:`zslkit.tracking.ExperimentLogger` receiving every epoch's record (rank 0; owned by the
+            caller); None = TensorBoard event files under ``run_dir/tensorboard`` when the ``tensorboard``
+            package is installed.
     """
 
     def __init__(self, model: nn.Module, step_fn: StepFn, optimizer: torch.optim.Optimizer, sampler: Any,
@@ -227,7 +231,8 @@ class Trainer:
                  run_dir: str | Path | None = None, keep_checkpoints: int = 2, callbacks: Iterable[Callback] = (),
                  extra_state: dict[str, Any] | None = None, fingerprint: dict[str, Any] | None = None,
                  resume_ignore: tuple[str, ...] = ("epochs",), meta: dict[str, Any] | None = None,
-                 num_workers: int = 0, progress: bool = True, desc: str = "train", grad_clip: float | None = None):
+                 num_workers: int = 0, progress: bool = True, desc: str = "train", grad_clip: float | None = None,
+                 logger: Any = None):
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
         self.ctx = ctx if ctx is not None else DistContext(device=torch.device(device))
@@ -253,6 +258,7 @@ class Trainer:
         self.progress = bool(progress)
         self.desc = desc
         self.grad_clip = grad_clip
+        self.logger = logger
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
         self.start_epoch = 0
@@ -287,7 +293,7 @@ class Trainer:
         self.net = self._wrap(self.model)
         for cb in self.callbacks:
             cb.on_train_start(self)
-        writer = self._tensorboard()
+        writer, own_writer = (self.logger, False) if self.logger is not None else (self._tensorboard(), True)
         try:
             for epoch in range(self.start_epoch, self.epochs):
                 record = self._train_epoch(epoch)
@@ -302,7 +308,7 @@ class Trainer:
                 if self.should_stop:
                     break
         finally:
-            if writer is not None:
+            if writer is not None and own_writer:
                 writer.close()
         return self.history
 
@@ -464,19 +470,22 @@ class Trainer:
         return done
 
     def _tensorboard(self) -> Any:
+        """The default logger: event files in ``run_dir/tensorboard`` (when tensorboard is installed)."""
         if self.run_dir is None or not self.ctx.is_main or importlib.util.find_spec("tensorboard") is None:
             return None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # pragma: no cover - tensorboard present but incompatible
-            return None
-        from zslkit.utils.outputs import adopt_new_files
+        from zslkit.tracking import TensorBoardLogger
 
-        with adopt_new_files(self.run_dir / "tensorboard"):  # its event files are written in place
-            return SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=self.start_epoch + 1)
+        # a resumed run: TensorBoard drops the earlier events of the epochs trained again
+        return TensorBoardLogger(self.run_dir / "tensorboard", purge_step=self.start_epoch + 1)
 
     def _write_logs(self, writer: Any, record: dict[str, Any]) -> None:
-        if self.run_dir is None or not self.ctx.is_main:
+        if not self.ctx.is_main:
+            return
+        if writer is not None:
+            writer.log_scalars({k: v for k, v in record.items() if k != "epoch"}, record["epoch"], f"{self.desc}/")
+            if hasattr(writer, "flush"):
+                writer.flush()
+        if self.run_dir is None:
             return
         lines = "".join(_json_line(r) + "\n" for r in self.history)
         atomic_write_text(self.run_dir / "log.jsonl", lines)
@@ -489,11 +498,6 @@ class Trainer:
         for r in self.history:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
         atomic_write_text(self.run_dir / "metrics.csv", out.getvalue())
-        if writer is not None:
-            for k, v in record.items():
-                if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    writer.add_scalar(f"{self.desc}/{k}", v, record["epoch"])
-            writer.flush()
 
 
 def _json_line(record: dict[str, Any]) -> str:

@@ -100,7 +100,7 @@ def fold_features(data: ZSLData, vs: ValidationSplit, transform: Any = None
 def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = None, folds: Sequence[int] = (1,),
            holdout: float = 0.2, seed: int = 0, criterion: str = "T1",
            fold_semantic: FoldSemantic | None = None, warn_edge: bool = True, progress: bool = False,
-           transform: Any = None, transform_grid: dict[str, Sequence] | None = None) -> Selection:
+           transform: Any = None, transform_grid: dict[str, Sequence] | None = None, logger: Any = None) -> Selection:
     """Choose hyperparameters and the calibration gamma on validation classes.
 
     Args:
@@ -122,6 +122,9 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
             (:func:`fold_features`), once per point of ``transform_grid`` and shared by the model's grid.
         transform_grid: ``{transform_param: [values]}`` searched together with ``grid``; the chosen
             values come back in ``Selection.params`` prefixed ``transform__``.
+        logger: an :class:`zslkit.tracking.ExperimentLogger` receiving the per-epoch losses of every fit
+            (``search/pI/foldF/KEY``, I the grid point) and every point's validation scores
+            (``search/val_T1``, ``search/val_H``, ``search/val_gamma`` at step I; ``search/points`` lists them).
 
     With ``criterion="T1"`` the grid points are compared by validation T1 alone (cheap: no GZSL
     sweep); the exact GZSL sweep that gives the calibration gamma runs once, for the chosen point
@@ -179,6 +182,8 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
                         if len(folds) == 1 and (best_model is None or t1s[i][0] > best_model[0]):
                             best_model = (t1s[i][0], i, fitted)
                     log.debug("fold %s params %s: T1 %.2f", fold, points[i], t1s[i][-1])
+                    if logger is not None:
+                        logger.log_history(getattr(fitted, "history_", None) or [], f"search/p{i}/fold{fold}/")
                     bar.update(1)
                 del X, y, feats, labels, ev
             folds_data.append((vs, sem, kept))
@@ -206,6 +211,8 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
             ms.append(evaluate(scores_fn_for(fitted, sem), feats, labels, ev))
         table[best]["val_H"] = _finite_mean([m.oracle_H for m in ms])
         table[best]["val_gamma"] = _finite_mean([m.oracle_gamma for m in ms])
+    if logger is not None:
+        _log_search(logger, table)
     edge = []
     searched = {**(grid or {}), **{TRANSFORM_PREFIX + k: v for k, v in (transform_grid or {}).items()}}
     for name, values in searched.items():
@@ -224,6 +231,15 @@ def select(model: ZSLModel, data: ZSLData, grid: dict[str, Sequence] | None = No
                     grid_option(name, widen_grid(searched[name], chosen)))
     return Selection(params=dict(points[best]), gamma=table[best]["val_gamma"], criterion=criterion, table=table,
                      folds=fold_names, at_grid_edge=edge)
+
+
+def _log_search(logger: Any, table: list[dict[str, Any]]) -> None:
+    """The validation scores of every grid point (step = its index) and a text listing the points."""
+    rows = []
+    for i, row in enumerate(table):
+        logger.log_scalars({k: row[k] for k in ("val_T1", "val_H", "val_gamma")}, i, "search/")
+        rows.append(f"| {i} | `{row['params']}` | {row['val_T1']:.2f} |")
+    logger.log_text("search/points", "| point | setting | val_T1 |\n|---|---|---|\n" + "\n".join(rows))
 
 
 def widen_grid(values: Sequence[Any], chosen: Any) -> list[Any]:
