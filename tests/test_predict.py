@@ -162,3 +162,20 @@ def test_grid_cells_save_their_models(toy_dir, toy_data, tmp_path):
     run = load_run(cell)
     with np.load(cell / "predictions.npz") as p:
         assert np.array_equal(run.top_k(toy_data.features[p["zsl_idx"]], 1)[0][:, 0], p["zsl_y_pred"])
+
+
+def test_a_model_zslkit_cannot_store_leaves_a_complete_run_without_a_model(toy_dir, tmp_path, monkeypatch, caplog):
+    """A user-registered model from a module zslkit does not load classes from: the run is saved (metrics,
+    predictions) with a warning, without model files, and ``predict`` says the run has no saved model."""
+    from tests.evaluation.test_imbalance import _LstsqRegressor
+    from zslkit.registry import MODELS
+
+    monkeypatch.setitem(MODELS, "lstsq_test", _LstsqRegressor)
+    out = tmp_path / "run"
+    with caplog.at_level("WARNING", logger="zslkit.pipeline"):
+        train(TrainConfig(data=str(toy_dir), model="lstsq_test", tune=False), out_dir=out)
+    assert (out / "metrics.json").is_file() and not (out / "model.json").exists()
+    assert any("not saved" in r.getMessage() for r in caplog.records)
+    np.save(tmp_path / "x.npy", np.zeros((2, 8), np.float32))
+    assert "a run without a saved model" in one_error(invoke("predict", out, "--features", tmp_path / "x.npy", "--out",
+                                       tmp_path / "p.csv"))

@@ -246,7 +246,11 @@ class RunResult:
             if history:
                 atomic_write_json(out / "history.json", history)
             if self.run_model is not None:
-                self.run_model.save(out)
+                try:
+                    self.run_model.save(out)
+                except ConfigError as e:  # e.g. a user-registered model holding objects zslkit stores only by pickle
+                    log.warning("the fitted model was not saved (%s); the run is complete, but `zslkit predict` "
+                                "cannot use it", e)
             d = {**self.to_dict(with_curve=False), "provenance": provenance(self.data_files), **(extra or {})}
             atomic_write_json(out / "metrics.json", d)  # last: marks the run complete
         return out

@@ -111,8 +111,9 @@ class RunModel:
                                    "models (evaluate image-level ones with zslkit evaluate)")
             if (root / "metrics.json").is_file():
                 raise ZSLDataError(f"{root}: a run without a saved model ({MODEL_FILE}.json): it was written by an "
-                                   "older zslkit, or it is not finished; rerun its zslkit train with --overwrite to "
-                                   "save the model")
+                                   "older zslkit, it is not finished, or its model holds objects zslkit stores only by "
+                                   "pickle (the run's log says so); rerun its zslkit train with --overwrite to save the "
+                                   "model")
             raise ZSLDataError(f"{root}: not a zslkit run directory (no {MODEL_FILE}.json or metrics.json); expected "
                                "the directory zslkit train --out wrote")
         doc, arrays = read_state(root, MODEL_FILE)
