@@ -304,7 +304,8 @@ def _write(res: dict, out: Path) -> None:
             ch = ", ".join(f"{k}={v:g}" for k, v in r["chosen"].items())
             L.append(f"| {r['n_components']} | {r['output_dim']} | {r['T1']:.2f} | {ch} | {r['seconds']:.0f} | "
                      f"{r['peak_rss_gb']:.2f} |")
-        L.append("")
+        L += ["", "Peak RSS is the whole process's so far, including the maps of earlier settings it keeps for reuse "
+              "(zslkit.features memoises them), not one setting's need.", ""]
     L.append(f"Machine: {res.get('cpus')} CPUs shared with other jobs (load average at start "
              f"{res.get('load_average_at_start', [0])[0]:.1f}); times are wall-clock under that load.")
     out.with_suffix(".md").write_text("\n".join(L) + "\n")
