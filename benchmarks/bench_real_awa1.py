@@ -258,6 +258,10 @@ def part_pretransform(args) -> None:
 
 # --------------------------------------------------------------------------- proposed split grid
 
+#: a --collect call writes its grid file beside the real one, never over it (a grid may be running from it)
+YAML_SUFFIX = {False: ".yaml", True: ".collect.yaml"}
+
+
 def grid_yaml(path: Path, data: Path, semantics: list[str], models: tuple[str, ...], seeds: list[int], out: Path,
               workers: int, params: dict | None = None) -> Path:
     import yaml
@@ -315,8 +319,8 @@ def part_proposed(args) -> None:
     out = scratch / "grid_proposed_mapped"  # cells on the mapped dataset (pretransform)
     models = tuple(args.models) if args.models else MODELS
     seeds = args.seeds if args.seeds is not None else [0, 1, 2]
-    y = grid_yaml(scratch / "grid_proposed.yaml", data, args.semantics or ["att", "word2vec"], models, seeds, out,
-                  args.workers)
+    y = grid_yaml(scratch / f"grid_proposed{YAML_SUFFIX[args.collect]}", data, args.semantics or ["att", "word2vec"],
+                  models, seeds, out, args.workers)
     rec = run_grid_part("proposed", y, out, collect=args.collect)
     rec.update({"label": LABEL.format(split="proposed split"), "transform": TRANSFORM, "models": list(models)})
     save_part("proposed", rec)
@@ -333,7 +337,8 @@ def part_rezsl(args) -> None:
     # authors' p/p2 (fixed) and p/p2 chosen on validation (searched with the model's grid)
     models = ["regressor(loss=mse, lambda1=1.0)", "regressor(loss=remse, lambda1=1.0, p=1.0, p2=0.1)",
               "regressor(loss=remse, lambda1=1.0)"]
-    y = grid_yaml(scratch / "grid_rezsl.yaml", data, ["att"], tuple(models), seeds, out, args.workers)
+    y = grid_yaml(scratch / f"grid_rezsl{YAML_SUFFIX[args.collect]}", data, ["att"], tuple(models), seeds, out,
+                  args.workers)
     import yaml
 
     cfg = yaml.safe_load(y.read_text())
@@ -381,8 +386,8 @@ def part_vgse(args) -> None:
     out = scratch / "grid_vgse"
     seeds = args.seeds if args.seeds is not None else [0, 1, 2]
     models = tuple(args.models) if args.models else VGSE_MODELS
-    y = grid_yaml(scratch / "grid_vgse.yaml", data, [str(vout / "VGSE_SMO.mat")], models, seeds, out,
-                  args.workers)
+    y = grid_yaml(scratch / f"grid_vgse{YAML_SUFFIX[args.collect]}", data, [str(vout / "VGSE_SMO.mat")], models,
+                  seeds, out, args.workers)
     rec = run_grid_part("vgse", y, out, collect=args.collect)
     rec.update({"label": LABEL.format(split="proposed split"), "models": list(models),
                 "discover": {"wall_s": r["wall_s"], "peak_rss_gb": r["peak_rss_gb"], "timings_s": meta["timings_s"],
