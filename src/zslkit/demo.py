@@ -57,8 +57,8 @@ REAL_DATA_FINDINGS: dict[str, Any] = {
     "remse_searched_minus_mse_T1": (0.27, 0.26),
 }
 
-SEMANTIC_LABELS = {"att": "attributes (ground truth)", "word2vec": "word vectors (surrogate)", "vgse": "VGSE (ours)",
-                   "vgse_wavg": "VGSE, WAvg relation"}
+SEMANTIC_LABELS = {"att": "attributes (ground truth)", "word2vec": "word vectors (surrogate)",
+                   "vgse": "VGSE (discovered)", "vgse_wavg": "VGSE, WAvg relation"}
 
 
 #: DiscoverConfig fields the demo sets itself (not accepted under ``discovery:``)
