@@ -112,7 +112,7 @@ from torch import nn
 
 from zslkit.errors import ConfigError, ZSLDataError
 from zslkit.models.base import ZSLModel, check_fit_inputs, check_score_inputs
-from zslkit.models.clswgan import _init_weights  # the same weights_init in the ABP authors' code
+from zslkit.models.clswgan import CachedClassifierState, _init_weights  # _init_weights: the ABP authors' weights_init
 from zslkit.models.regressor import _check_choice, _check_float, _check_int, _progress, _seeded
 
 __all__ = ["ABP", "abp_loss", "langevin_step", "knn_vote_scores"]
@@ -303,7 +303,7 @@ def knn_vote_scores(X: np.ndarray, bank: np.ndarray, bank_labels: np.ndarray, n_
     return out
 
 
-class ABP(ZSLModel):
+class ABP(CachedClassifierState, ZSLModel):
     """ABP estimator (see the module docstring for the model, inference modes and classifiers).
 
     Args:
@@ -534,19 +534,6 @@ class ABP(ZSLModel):
                     setattr(model, attr, value)  # shared read-only fitted state
             model._cache = OrderedDict()
             yield params, model
-
-    # -- state ----------------------------------------------------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        """The fitted model without its cache of per-candidate-set classifiers (derived, rebuilt on use):
-        what pickle and :mod:`zslkit.models.io` store."""
-        state = dict(super().__getstate__())
-        state.pop("_cache", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self._cache = OrderedDict()
 
     # -- scoring ------------------------------------------------------------------------
 

@@ -164,7 +164,22 @@ def _batches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[torch.Te
             yield perm[start:start + batch_size]
 
 
-class CLSWGAN(ZSLModel):
+class CachedClassifierState:
+    """Mixin of the generative models (f-CLSWGAN, ABP), which keep ``_cache``: final softmax classifiers per
+    candidate class set, derived from the fitted state and rebuilt on use. Pickle and
+    :mod:`zslkit.models.io` store the fitted model without it."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("_cache", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._cache = OrderedDict()
+
+
+class CLSWGAN(CachedClassifierState, ZSLModel):
     """f-CLSWGAN estimator (see the module docstring for the model and the scoring design).
 
     Args:
@@ -430,19 +445,6 @@ class CLSWGAN(ZSLModel):
                     setattr(model, attr, value)
             model._cache = OrderedDict()
             yield params, model
-
-    # -- state ----------------------------------------------------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        """The fitted model without its cache of per-candidate-set classifiers (derived, rebuilt on use):
-        what pickle and :mod:`zslkit.models.io` store."""
-        state = dict(super().__getstate__())
-        state.pop("_cache", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self._cache = OrderedDict()
 
     # -- scoring ------------------------------------------------------------------------
 
