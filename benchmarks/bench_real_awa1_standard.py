@@ -203,12 +203,11 @@ def _markdown(res: dict) -> str:
          "time s | CPU s | load after | peak RSS GB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in res["models"].items():
         g = r["gzsl"]
-        L.append(f"| {name}{'*' if r.get('kept_from_earlier_run') else ''} | {r['T1']:.2f} | {PUBLISHED.get(name, '')} | {r['T1'] - TARGET.get(name, np.nan):+.2f} | "
-                 f"{_fmt(r['chosen'])} | {g['U']:.1f}/{g['S']:.1f}/{g['H']:.1f} | {r['seconds']:.0f} | "
-                 f"{r['cpu_seconds']:.0f} | {r['load_average_after'][0]:.1f} | {r['peak_rss_gb']:.2f} |"
-                 if "cpu_seconds" in r else
-                 f"{_fmt(r['chosen'])} | {g['U']:.1f}/{g['S']:.1f}/{g['H']:.1f} | {r['seconds']:.0f} | - | - | "
-                 f"{r['peak_rss_gb']:.2f} |")
+        cpu = (f"{r['cpu_seconds']:.0f} | {r['load_average_after'][0]:.1f}" if "cpu_seconds" in r
+               else "- | -")  # runs before CPU time was recorded
+        L.append(f"| {name}{'*' if r.get('kept_from_earlier_run') else ''} | {r['T1']:.2f} | "
+                 f"{PUBLISHED.get(name, '')} | {r['T1'] - TARGET.get(name, np.nan):+.2f} | {_fmt(r['chosen'])} | "
+                 f"{g['U']:.1f}/{g['S']:.1f}/{g['H']:.1f} | {r['seconds']:.0f} | {cpu} | {r['peak_rss_gb']:.2f} |")
     L += ["", "## Time and peak resident memory per stage (REAL)", "", "| stage | time s | peak RSS GB |",
           "|---|---|---|"]
     for k, v in res["stages"].items():
