@@ -148,17 +148,16 @@ def main(argv=None) -> int:
                                                  "output_shape": list(out.shape), "describe": t.describe()}
         del out
         keep = [m for m in args.keep.split(",") if m]
-        if keep:
-            old = json.loads(Path(args.out + ".json").read_text())
-            for m in keep:
-                res["models"][m] = {**old["models"][m], "kept_from_earlier_run": True}
+        keep_ablation = [m for m in args.keep_ablation.split(",") if m]
+        # the earlier record, read once before this run writes over it
+        old = json.loads(Path(args.out + ".json").read_text()) if keep or keep_ablation else {}
+        for m in keep:
+            res["models"][m] = {**old["models"][m], "kept_from_earlier_run": True}
+        res["ablation"] += [a for a in old.get("ablation", []) if a["model"] in keep_ablation]
         for model in [s for s in args.models.split(",") if s and s not in keep]:
             logging.info("model %s", model)
             res["models"][model] = run_model(data, model, transform, grid=GRIDS.get(model))
             _write(res, args.out)
-        for m in [m for m in args.keep_ablation.split(",") if m]:
-            old = json.loads(Path(args.out + ".json").read_text())
-            res["ablation"] += [a for a in old["ablation"] if a["model"] == m]
         if args.ablation:
             names = [n for n, _ in data.feature_blocks]
             settings = [("all", [1.0] * len(names))]
