@@ -128,19 +128,23 @@ def part_kernel(data, per_class: int, threads: int, coding: str) -> dict:
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def train_eszsl(data, transform: str, params: dict | None = None):
+    """zslkit's pipeline on ``data`` (a ZSLData, possibly with a subsampled trainval or another class
+    matrix): ESZSL with ``transform``, the wide ESZSL grid, validation fold 1, seed 0."""
+    from zslkit.pipeline import TrainConfig, train
+
+    return train(TrainConfig(data=str(data.provenance["root"]), model="eszsl", transform=transform,
+                             grid=GRIDS["eszsl"], params=params or {}, val_folds=[1], seed=0), data=data)
+
+
 def part_nystroem_subsample(data, per_class: int, n_components: int) -> dict:
     """Linear ESZSL on the expchi2 Nystroem map through zslkit's pipeline, trained on the same subsample."""
     import dataclasses
 
-    from zslkit.pipeline import TrainConfig, train
-
     trv = subsample(data, data.splits["trainval"], per_class, seed=0)
     sub = dataclasses.replace(data, splits={**data.splits, "trainval": trv})
     t0 = time.perf_counter()
-    cfg = TrainConfig(data=str(data.provenance["root"]), model="eszsl",
-                      transform=f"expchi2(norm=l1, n_components={n_components})", grid=GRIDS["eszsl"],
-                      val_folds=[1], seed=0)
-    r = train(cfg, data=sub)
+    r = train_eszsl(sub, f"expchi2(norm=l1, n_components={n_components})")
     return {"per_class": per_class, "train_images": int(trv.size), "n_components": n_components,
             "chosen": r.selection.params, "T1": round(r.metrics.T1, 2), "seconds": round(time.perf_counter() - t0, 1)}
 
@@ -178,8 +182,6 @@ def part_variants(data) -> list[dict]:
     alpha/lam on validation fold 1; the variant a user would pick is the one with the best validation T1."""
     import dataclasses
 
-    from zslkit.pipeline import TrainConfig, train
-
     C = np.asarray(data.semantic, dtype=np.float64)
     mats = {"continuous": C, "binary": (C > C.mean()).astype(np.float64),  # the dataset's own binarisation
             "l2": C / np.linalg.norm(C, axis=1, keepdims=True)}
@@ -188,10 +190,8 @@ def part_variants(data) -> list[dict]:
         logging.info("variant %s", name)
         d = dataclasses.replace(data, semantic=mats[mat].astype(np.float32))
         t = "expchi2(norm=l1, n_components=1000" + "".join(f", {k}={v}" for k, v in tparams.items()) + ")"
-        cfg = TrainConfig(data=str(data.provenance["root"]), model="eszsl", transform=t, grid=GRIDS["eszsl"],
-                          params=mparams, val_folds=[1], seed=0)
         t0 = time.perf_counter()
-        r = train(cfg, data=d)
+        r = train_eszsl(d, t, mparams)
         best = max(r.selection.table, key=lambda row: row["val_T1"])
         rows.append({"variant": name, "transform": t, "params": mparams, "chosen": r.selection.params,
                      "val_T1": round(best["val_T1"], 2),
@@ -200,13 +200,8 @@ def part_variants(data) -> list[dict]:
 
 
 def part_landmarks(data, n_components: int) -> dict:
-    from zslkit.pipeline import TrainConfig, train
-
-    cfg = TrainConfig(data=str(data.provenance["root"]), model="eszsl",
-                      transform=f"expchi2(norm=l1, n_components={n_components})", grid=GRIDS["eszsl"],
-                      val_folds=[1], seed=0)
     with PeakRSS() as m:
-        r = train(cfg, data=data)
+        r = train_eszsl(data, f"expchi2(norm=l1, n_components={n_components})")
     return {"n_components": n_components, "output_dim": n_components * len(data.feature_blocks),
             "chosen": r.selection.params, "T1": round(r.metrics.T1, 2), "seconds": round(m.seconds, 1),
             "peak_rss_gb": round(m.peak / 1e9, 2)}
